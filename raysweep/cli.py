@@ -1,0 +1,53 @@
+"""The `raysweep` command line. Each subcommand lives in raysweep/commands/<name>.py and exposes
+`add_parser(subparsers)`; that function sets `func` on its parser. Subcommands that start Ray
+import raysweep.tune lazily, so `raysweep --help` and `raysweep list` stay fast.
+
+A UserError anywhere becomes one line on stderr and exit code 2 (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from raysweep.errors import UserError
+
+# Order here is the order in `raysweep --help`.
+COMMANDS = ["data", "train", "list", "sweep", "tables", "tune_lambda", "analyze"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="raysweep",
+        description="Ray sweeps that disentangle adversarial robustness and generalization.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"raysweep.commands.{name}")
+        except ModuleNotFoundError as e:  # a command not built yet must not break the others
+            if e.name == f"raysweep.commands.{name}":
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"raysweep: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("raysweep: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Data containers shared by every part of raysweep: a split held as tensors, and a batch of it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import torch
+
+
+@dataclass
+class Batch:
+    """A batch on one device.
+
+    x:   float images in [0,1], NCHW.
+    y:   int64 labels [B].
+    z:   float latent codes [B, d] where the true manifold is known (FONTS: theta), else None.
+    ctx: int64 [B, k], the fixed part of the latent code (FONTS: font and class), else None.
+    idx: int64 [B], row numbers in the split the batch came from.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    z: Optional[torch.Tensor] = None
+    ctx: Optional[torch.Tensor] = None
+    idx: Optional[torch.Tensor] = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device: torch.device | str) -> "Batch":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(move(self.x), move(self.y), move(self.z), move(self.ctx), move(self.idx))
+
+    def select(self, mask_or_idx: torch.Tensor) -> "Batch":
+        pick = lambda t: None if t is None else t[mask_or_idx]  # noqa: E731
+        return Batch(pick(self.x), pick(self.y), pick(self.z), pick(self.ctx), pick(self.idx))
+
+    def with_x(self, x: torch.Tensor) -> "Batch":
+        return replace(self, x=x)
+
+
+@dataclass
+class Split:
+    """One split (train or test) as tensors. Images stay uint8 until a batch is cut from them."""
+
+    x: torch.Tensor  # uint8 [N, C, H, W]
+    y: torch.Tensor  # int64 [N]
+    z: Optional[torch.Tensor] = None  # float32 [N, d]
+    ctx: Optional[torch.Tensor] = None  # int64 [N, k]
+
+    def __len__(self) -> int:
+        return self.y.shape[0]
+
+    def batch(self, idx: torch.Tensor | slice | None = None, device: torch.device | str = "cpu") -> Batch:
+        """Cut rows `idx` (all rows when None) and convert images to float [0,1] on `device`."""
+        if idx is None:
+            idx = torch.arange(len(self))
+        elif isinstance(idx, slice):
+            idx = torch.arange(len(self))[idx]
+        pick = lambda t: None if t is None else t[idx].to(device)  # noqa: E731
+        x = self.x[idx].to(device).float().div_(255.0)
+        return Batch(x, pick(self.y), pick(self.z), pick(self.ctx), idx.to(device))
+
+    def subset(self, idx: torch.Tensor) -> "Split":
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        return Split(self.x[idx], self.y[idx], pick(self.z), pick(self.ctx))
+
+    def to(self, device: torch.device | str) -> "Split":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Split(move(self.x), move(self.y), move(self.z), move(self.ctx))
