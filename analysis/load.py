@@ -1,0 +1,294 @@
+"""Read a sweep's Parquet tables (docs/architecture.md, "Tables") into pandas.
+
+Every column name the analysis uses is spelled here and nowhere else, so a schema rename in
+raysweep/results/schema.py is a one-line change in this file. A results directory is either
+`<storage>/<sweep>` (holding `tables/trials` and `tables/examples`) or the `tables` folder itself;
+each table folder may be flat or Hive-partitioned (pandas.read_parquet reads both).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from raysweep.errors import UserError
+
+# --- column names (trial table) ---------------------------------------------------------------
+SWEEP = "sweep"
+TRIAL_ID = "trial_id"
+STATUS = "status"
+STATUS_OK = "ok"
+DATASET = "dataset"
+N = "n"
+SEED = "seed"
+STRATEGY = "strategy"
+ARCH = "arch"
+TEST_ERROR = "test_error"
+TRAIN_TIME = "train_time_s"
+EVAL_TIME = "eval_time_s"
+STARTED_AT = "started_at"  # unix seconds
+FINISHED_AT = "finished_at"
+CONFIG_JSON = "config_json"  # the resolved TrialConfig; maps attack labels to attack names
+
+# --- column names (example table) -------------------------------------------------------------
+ATTACK = "attack"
+SUCCESS = "success"
+CORRECT = "correct"
+VALID = "valid"
+DELTA_L2 = "delta_l2"
+IMAGE_L2 = "l2"  # the attack record's own image-space norm, used when delta_l2 is absent
+DIST_PREFIX = "dist_"
+EXAMPLE_COLUMNS = (SWEEP, TRIAL_ID, DATASET, N, SEED, STRATEGY, ARCH, ATTACK, SUCCESS, CORRECT, VALID,
+                   DELTA_L2, IMAGE_L2)
+
+# --- names of attacks and strategies (registries in raysweep.attacks / raysweep.training) -----
+REGULAR_ATTACKS = ("linf", "l2", "cw")  # unconstrained image-space attacks (Sec. 3.1)
+ONMANIFOLD_ATTACKS = ("onmanifold_true", "onmanifold_learned", "onmanifold_data")  # Sec. 3.2/3.3
+OTHER_ATTACKS = ("transfer", "transform", "random_linf")
+NORMAL = "normal"
+ADVERSARIAL = "adversarial"
+COMBINED = "combined"
+ONMANIFOLD_STRATEGIES = ("onmanifold_true", "onmanifold_class", "onmanifold_data")
+# Preference order when one distance method stands for all (true manifold beats approximations).
+DISTANCE_PREFERENCE = ("true", "knn")
+# Files a sweep may leave beside its tables with wall-clock metadata (first found wins).
+METADATA_FILES = ("sweep_meta.json", "sweep.json", "metadata.json")
+
+RATES = ("attempt", "any")
+
+
+def success_col(attack: str, rate: str = "attempt") -> str:
+    """Trial-table column of an attack's success rate: per attempt (the authors') or any-restart."""
+    if rate not in RATES:
+        raise ValueError(f"rate must be one of {RATES}, got {rate!r}")
+    return f"{attack}.success_rate_{rate}"
+
+
+def mean_norm_col(attack: str, norm: str = "l2") -> str:
+    """Trial-table column of the mean perturbation norm over successful attempts."""
+    return f"{attack}.mean_{norm}"
+
+
+def median_ratio_col(distance: str, attack: str) -> str:
+    """Trial-table column: median ||x_adv - pi(x_adv)|| / ||delta|| for one distance and attack."""
+    return f"{distance}.{attack}.median_ratio"
+
+
+def dist_col(distance: str) -> str:
+    """Example-table column of the absolute distance to the manifold for one method."""
+    return f"{DIST_PREFIX}{distance}"
+
+
+@dataclass
+class Tables:
+    """The two tables of one results directory (only trials with status ok kept)."""
+
+    trials: pd.DataFrame
+    examples: pd.DataFrame
+    root: Path
+    n_failed: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_tables_dir(path: str | Path) -> Path:
+    """The `tables` folder for a results dir given as `<storage>/<sweep>` or as `tables` itself."""
+    p = Path(path)
+    if not p.is_dir():
+        raise UserError(f"results directory {str(p)!r} does not exist; pass <storage>/<sweep> of a finished sweep")
+    for candidate in (p / "tables", p):
+        if (candidate / "trials").is_dir():
+            return candidate
+    raise UserError(
+        f"{str(p)!r} holds no tables/trials folder; pass <storage>/<sweep> (or its tables folder) of a sweep that ran"
+    )
+
+
+def example_column_wanted(name: str) -> bool:
+    """Example-table columns the analysis reads; the rest (labels, losses, ...) stay on disk."""
+    return name in EXAMPLE_COLUMNS or name.startswith(DIST_PREFIX)
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    # Writers put temporary files under names starting with "." (see raysweep.results.store).
+    return sorted(f for f in folder.rglob("*.parquet") if not f.name.startswith((".", "_")))
+
+
+def _read_table(folder: Path, wanted: Optional[Callable[[str], bool]] = None) -> pd.DataFrame:
+    """Read a (possibly Hive-partitioned) Parquet folder; an absent or empty folder is empty.
+
+    Files written under different specs may differ in columns: then each file is read alone and
+    the tables are concatenated with missing columns as nulls, instead of the first file's schema
+    silently dropping the others' columns."""
+    files = _parquet_files(folder) if folder.is_dir() else []
+    if not files:
+        return pd.DataFrame()
+    schemas = [pq.read_schema(f) for f in files]
+    if all(s.equals(schemas[0]) for s in schemas[1:]):
+        dataset = pads.dataset(str(folder), format="parquet", partitioning="hive")
+        columns = [c for c in dataset.schema.names if wanted is None or wanted(c)]
+        table = dataset.to_table(columns=columns)
+    else:
+        parts = [pq.read_table(f, columns=[c for c in s.names if wanted is None or wanted(c)])
+                 for f, s in zip(files, schemas)]
+        table = pa.concat_tables(parts, promote_options="permissive")
+    df = table.to_pandas()
+    # Hive partition keys come back as categoricals; analysis wants plain values.
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.CategoricalDtype):
+            df[col] = df[col].astype(df[col].cat.categories.dtype)
+    return df
+
+
+def _read_metadata(sweep_dir: Path) -> dict[str, Any]:
+    for name in METADATA_FILES:
+        f = sweep_dir / name
+        if f.is_file():
+            try:
+                return json.loads(f.read_text())
+            except json.JSONDecodeError:
+                return {}
+    return {}
+
+
+def load_tables(path: str | Path) -> Tables:
+    """Load trials (status ok only) and examples (of ok trials) from a results directory."""
+    tables_dir = resolve_tables_dir(path)
+    trials = _read_table(tables_dir / "trials")
+    if trials.empty:
+        raise UserError(f"no trial rows under {str(tables_dir / 'trials')!r}; run the sweep first (raysweep sweep SPEC)")
+    n_failed = 0
+    if STATUS in trials.columns:
+        ok = trials[STATUS] == STATUS_OK
+        n_failed = int((~ok).sum())
+        trials = trials[ok].reset_index(drop=True)
+    examples = _read_table(tables_dir / "examples", example_column_wanted)
+    if not examples.empty and TRIAL_ID in examples.columns and TRIAL_ID in trials.columns:
+        examples = examples[examples[TRIAL_ID].isin(trials[TRIAL_ID])].reset_index(drop=True)
+    return Tables(trials, examples, tables_dir.parent, n_failed, _read_metadata(tables_dir.parent))
+
+
+def select(tables: Tables, arch: Optional[str] = None, dataset: Optional[str] = None) -> Tables:
+    """Only the trials (and their examples) of one architecture and/or dataset."""
+    trials, examples = tables.trials, tables.examples
+    for col, value in ((ARCH, arch), (DATASET, dataset)):
+        if value is None:
+            continue
+        if col not in trials.columns or not (trials[col] == value).any():
+            known = ", ".join(sorted(set(trials[col].dropna().astype(str)))) if col in trials.columns else "none"
+            raise UserError(f"no trials with {col} {value!r}; choose one of: {known}")
+        trials = trials[trials[col] == value]
+        if col in examples.columns:
+            examples = examples[examples[col] == value]
+    return Tables(trials.reset_index(drop=True), examples.reset_index(drop=True), tables.root, tables.n_failed,
+                  tables.metadata)
+
+
+# --- views over the tables ---------------------------------------------------------------------
+def attack_names(trials: pd.DataFrame) -> dict[str, str]:
+    """Attack column prefix (the spec's label, default the attack name) -> registered attack name.
+
+    Labels come from each trial's config_json (evaluate.attacks); a prefix without one maps to
+    itself, so tables written without config_json still work when labels are the names."""
+    suffix = success_col("")  # ".success_rate_attempt"
+    names = {c[: -len(suffix)]: c[: -len(suffix)] for c in trials.columns if c.endswith(suffix)}
+    if CONFIG_JSON in trials.columns:
+        for blob in trials[CONFIG_JSON].dropna().unique():
+            try:
+                attacks = json.loads(blob).get("evaluate", {}).get("attacks", [])
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            for a in attacks:
+                if isinstance(a, dict) and "name" in a:
+                    names[a.get("label") or a["name"]] = a["name"]
+    return names
+
+
+def order_attacks(keys: set[str], names: dict[str, str], candidates: tuple[str, ...]) -> list[str]:
+    """Keys whose attack name is a candidate, in candidate order (the bare name before labels)."""
+    chosen = [k for k in keys if names.get(k, k) in candidates]
+    return sorted(chosen, key=lambda k: (candidates.index(names.get(k, k)), k != names.get(k, k), k))
+
+
+def attacks_in(trials: pd.DataFrame, candidates: tuple[str, ...]) -> list[str]:
+    """Attack keys (column prefixes) of the candidate attacks with a success rate in the trial table."""
+    names = attack_names(trials)
+    keys = {k for k in names if success_col(k) in trials.columns and trials[success_col(k)].notna().any()}
+    return order_attacks(keys, names, candidates)
+
+
+def example_attacks_in(examples: pd.DataFrame, trials: pd.DataFrame, candidates: tuple[str, ...]) -> list[str]:
+    """Attack keys of the candidate attacks present in the example table."""
+    if examples.empty or ATTACK not in examples.columns:
+        return []
+    return order_attacks(set(examples[ATTACK].dropna().astype(str)), attack_names(trials), candidates)
+
+
+def ratio_attacks_in(trials: pd.DataFrame, distance: str, candidates: tuple[str, ...]) -> list[str]:
+    """Attack keys with a `<distance>.<key>.median_ratio` column holding values."""
+    head, tail = f"{distance}.", "." + median_ratio_col("", "").rsplit(".", 1)[1]
+    keys = {c[len(head):-len(tail)] for c in trials.columns
+            if c.startswith(head) and c.endswith(tail) and trials[c].notna().any()}
+    return order_attacks(keys, attack_names(trials), candidates)
+
+
+def distances_in(examples: pd.DataFrame) -> list[str]:
+    """Distance methods with measured values in the example table, preferred method first."""
+    found = [c[len(DIST_PREFIX):] for c in examples.columns if c.startswith(DIST_PREFIX) and examples[c].notna().any()]
+    return sorted(found, key=lambda d: (DISTANCE_PREFERENCE.index(d) if d in DISTANCE_PREFERENCE else len(DISTANCE_PREFERENCE), d))
+
+
+def strategies_in(trials: pd.DataFrame) -> list[str]:
+    """Strategies in the trial table, normal first, then sorted."""
+    if STRATEGY not in trials.columns:
+        return []
+    names = sorted(set(trials[STRATEGY].dropna().astype(str)))
+    return sorted(names, key=lambda s: (s != NORMAL, s))
+
+
+def has_columns(df: pd.DataFrame, *cols: str) -> bool:
+    """True when every column exists and holds at least one value."""
+    return all(c in df.columns and df[c].notna().any() for c in cols)
+
+
+def mean_std_by_n(trials: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Mean, std and count of a trial metric over seeds, per (strategy, N); std 0 for one seed."""
+    df = trials[[STRATEGY, N, value]].dropna()
+    g = df.groupby([STRATEGY, N])[value]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out.sort_values([STRATEGY, N]).reset_index(drop=True)
+
+
+def attacked_examples(examples: pd.DataFrame, attack: str) -> pd.DataFrame:
+    """Successful attempts on correctly classified, valid samples: the ones distances describe."""
+    if examples.empty or ATTACK not in examples.columns:
+        return examples.iloc[0:0]
+    rows = examples[ATTACK] == attack
+    for flag in (SUCCESS, CORRECT, VALID):
+        if flag in examples.columns:
+            rows &= examples[flag].astype(bool)
+    return examples[rows]
+
+
+def distance_values(examples: pd.DataFrame, attack: str, distance: str, relative: bool = True) -> np.ndarray:
+    """Finite distances to the manifold of successful examples; relative = divided by ||delta||_2."""
+    col = dist_col(distance)
+    ex = attacked_examples(examples, attack)
+    if col not in ex.columns or ex.empty:
+        return np.empty(0)
+    dist = ex[col].to_numpy(dtype=float)
+    if relative:
+        norm_col = DELTA_L2 if DELTA_L2 in ex.columns else IMAGE_L2
+        if norm_col not in ex.columns:
+            return np.empty(0)
+        norm = ex[norm_col].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dist = np.where(norm > 0, dist / norm, np.nan)
+    return dist[np.isfinite(dist)]

@@ -1,0 +1,174 @@
+"""Every training strategy on FONTS: test error, regular and on-manifold robustness, cost (issue 6).
+
+For each strategy, N and seed: train the paper's CNN with the normal schedule (Adam, 20 epochs,
+batch 100), then measure test error on the whole test split, the L-inf Adam-PGD success rate
+(eps 0.3) and the true on-manifold success rate (eta 0.3) on the first `--attack-samples` test
+images, both per attempt (the paper's rate). The learned strategies (onmanifold_class/_data)
+first train the VAE-GANs on the full training split (`--vaegan-width`, `--vaegan-epochs`).
+Separately, in one quiet process, one epoch at N = `--cost-n` per strategy gives the cost per
+epoch relative to `normal` (expected ~1 + iterations x adversarial share, i.e. ~21 for 50/50).
+
+    python benchmarks/bench_strategies.py                      # the issue's grid (GPU advised)
+    python benchmarks/bench_strategies.py --smoke              # seconds, CPU
+    python benchmarks/bench_strategies.py --strategies normal,adversarial --n 500 --seeds 0
+
+Prints a table and `key: number` lines: `test_error.<strategy>.n<N>`, `linf_success.<...>`,
+`onmanifold_true_success.<...>` (means over seeds), `cost_vs_normal.<strategy>`, `run_time_s`.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import multiprocessing
+import statistics
+import time
+from typing import Any
+
+import torch
+
+LEARNED = {"onmanifold_class": "class", "onmanifold_data": "data"}
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strategies", default="all", help="comma list, or 'all' (every registered one)")
+    ap.add_argument("--n", default="500,2500")
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--attack-samples", type=int, default=1000)
+    ap.add_argument("--restarts", type=int, default=1, help="attack restarts (the paper: 5)")
+    ap.add_argument("--vaegan-width", type=float, default=1.0)
+    ap.add_argument("--vaegan-epochs", type=int, default=10)
+    ap.add_argument("--cost-n", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=1, help="trials run side by side (processes)")
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    ap.add_argument("--max-fonts", type=int, default=None)
+    ap.add_argument("--smoke", action="store_true", help="tiny grid, 1 epoch, for CI")
+    args = ap.parse_args()
+    if args.smoke:
+        args.n, args.seeds, args.epochs, args.attack_samples = "100", "0", 1, 50
+        args.vaegan_width, args.vaegan_epochs, args.cost_n, args.max_fonts = 0.125, 1, 100, 3
+    return args
+
+
+def load(args: argparse.Namespace):
+    from raysweep.data.dataset import load_dataset
+
+    return load_dataset("fonts", **({"max_fonts": args.max_fonts} if args.max_fonts else {}))
+
+
+def train_learned(kinds: set[str], ds, args, device) -> dict[str, Any]:
+    """State dicts of the VAE-GANs the learned strategies need (class-specific: one per class)."""
+    from raysweep.manifold.vaegan_train import VAEGANConfig, train_vaegan
+    from raysweep.models.vaegan import serving_state_dict
+
+    cfg = VAEGANConfig(width=args.vaegan_width, epochs=args.vaegan_epochs)
+    out: dict[str, Any] = {}
+    if "class" in kinds:
+        out["class"] = {c: serving_state_dict(train_vaegan(ds.train.x[ds.train.y == c], cfg, seed=c, device=device)[0])
+                        for c in range(ds.n_classes)}
+    if "data" in kinds:
+        out["data"] = serving_state_dict(train_vaegan(ds.train.x, cfg, seed=0, device=device)[0])
+    return {"cfg": cfg, **out}
+
+
+def manifolds_for(ds, learned: dict[str, Any]) -> dict[str, Any]:
+    from raysweep.manifold.learned import ClassManifold, DataManifold
+    from raysweep.manifold.true import TrueManifold
+
+    out: dict[str, Any] = {"true": TrueManifold.from_dataset(ds)}
+    if "class" in learned:
+        out["class"] = ClassManifold.from_state_dicts(learned["class"], learned["cfg"])
+    if "data" in learned:
+        out["data"] = DataManifold.from_state_dict(learned["data"], learned["cfg"])
+    return out
+
+
+def run_trial(task: dict[str, Any]) -> dict[str, Any]:
+    """Train one classifier and measure it; runs in a worker process (one torch thread)."""
+    torch.set_num_threads(1)
+    import raysweep.training.strategies  # noqa: F401
+    from raysweep.attacks import ATTACKS
+    from raysweep.data.subset import subset
+    from raysweep.models import build_model
+    from raysweep.training.loop import TrainConfig, evaluate, train
+    from raysweep.training.strategy import STRATEGIES, StrategyContext
+
+    ds, device, seed = task["ds"], torch.device(task["device"]), task["seed"]
+    manifolds = {k: m.to(device) for k, m in manifolds_for(ds, task["learned"]).items()}
+    split = ds.train.subset(subset(ds.train.y, task["n"], seed))
+    model = build_model("cnn", ds.image_shape, ds.n_classes, seed=seed)
+    ctx = StrategyContext(manifolds=manifolds, dataset_meta=ds.meta,
+                          generator=torch.Generator().manual_seed(seed + 1), device=device)
+    strategy = STRATEGIES.build(task["strategy"], ctx=ctx)
+    result = train(model, split, strategy, TrainConfig(epochs=task["epochs"]), seed=seed, device=device)
+    row = {k: task[k] for k in ("strategy", "n", "seed")}
+    row["epoch_s"] = statistics.median(h["epoch_time_s"] for h in result.history)
+    row["test_error"] = evaluate(model, ds.test, device)
+    batch = ds.test.batch(slice(0, task["attack_samples"]), device)
+    for name, manifold in (("linf", None), ("onmanifold_true", manifolds["true"])):
+        attack = ATTACKS.build(name, restarts=task["restarts"])
+        gen = torch.Generator().manual_seed(seed)
+        row[name] = attack(model, batch, manifold=manifold, generator=gen).metrics()["success_rate_attempt"]
+    return row
+
+
+def cost_per_epoch(names: list[str], ds, learned, args, device) -> dict[str, float]:
+    """Seconds of one epoch at N = cost_n per strategy, sequentially in this process."""
+    rows = [run_trial(dict(ds=ds, learned=learned, device=str(device), strategy=s, n=args.cost_n, seed=0,
+                           epochs=3, attack_samples=1, restarts=1)) for s in names]
+    return {r["strategy"]: r["epoch_s"] for r in rows}
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(1)
+    import raysweep.training.strategies  # noqa: F401
+    from raysweep.device import default_device
+    from raysweep.training.strategy import STRATEGIES
+
+    start = time.perf_counter()
+    device = torch.device(args.device) if args.device else default_device()
+    names = STRATEGIES.names() if args.strategies == "all" else args.strategies.split(",")
+    names = ["normal"] + [s for s in names if s != "normal"]  # the reference for cost and effects
+    ds = load(args)
+    learned = train_learned({LEARNED[s] for s in names if s in LEARNED}, ds, args, device)
+    print(f"# fonts: {len(ds.meta['fonts'])}  train: {len(ds.train)}  test: {len(ds.test)}  device: {device}  "
+          f"vaegan_s: {time.perf_counter() - start:.1f}", flush=True)
+    tasks = [dict(ds=ds, learned=learned, device=str(device), strategy=s, n=int(n), seed=int(seed),
+                  epochs=args.epochs, attack_samples=args.attack_samples, restarts=args.restarts)
+             for s in names for n in args.n.split(",") for seed in args.seeds.split(",")]
+    rows = []
+    with futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for row in pool.map(run_trial, tasks):
+            rows.append(row)
+            print(f"# {row['strategy']} n={row['n']} seed={row['seed']}: err {row['test_error']:.3f} "
+                  f"linf {row['linf']:.3f} onm {row['onmanifold_true']:.3f} epoch {row['epoch_s']:.2f}s", flush=True)
+    cost = cost_per_epoch(names, ds, learned, args, device)
+    report(rows, names, cost, time.perf_counter() - start)
+
+
+def report(rows: list[dict[str, Any]], names: list[str], cost: dict[str, float], seconds: float) -> None:
+    """Table (means over seeds) and `key: number` lines."""
+    ns = sorted({r["n"] for r in rows})
+    print(f"\n{'strategy':<22}{'N':>6}{'test_err':>10}{'linf_succ':>11}{'onm_true_succ':>15}{'cost':>7}")
+    for s in names:
+        for n in ns:
+            mine = [r for r in rows if r["strategy"] == s and r["n"] == n]
+            mean = {k: statistics.mean(r[k] for r in mine) for k in ("test_error", "linf", "onmanifold_true")}
+            print(f"{s:<22}{n:>6}{mean['test_error']:>10.3f}{mean['linf']:>11.3f}{mean['onmanifold_true']:>15.3f}"
+                  f"{cost[s] / cost['normal']:>7.1f}")
+    print()
+    for s in names:
+        for n in ns:
+            mine = [r for r in rows if r["strategy"] == s and r["n"] == n]
+            for key, col in (("test_error", "test_error"), ("linf_success", "linf"),
+                             ("onmanifold_true_success", "onmanifold_true")):
+                print(f"{key}.{s}.n{n}: {statistics.mean(r[col] for r in mine):.4f}")
+    for s in names:
+        print(f"cost_vs_normal.{s}: {cost[s] / cost['normal']:.2f}")
+    print(f"run_time_s: {seconds:.1f}")
+
+
+if __name__ == "__main__":
+    main()

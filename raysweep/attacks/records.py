@@ -1,0 +1,97 @@
+"""Attack records (one row per sample and restart) and the metrics computed from them.
+
+Success rates follow the paper: successful attacks on correctly classified (and valid) test
+samples. Two rates, named so they cannot be mixed up:
+- success_rate_attempt: successful (sample, restart) pairs / correct-and-valid pairs; the
+  authors' number, an average over restarts.
+- success_rate_any: samples with at least one successful restart / correct-and-valid samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+RECORD_COLUMNS = (
+    "sample", "restart", "label", "clean_pred", "adv_pred", "correct", "valid", "success",
+    "first_success_iter", "linf", "l2", "l1", "latent_norm", "loss",
+)
+_DTYPES = {
+    "sample": np.int64, "restart": np.int64, "label": np.int64, "clean_pred": np.int64,
+    "adv_pred": np.int64, "correct": np.bool_, "valid": np.bool_, "success": np.bool_,
+    "first_success_iter": np.int64, "linf": np.float32, "l2": np.float32, "l1": np.float32,
+    "latent_norm": np.float32, "loss": np.float32,
+}
+
+
+def to_records(columns: dict[str, torch.Tensor | np.ndarray]) -> dict[str, np.ndarray]:
+    """Tensors -> the contract's numpy columns (checked: all present, equal length)."""
+    missing = set(RECORD_COLUMNS) - set(columns)
+    if missing:
+        raise ValueError(f"attack records miss columns {sorted(missing)}")
+    out = {}
+    for name in RECORD_COLUMNS:
+        value = columns[name]
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        out[name] = np.asarray(value).astype(_DTYPES[name], copy=False).reshape(-1)
+    lengths = {len(v) for v in out.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"attack record columns differ in length: {lengths}")
+    return out
+
+
+def concat_records(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([p[name] for p in parts]) for name in RECORD_COLUMNS}
+
+
+def compute_metrics(records: dict[str, np.ndarray]) -> dict[str, float | int]:
+    """The contract's metrics from records (see module docstring); NaN where undefined."""
+    eligible = records["correct"] & records["valid"]
+    hit = records["success"] & eligible
+    samples = records["sample"]
+    eligible_samples = np.unique(samples[eligible])
+    hit_samples = np.unique(samples[hit])
+    all_samples = np.unique(samples)
+    invalid_samples = np.unique(samples[~records["valid"]])
+    correct_samples = np.unique(samples[records["correct"] & records["valid"]])
+
+    def rate(num: int, den: int) -> float:
+        return float(num) / den if den else float("nan")
+
+    def mean_over_hits(col: str) -> float:
+        return float(records[col][hit].mean()) if hit.any() else float("nan")
+
+    return {
+        "success_rate_attempt": rate(int(hit.sum()), int(eligible.sum())),
+        "success_rate_any": rate(len(hit_samples), len(eligible_samples)),
+        "mean_linf": mean_over_hits("linf"),
+        "mean_l2": mean_over_hits("l2"),
+        "mean_l1": mean_over_hits("l1"),
+        "n_samples": len(all_samples),
+        "n_correct": len(correct_samples),
+        "n_excluded": len(invalid_samples),
+    }
+
+
+@dataclass
+class AttackResult:
+    """What an attack returns (docs/architecture.md, Attack contract).
+
+    records: RECORD_COLUMNS -> 1-d numpy arrays, one row per (sample, restart).
+    x_adv:   [restarts, B, C, H, W] adversarial images (batch order) when keep_images, else None.
+    z_adv:   [restarts, B, d] latent codes z + zeta of latent attacks when keep_images, else None
+             (x_adv == manifold.decode(z_adv, ctx)).
+    """
+
+    records: dict[str, np.ndarray]
+    x_adv: Optional[torch.Tensor] = None
+    z_adv: Optional[torch.Tensor] = None
+
+    def metrics(self) -> dict[str, float | int]:
+        return compute_metrics(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records["sample"])

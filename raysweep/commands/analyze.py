@@ -1,0 +1,22 @@
+"""`raysweep analyze RESULTS_DIR [--out DIR]`: draw the paper's figures and write report.md with
+the claims table for a finished sweep (analysis/report.py does the work; no Ray needed)."""
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from analysis.report import write_report  # lazy: matplotlib stays out of `raysweep --help`
+
+    path = write_report(args.results_dir, args.out, seed=args.seed, arch=args.arch)
+    print(f"report: {path}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("analyze", help="figures and the claims report for a finished sweep")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="<storage>/<sweep> (or its tables folder)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RESULTS_DIR/analysis)")
+    p.add_argument("--arch", default=None, metavar="NAME", help="analyse only this architecture's trials")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
+    p.set_defaults(func=run)

@@ -1,0 +1,60 @@
+"""`raysweep tables SPEC_OR_DIR`: read a sweep's Parquet tables with pandas and print a summary
+(trials per status, mean test error and attack success rates per strategy and N)."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from raysweep.errors import UserError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("tables", help="summarise a sweep's result tables",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("target", help="a sweep spec YAML, or a <storage>/<sweep> (or its tables/) directory")
+    p.set_defaults(func=run)
+
+
+def tables_root(target: str) -> tuple[str, str]:
+    """(storage, sweep) for a spec file or a results directory."""
+    if target.endswith((".yaml", ".yml")):
+        from raysweep.config.spec import load_spec
+
+        spec = load_spec(target, check_data=False)
+        return spec.storage, spec.name
+    path = target.rstrip("/")
+    if os.path.basename(path) == "tables":
+        path = os.path.dirname(path)
+    if "://" not in path and not os.path.isdir(os.path.join(path, "tables")):
+        raise UserError(f"{target}: no tables/ directory here; pass a sweep spec or <storage>/<sweep>")
+    head, sweep = path.rsplit("/", 1) if "/" in path else (".", path)
+    return head, sweep
+
+
+def summary(trials) -> "object":
+    """Mean of test error and every attack's per-attempt success rate, by strategy and N."""
+    ok = trials[trials["status"] == "ok"]
+    cols = ["test_error"] + sorted(c for c in ok.columns if c.endswith(".success_rate_attempt"))
+    cols = [c for c in cols if ok[c].notna().any()]
+    return ok.groupby(["strategy", "n"])[cols].mean().round(4)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from raysweep.results.store import TableStore
+
+    storage, sweep = tables_root(args.target)
+    store = TableStore(storage, sweep)
+    trials = store.read("trials").to_pandas()
+    if trials.empty:
+        raise UserError(f"{store.root}: no trial rows yet; run `raysweep sweep` first")
+    examples = store.read("examples")
+    print(f"sweep {sweep}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in trials['status'].value_counts().items())}), "
+          f"{examples.num_rows} example rows; tables in {store.root}")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary(trials).to_string())
+    failed = trials[trials["status"] == "failed"]
+    for _, r in failed.iterrows():
+        print(f"failed {r['trial_id']} ({r['strategy']}, n={r['n']}, seed={r['seed']}): {str(r['error']).splitlines()[-1]}")
+    return 0

@@ -1,0 +1,125 @@
+"""The pydantic spec of `raysweep tune-lambda SPEC`: Optuna picks the VAE-GAN weight lambda per class.
+
+The paper hand-tuned lambda of Eq. 7-8 (supplement B.2: FONTS 3, EMNIST 2.5 with classes 0/1/8 at
+2.75/5.6/2.25, F-MNIST 2.75, CelebA 3). Here one Optuna study per class searches lambda on a log
+scale in `lambda_range`, `budget` completed trials per class, `concurrency` trials at a time.
+
+Objective (minimised, see raysweep.manifold.quality): on FONTS the mean true-manifold distance of
+decoded prior samples plus that of reconstructions of held-out images (the true manifold is
+known); elsewhere held-out L1 reconstruction error (per pixel) + `frechet_weight` * Frechet
+distance between held-out images and prior samples in the features of a classifier trained on
+the data set. One scalar, so Optuna runs single-objective and "best" is unambiguous.
+
+Outputs under `<storage>/<name>/`: `lambda.parquet` (best lambda per class, read by the manifold
+actors), `optuna.sqlite` (the studies; a re-run resumes them) and `tune/` (Ray Tune's trial dirs).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from raysweep.config.spec import DatasetSpec, Resources
+from raysweep.errors import UserError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LambdaRange(_Strict):
+    low: float = Field(0.5, gt=0)
+    high: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LambdaRange":
+        if self.low >= self.high:
+            raise ValueError(f"lambda_range.low ({self.low}) must be below lambda_range.high ({self.high})")
+        return self
+
+
+class ObjectiveSpec(_Strict):
+    """How one VAE-GAN is scored (lower is better; raysweep.manifold.quality.QualityConfig)."""
+
+    held_out: int = Field(200, ge=10)  # held-out test images of the class, and as many prior samples
+    # Off FONTS only: objective = held-out L1 per pixel + frechet_weight * Frechet distance.
+    frechet_weight: float = Field(0.1, ge=0)
+    # The classifier whose penultimate features the Frechet distance uses; trained once per search
+    # on the data set's training split (off FONTS only).
+    classifier: str = "cnn"
+    classifier_epochs: int = Field(3, ge=1)
+
+
+class LambdaSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    dataset: DatasetSpec
+    storage: str = "results"
+    kind: Literal["class", "data"] = "class"  # class-specific (one study per class) or agnostic
+    classes: Optional[list[int]] = None  # None: every class of the data set
+    lambda_range: LambdaRange = Field(default_factory=LambdaRange)
+    budget: int = Field(20, ge=1)  # completed Optuna trials per class, counted across re-runs
+    concurrency: int = Field(2, ge=1)
+    seed: int = 0
+    train_size: Optional[int] = Field(None, ge=10)  # cap on training images per class (smoke)
+    vaegan: dict[str, Any] = Field(default_factory=dict)  # VAEGANConfig overrides (width, epochs)
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    # Per trial; a GPU share on a machine without GPUs is dropped with one warning line.
+    resources: Resources = Field(default_factory=lambda: Resources(cpu=1.0, gpu=0.0))
+    # Optuna RDB url; default sqlite beside the results. Needed when storage is a URI (s3://...),
+    # because sqlite wants a local file.
+    study_db: Optional[str] = None
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v: Optional[list[int]]) -> Optional[list[int]]:
+        if v is not None and (not v or len(set(v)) != len(v) or min(v) < 0):
+            raise ValueError("classes must be a non-empty list of distinct labels >= 0, or omitted")
+        return v
+
+    def out_dir(self) -> str:
+        return f"{self.storage.rstrip('/')}/{self.name}"
+
+    def table_path(self) -> str:
+        return f"{self.out_dir()}/lambda.parquet"
+
+    def study_url(self) -> str:
+        if self.study_db:
+            return self.study_db
+        if "://" in self.storage:
+            raise UserError(
+                f"storage {self.storage!r} is a URI and sqlite needs a local file; "
+                "set study_db: to an RDB url such as sqlite:////abs/path/optuna.sqlite"
+            )
+        return f"sqlite:///{Path(self.out_dir()).resolve() / 'optuna.sqlite'}"
+
+    def study_name(self, cls: Optional[int]) -> str:
+        return f"{self.name}-{self.kind}-{'all' if cls is None else cls}"
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "spec"
+    return f"{where}: {err['msg']}"
+
+
+def parse_lambda_spec(data: dict[str, Any], source: str = "spec") -> LambdaSpec:
+    """Validate a mapping; any problem becomes one UserError line naming the key."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping at the top level; see sweeps/fonts-lambda.yaml")
+    try:
+        return LambdaSpec.model_validate(data)
+    except ValidationError as e:
+        raise UserError(f"{source}: {_first_error(e)}; fix the key and re-run") from None
+
+
+def load_lambda_spec(path: str | Path) -> LambdaSpec:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"lambda spec {str(p)!r} not found; pass a YAML file such as sweeps/fonts-lambda.yaml")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    return parse_lambda_spec(data, source=str(p))

@@ -1,0 +1,97 @@
+"""An on-disk cache of generated or decoded data sets, safe for concurrent writers.
+
+An entry is a directory `<root>/<kind>/<key>/` of .npy arrays, Parquet tables and meta.json.
+It is built under a temporary name in the same folder and renamed into place in one step, so a
+reader sees either no entry or a complete one. When two processes build the same entry at once,
+the first rename wins and the loser discards its copy (same key -> same content).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+import pandas as pd
+
+ENV_CACHE = "RAYSWEEP_CACHE"
+
+
+def cache_root(cache_dir: Optional[str | os.PathLike] = None) -> Path:
+    """The cache folder: `cache_dir`, else $RAYSWEEP_CACHE, else ~/.cache/raysweep."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(ENV_CACHE)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "raysweep"
+
+
+def hash_files(paths: Iterable[str | os.PathLike], extra: Any = None) -> str:
+    """sha256 over the bytes of `paths` (in the given order) and a JSON-able `extra`."""
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            h.update(hashlib.file_digest(f, "sha256").digest())
+    h.update(json.dumps(extra, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class Entry:
+    """A complete cache entry: arrays load memory-mapped (copy-on-write), tables via pyarrow."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def array(self, name: str) -> np.ndarray:
+        # mmap "c": pages load lazily (1M images open in milliseconds) and the array is writable
+        # in memory without touching the file, so torch.from_numpy takes it without a warning.
+        return np.load(self.path / f"{name}.npy", mmap_mode="c")
+
+    def table(self, name: str) -> pd.DataFrame:
+        return pd.read_parquet(self.path / f"{name}.parquet")
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.path / "meta.json").read_text())
+
+
+class EntryWriter:
+    """What a builder writes into the temporary entry folder."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def array(self, name: str, value: np.ndarray) -> None:
+        np.save(self.path / f"{name}.npy", np.ascontiguousarray(value))
+
+    def table(self, name: str, frame: pd.DataFrame) -> None:
+        frame.to_parquet(self.path / f"{name}.parquet", index=False)
+
+    def meta(self, value: dict[str, Any]) -> None:
+        (self.path / "meta.json").write_text(json.dumps(value, indent=1, sort_keys=True))
+
+
+def cached(kind: str, key: str, build: Callable[[EntryWriter], None], cache_dir: Optional[str | os.PathLike] = None) -> tuple[Entry, bool]:
+    """Return (entry, built_now): the entry `<kind>/<key>`, calling `build` only when absent."""
+    final = cache_root(cache_dir) / kind / key
+    if final.is_dir():
+        return Entry(final), False
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        build(EntryWriter(tmp))
+        try:
+            os.replace(tmp, final)  # atomic; fails when another process renamed first
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            return Entry(final), False
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Entry(final), True

@@ -1,0 +1,149 @@
+"""Glyph prototypes of FONTS: the letters A..J of every usable font in a folder (Sec. 3.1).
+
+The paper rendered 1000 Google Fonts at 28x28 (point size 21). Ours renders at 56x56 (the same
+0.75 em-to-canvas ratio) so the true decoder's resampling to 28x28 is anti-aliased; any folder of
+.ttf/.otf files serves, and by default the fonts that ship inside matplotlib do, so FONTS needs
+nothing beyond the package's dependencies. Rendering uses matplotlib's FreeType binding.
+
+A font is skipped, with one warning line, when it fails to load, lacks a glyph, maps a letter to
+a non-letter glyph (symbol fonts), renders a glyph blank, renders two letters identically, or
+renders exactly like a font already taken.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from raysweep.errors import UserError
+
+log = logging.getLogger(__name__)
+
+LETTERS = "ABCDEFGHIJ"
+RESOLUTION = 56  # prototype side in pixels: 2x the 28x28 output (see raysweep.data.transform)
+EM_FRACTION = 0.75  # em size / canvas side, the paper's point size 21 on 28 pixels
+MARGIN = 2  # pixels kept free around a glyph scaled down to fit the canvas
+MIN_INK = 0.5  # a glyph with less than this many pixels' worth of ink counts as blank
+FONT_SUFFIXES = (".ttf", ".otf")
+
+
+def default_fonts_dir() -> Path:
+    """The TrueType fonts bundled with matplotlib."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+@dataclass
+class FontSet:
+    """The usable fonts of a folder and their prototypes.
+
+    prototypes: uint8 [F, 10, R, R], white on black (divide by 255 for [0,1]).
+    names:      font file paths relative to the folder, in font-index order.
+    skipped:    (relative path, reason) per skipped font.
+    """
+
+    prototypes: np.ndarray
+    names: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def find_font_files(fonts_dir: Path) -> list[Path]:
+    """Every .ttf/.otf below `fonts_dir`, sorted by relative path (the font index order)."""
+    if not fonts_dir.is_dir():
+        raise UserError(f"fonts folder {fonts_dir} does not exist; pass --fonts-dir with a folder of .ttf/.otf files")
+    files = [p for p in fonts_dir.rglob("*") if p.suffix.lower() in FONT_SUFFIXES and p.is_file()]
+    return sorted(files, key=lambda p: p.relative_to(fonts_dir).as_posix())
+
+
+def _fit_canvas(glyph: np.ndarray, size: int) -> np.ndarray:
+    """Centre the ink bounding box of `glyph` on a size x size canvas, shrinking it if too big."""
+    rows, cols = np.nonzero(glyph)
+    ink = glyph[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = ink.shape
+    limit = size - 2 * MARGIN
+    if max(h, w) > limit:  # e.g. tall display glyphs; keep the aspect ratio
+        f = limit / max(h, w)
+        h, w = max(1, round(h * f)), max(1, round(w * f))
+        ink = np.asarray(Image.fromarray(ink).resize((w, h), Image.Resampling.LANCZOS))
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    top, left = (size - h) // 2, (size - w) // 2
+    canvas[top : top + h, left : left + w] = ink
+    return canvas
+
+
+def _glyph_problem(font, letter: str) -> Optional[str]:
+    """Why `letter` of an FT2Font cannot be used, or None."""
+    from matplotlib.ft2font import FaceFlags
+
+    index = font.get_char_index(ord(letter))
+    if index == 0:
+        return f"lacks the glyph {letter!r}"
+    if FaceFlags.GLYPH_NAMES in font.face_flags:
+        name = font.get_glyph_name(index)
+        if not (name == letter or name.startswith(letter + ".") or name.lower() == f"uni{ord(letter):04x}"):
+            return f"maps {letter!r} to the non-letter glyph {name!r} (a symbol font)"
+    return None
+
+
+def render_font(path: Path, size: int = RESOLUTION) -> np.ndarray:
+    """Render A..J of one font file: uint8 [10, size, size]; raises ValueError if unusable."""
+    from matplotlib.ft2font import FT2Font, LoadFlags
+
+    try:
+        font = FT2Font(str(path))
+    except Exception as e:  # FreeType reports bad files with assorted exception types
+        raise ValueError(f"cannot be loaded ({type(e).__name__}: {e})") from None
+    font.set_size(size * EM_FRACTION, 72)  # at 72 dpi one point is one pixel
+    glyphs = []
+    for letter in LETTERS:
+        problem = _glyph_problem(font, letter)
+        if problem:
+            raise ValueError(problem)
+        font.set_text(letter, 0.0, flags=LoadFlags.NO_HINTING)
+        font.draw_glyphs_to_bitmap(antialiased=True)
+        bitmap = np.asarray(font.get_image(), dtype=np.uint8)
+        if bitmap.sum() < MIN_INK * 255:
+            raise ValueError(f"renders {letter!r} blank")
+        glyphs.append(_fit_canvas(bitmap, size))
+    stack = np.stack(glyphs)
+    for i in range(len(LETTERS)):
+        for j in range(i):
+            if np.array_equal(stack[i], stack[j]):
+                raise ValueError(f"renders {LETTERS[j]!r} and {LETTERS[i]!r} identically")
+    return stack
+
+
+def load_fonts(fonts_dir: Optional[str | os.PathLike] = None, max_fonts: Optional[int] = None, size: int = RESOLUTION) -> FontSet:
+    """Render every usable font below `fonts_dir` (default: matplotlib's); warn once per skip."""
+    root = Path(fonts_dir).expanduser() if fonts_dir else default_fonts_dir()
+    files = find_font_files(root)
+    prototypes, names, skipped, seen = [], [], [], {}
+    for path in files:
+        if max_fonts is not None and len(names) >= max_fonts:
+            break
+        name = path.relative_to(root).as_posix()
+        try:
+            stack = render_font(path, size)
+            digest = hashlib.sha256(stack.tobytes()).hexdigest()
+            if digest in seen:
+                raise ValueError(f"renders exactly like {seen[digest]}")
+        except ValueError as e:
+            log.warning("skipping font %s: %s", name, e)
+            skipped.append((name, str(e)))
+            continue
+        seen[digest] = name
+        prototypes.append(stack)
+        names.append(name)
+    if not names:
+        raise UserError(
+            f"no usable font in {root} ({len(files)} .ttf/.otf files, {len(skipped)} skipped); "
+            "pass --fonts-dir with a folder of fonts that have the letters A..J"
+        )
+    return FontSet(np.stack(prototypes), names, skipped)

@@ -1,0 +1,88 @@
+"""Distances of adversarial examples to the manifold (Sec. 3.2, supplement C), by name.
+
+`DISTANCES.build(name, **hyperparams)` returns a callable
+`distance(x_adv, batch, *, manifold=None, train_images=None) -> DistanceResult`, where batch is
+the clean batch the examples were crafted from (x, and z/ctx on FONTS). `DISTANCE_NEEDS[name]`
+says what the caller must pass, in the words of ATTACK_NEEDS: "true" / "class" / "data" (which
+manifold) or "train" (the training images, uint8 [N, C, H, W]).
+
+- true:    true projection over theta on FONTS, started from the test image's theta.
+- learned_class / learned_data: projection onto a VAE-GAN manifold over z, started from the
+  encoder mean of x (class-specific models, or the class-agnostic one).
+- knn:     least-squares projection of delta onto the span of the 50 nearest training images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Optional
+
+import torch
+
+from raysweep.data.batch import Batch
+from raysweep.errors import UserError
+from raysweep.manifold.base import Manifold
+from raysweep.manifold.projection_knn import knn_projection
+from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection
+from raysweep.registry import Registry
+
+
+@dataclass
+class DistanceResult:
+    distance: torch.Tensor  # [B] ||x_adv - pi(x_adv)||_2 (kNN: ||delta - pi(delta)||_2)
+    delta_l2: torch.Tensor  # [B] ||x_adv - x||_2
+
+
+DistanceFn = Callable[..., DistanceResult]
+DISTANCES: Registry[DistanceFn] = Registry("distance")
+DISTANCE_NEEDS: dict[str, str] = {}
+
+
+def _delta_l2(x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return (x_adv - x).flatten(1).norm(dim=1)
+
+
+def _require(value: object, what: str, name: str) -> None:
+    if value is None:
+        raise UserError(f"distance {name!r} needs {what}; enable it for this data set or drop the distance")
+
+
+def _latent(name: str, cfg: LatentProjectionConfig, start_from_data_code: bool) -> DistanceFn:
+    def distance(x_adv: torch.Tensor, batch: Batch, *, manifold: Optional[Manifold] = None, train_images=None) -> DistanceResult:
+        _require(manifold, "a manifold", name)
+        if start_from_data_code:  # FONTS: the test image's theta and (font, class)
+            _require(batch.z, "latent codes (FONTS theta) in the batch", name)
+            z0, ctx = batch.z, batch.ctx
+        else:  # learned: the encoder mean of the clean image
+            z0, ctx, _ = manifold.codes(batch)
+        proj = latent_projection(manifold, x_adv, z0, ctx, cfg)
+        return DistanceResult(proj.distance, _delta_l2(x_adv, batch.x))
+
+    return distance
+
+
+@DISTANCES.register("true", "true projection over theta on FONTS (Eq. 10), 100 Adam steps")
+def true_distance(**cfg) -> DistanceFn:
+    return _latent("true", LatentProjectionConfig(**cfg), start_from_data_code=True)
+
+
+@DISTANCES.register("learned_class", "projection onto the class VAE-GAN manifolds over z, from the encoder mean")
+def learned_class_distance(**cfg) -> DistanceFn:
+    return _latent("learned_class", LatentProjectionConfig(**cfg), start_from_data_code=False)
+
+
+@DISTANCES.register("learned_data", "projection onto the class-agnostic VAE-GAN manifold over z")
+def learned_data_distance(**cfg) -> DistanceFn:
+    return _latent("learned_data", LatentProjectionConfig(**cfg), start_from_data_code=False)
+
+
+@DISTANCES.register("knn", "least-squares projection of delta onto the span of k nearest training images")
+def knn_distance(k: int = 50, center: Literal["clean", "mean"] = "clean", chunk: int = 16384) -> DistanceFn:
+    def distance(x_adv: torch.Tensor, batch: Batch, *, manifold=None, train_images: Optional[torch.Tensor] = None) -> DistanceResult:
+        _require(train_images, "the training images", "knn")
+        res = knn_projection(x_adv, batch.x, train_images, k=k, center=center, chunk=chunk)
+        return DistanceResult(res.residual, res.delta_l2)
+
+    return distance
+
+
+DISTANCE_NEEDS.update({"true": "true", "learned_class": "class", "learned_data": "data", "knn": "train"})

@@ -1,0 +1,143 @@
+"""Manifolds learned by VAE-GANs (Sec. 3.1, supplement B.2, G), behind the `Manifold` protocol.
+
+`ClassManifold`: one class-specific VAE-GAN per class; the class label is the fixed context, it
+picks the encoder for `codes` and the decoder for `decode`. `DataManifold`: one class-agnostic
+VAE-GAN, no context. Latent codes are encoder means mu; a code is valid when ||mu||_inf <= 2, the
+box the paper bounds on-manifold attacks to ([-2, 2]^10).
+
+Weights are frozen (eval mode, requires_grad False) so attacks differentiate w.r.t. z only, and
+the manifolds are built from plain state dicts so they can come out of a Ray object store as CPU
+tensors (`from_state_dicts`).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from raysweep.data.batch import Batch
+from raysweep.manifold.vaegan_train import VAEGANConfig
+from raysweep.models.vaegan import VAEGAN, VAEGANArch
+
+LATENT_BOUND = 2.0  # the paper's ||z||_inf <= 2 on learned manifolds
+
+ArchLike = Union[VAEGANConfig, VAEGANArch]
+
+
+def _arch(cfg: ArchLike) -> VAEGANArch:
+    return cfg.arch() if isinstance(cfg, VAEGANConfig) else cfg
+
+
+def frozen_vae(state_dict: Mapping[str, torch.Tensor], cfg: ArchLike) -> VAEGAN:
+    """Encoder + decoder (no discriminator) from a state dict, eval mode, no parameter grads."""
+    model = VAEGAN(_arch(cfg), with_discriminator=False)
+    wanted = {k: v for k, v in state_dict.items() if k.startswith(("encoder.", "decoder."))}
+    model.load_state_dict(wanted)
+    return freeze(model)
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _box(latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.full((latent_dim,), -LATENT_BOUND), torch.full((latent_dim,), LATENT_BOUND)
+
+
+def _valid(mu: torch.Tensor) -> torch.Tensor:
+    return mu.abs().amax(dim=1) <= LATENT_BOUND
+
+
+class ClassManifold:
+    """Class manifolds of per-class VAE-GANs; ctx = class label [B] (int64)."""
+
+    def __init__(self, models: Union[Mapping[int, VAEGAN], Sequence[VAEGAN]]):
+        items = models.items() if isinstance(models, Mapping) else enumerate(models)
+        self.models: dict[int, VAEGAN] = {int(c): freeze(m) for c, m in items}
+        if not self.models:
+            raise ValueError("ClassManifold needs at least one class model")
+        dims = {m.arch.latent_dim for m in self.models.values()}
+        if len(dims) != 1:
+            raise ValueError(f"class models disagree on the latent dimension: {sorted(dims)}")
+        self.latent_dim = dims.pop()
+        self.lower, self.upper = _box(self.latent_dim)
+
+    @classmethod
+    def from_state_dicts(cls, state_dicts: Mapping[int, Mapping[str, torch.Tensor]], cfg: ArchLike) -> "ClassManifold":
+        return cls({c: frozen_vae(sd, cfg) for c, sd in state_dicts.items()})
+
+    def _model(self, c: int) -> VAEGAN:
+        try:
+            return self.models[int(c)]
+        except KeyError:
+            raise KeyError(f"no VAE-GAN for class {int(c)}; have classes {sorted(self.models)}") from None
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.models.values())).decoder.fc.weight.device
+
+    def encode(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        """Encoder means mu [B, d], each sample through its class's encoder."""
+        labels = ctx.reshape(-1)
+        mu = x.new_zeros(x.shape[0], self.latent_dim)
+        with torch.no_grad():
+            for c in labels.unique().tolist():
+                mask = labels == c
+                mu[mask] = self._model(c).encoder(x[mask])[0]
+        return mu
+
+    def codes(self, batch: Batch) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+        ctx = batch.y.long()
+        mu = self.encode(batch.x, ctx)
+        return mu, ctx, _valid(mu)
+
+    def decode(self, z: torch.Tensor, ctx: Optional[torch.Tensor]) -> torch.Tensor:
+        """dec_c(z) per sample, c = ctx; differentiable in z (index_put keeps the graph)."""
+        if ctx is None:
+            raise ValueError("ClassManifold.decode needs ctx = class labels")
+        labels = ctx.reshape(-1)
+        c0, h, w = next(iter(self.models.values())).arch.in_shape
+        out = z.new_zeros(z.shape[0], c0, h, w)
+        for c in labels.unique().tolist():
+            mask = labels == c
+            out = out.index_put((mask,), self._model(c).decoder(z[mask]))
+        return out
+
+    def to(self, device: Union[torch.device, str]) -> "ClassManifold":
+        for m in self.models.values():
+            m.to(device)
+        self.lower, self.upper = self.lower.to(device), self.upper.to(device)
+        return self
+
+
+class DataManifold:
+    """The data manifold of one class-agnostic VAE-GAN (supplement G); ctx is None."""
+
+    def __init__(self, model: VAEGAN):
+        self.model = freeze(model)
+        self.latent_dim = model.arch.latent_dim
+        self.lower, self.upper = _box(self.latent_dim)
+
+    @classmethod
+    def from_state_dict(cls, state_dict: Mapping[str, torch.Tensor], cfg: ArchLike) -> "DataManifold":
+        return cls(frozen_vae(state_dict, cfg))
+
+    def encode(self, x: torch.Tensor, ctx: Optional[torch.Tensor] = None) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model.encoder(x)[0]
+
+    def codes(self, batch: Batch) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+        mu = self.encode(batch.x)
+        return mu, None, _valid(mu)
+
+    def decode(self, z: torch.Tensor, ctx: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.model.decoder(z)
+
+    def to(self, device: Union[torch.device, str]) -> "DataManifold":
+        self.model.to(device)
+        self.lower, self.upper = self.lower.to(device), self.upper.to(device)
+        return self

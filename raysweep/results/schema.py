@@ -1,0 +1,129 @@
+"""Arrow schemas of the two result tables, declared once and versioned (docs/architecture.md).
+
+trials:   one row per trial. Fixed columns plus columns that follow from the sweep spec
+          (strategy parameters, one block per attack, one block per distance); every file of a
+          sweep uses the same schema so pandas.read_parquet(dir) and pyarrow.dataset see all
+          columns of every row.
+examples: one row per (attacked sample, restart), a fixed schema.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from raysweep.config.spec import SweepSpec
+
+SCHEMA_VERSION = 1
+
+# Per attack: AttackResult.metrics() keys (the authors' per-attempt rate and ours, any-restart).
+ATTACK_METRICS: dict[str, pa.DataType] = {
+    "success_rate_attempt": pa.float64(), "success_rate_any": pa.float64(),
+    "mean_linf": pa.float64(), "mean_l2": pa.float64(), "mean_l1": pa.float64(),
+    "n_samples": pa.int64(), "n_correct": pa.int64(), "n_excluded": pa.int64(),
+}
+# Per distance (<method>.<attack>): summaries of ||x_adv - pi(x_adv)||_2 over measured pairs.
+DISTANCE_METRICS: dict[str, pa.DataType] = {
+    "n": pa.int64(), "mean_dist": pa.float64(), "median_dist": pa.float64(),
+    "mean_delta_l2": pa.float64(), "median_ratio": pa.float64(),
+}
+
+TRIAL_BASE = pa.schema([
+    ("sweep", pa.string()), ("trial_id", pa.string()), ("status", pa.string()), ("error", pa.string()),
+    ("dataset", pa.string()), ("dataset_options", pa.string()), ("n", pa.int64()), ("seed", pa.int64()),
+    ("arch", pa.string()), ("strategy", pa.string()),
+    ("train.epochs", pa.int64()), ("train.batch_size", pa.int64()), ("train.lr", pa.float64()),
+    ("train.lr_decay", pa.float64()), ("train.weight_decay", pa.float64()),
+    ("config_json", pa.string()),  # the whole resolved TrialConfig, for anything not a column
+    ("test_error", pa.float64()), ("train_error", pa.float64()),
+    ("train_time_s", pa.float64()), ("eval_time_s", pa.float64()),
+    ("started_at", pa.float64()), ("finished_at", pa.float64()),  # unix seconds, for scheduling checks
+    ("device", pa.string()), ("node_ip", pa.string()), ("gpu_ids", pa.string()), ("resumed_from_epoch", pa.int64()),
+    ("raysweep_version", pa.string()), ("git_commit", pa.string()), ("schema_version", pa.int64()),
+])
+
+EXAMPLE_RECORD_COLUMNS: dict[str, pa.DataType] = {
+    "sample": pa.int64(), "restart": pa.int64(), "label": pa.int64(), "clean_pred": pa.int64(),
+    "adv_pred": pa.int64(), "correct": pa.bool_(), "valid": pa.bool_(), "success": pa.bool_(),
+    "first_success_iter": pa.int64(), "linf": pa.float64(), "l2": pa.float64(), "l1": pa.float64(),
+    "latent_norm": pa.float64(), "loss": pa.float64(),
+}
+DISTANCE_METHODS = ("true", "knn", "learned_class", "learned_data")  # DISTANCES names
+
+EXAMPLE_SCHEMA = pa.schema(
+    [("sweep", pa.string()), ("trial_id", pa.string()), ("n", pa.int64()), ("seed", pa.int64()),
+     ("strategy", pa.string()), ("arch", pa.string()), ("attack", pa.string())]
+    + list(EXAMPLE_RECORD_COLUMNS.items())
+    + [("delta_l2", pa.float64())] + [(f"dist_{m}", pa.float64()) for m in DISTANCE_METHODS]
+    + [("schema_version", pa.int64())]
+)
+
+
+def _param_type(values: Iterable[Any]) -> pa.DataType:
+    """One Arrow type for a strategy parameter across strategies (JSON text when mixed)."""
+    vals = [v for v in values if v is not None]
+    if vals and all(isinstance(v, bool) for v in vals):
+        return pa.bool_()
+    if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return pa.float64()
+    return pa.string()
+
+
+def strategy_param_types(spec: "SweepSpec") -> dict[str, pa.DataType]:
+    keys: dict[str, list[Any]] = {}
+    for s in spec.strategies:
+        for k, v in s.params.items():
+            keys.setdefault(k, []).append(v)
+    return {f"strategy.{k}": _param_type(v) for k, v in sorted(keys.items())}
+
+
+def trial_schema(spec: "SweepSpec") -> pa.Schema:
+    """The trial table schema of one sweep: base columns + strategy params + attacks + distances."""
+    fields = list(TRIAL_BASE)
+    fields += [pa.field(k, t) for k, t in strategy_param_types(spec).items()]
+    for a in spec.evaluate.attacks:
+        fields += [pa.field(f"{a.key}.{m}", t) for m, t in ATTACK_METRICS.items()]
+    for d in spec.evaluate.distances:
+        fields += [pa.field(f"{d.key}.{m}", t) for m, t in DISTANCE_METRICS.items()]
+    return pa.schema(fields, metadata={"schema_version": str(SCHEMA_VERSION)})
+
+
+def _coerce(value: Any, typ: pa.DataType) -> Any:
+    import json
+
+    if value is None:
+        return None
+    if pa.types.is_string(typ) and not isinstance(value, str):
+        return json.dumps(value, sort_keys=True, default=str)
+    if pa.types.is_floating(typ):
+        return float(value)
+    if pa.types.is_integer(typ):
+        return int(value)
+    return value
+
+
+def trial_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Rows (dicts) -> a table with exactly `schema`; missing keys become nulls, unknown keys fail."""
+    names = set(schema.names)
+    for r in rows:
+        extra = set(r) - names
+        if extra:
+            raise ValueError(f"trial row has columns not in the schema: {sorted(extra)}")
+    cols = {f.name: [_coerce(r.get(f.name), f.type) for r in rows] for f in schema}
+    return pa.table(cols, schema=schema)
+
+
+def example_table(columns: dict[str, Any], n_rows: int) -> pa.Table:
+    """Column arrays or scalars (broadcast) -> a table with EXAMPLE_SCHEMA; absent distances are NaN."""
+    import numpy as np
+
+    cols = {}
+    for f in EXAMPLE_SCHEMA:
+        v = columns.get(f.name)
+        if v is None:
+            v = np.full(n_rows, np.nan) if pa.types.is_floating(f.type) else [None] * n_rows
+        elif np.isscalar(v) or isinstance(v, str):
+            v = [v] * n_rows
+        cols[f.name] = pa.array(np.asarray(v).tolist() if not isinstance(v, list) else v, type=f.type)
+    return pa.table(cols, schema=EXAMPLE_SCHEMA)

@@ -1,0 +1,211 @@
+"""Run one trial of a sweep without Ray: one classifier, trained and then evaluated (Sec. 3).
+
+`run_trial(cfg, hooks)` builds the data subset (N images, seeded, class-balanced), the model and
+the strategy; trains it (resuming from `hooks.state` and calling `hooks.on_epoch` after every
+epoch, which the Tune trainable turns into a report with a checkpoint); then measures the test
+error, runs every configured attack and distance measurement, and returns the trial row and the
+per-(sample, restart) example columns. The Tune trainable (raysweep.tune.trainable) is thin glue
+over this function, and a sweep spec may name another function with the same signature.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from raysweep.config.spec import TrialConfig
+from raysweep.data.batch import Batch
+from raysweep.data.dataset import Dataset, load_dataset
+from raysweep.device import default_device
+from raysweep.errors import UserError
+
+
+@dataclass
+class TrialHooks:
+    """What the caller hands a trial besides its config.
+
+    state:     a training checkpoint (from on_epoch's state_dict_fn) to resume from, or None.
+    on_epoch:  on_epoch(epoch, metrics, state_dict_fn), called after each training epoch.
+    manifolds: named manifolds provided by the caller, e.g. learned VAE-GANs served by the sweep's
+               shared actors ({"class": ..., "data": ...}); "true" is built here when needed.
+    device:    torch device; None picks CUDA when torch sees it, else CPU.
+    """
+
+    state: Optional[dict[str, Any]] = None
+    on_epoch: Optional[Callable[..., None]] = None
+    manifolds: dict[str, Any] = field(default_factory=dict)
+    device: Optional[torch.device] = None
+
+
+@dataclass
+class TrialOutput:
+    """row: trial-table columns measured by the trial; examples: example-table column arrays."""
+
+    row: dict[str, Any]
+    examples: dict[str, np.ndarray]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_dataset(name: str, options_json: str) -> Dataset:
+    # Reused actors run many trials in one process: load each data set once per process.
+    return load_dataset(name, **json.loads(options_json))
+
+
+def dataset_for(cfg: TrialConfig) -> Dataset:
+    return _cached_dataset(cfg.dataset, json.dumps(cfg.dataset_options, sort_keys=True))
+
+
+def manifold_needs(cfg: TrialConfig) -> set[str]:
+    """Manifold names ("true", "class", "data") the strategy, attacks and distances need."""
+    from raysweep.training.strategy import STRATEGY_NEEDS
+
+    needs = set(STRATEGY_NEEDS.get(cfg.strategy, ()))
+    if cfg.evaluate["attacks"]:
+        from raysweep.attacks import ATTACK_NEEDS
+
+        needs |= {ATTACK_NEEDS.get(a["name"]) for a in cfg.evaluate["attacks"]}
+    if cfg.evaluate["distances"]:
+        from raysweep.manifold.distance import DISTANCE_NEEDS
+
+        needs |= {DISTANCE_NEEDS.get(d["method"]) for d in cfg.evaluate["distances"]}
+    return needs - {None, "source_model", "train"}
+
+
+def provide_manifolds(cfg: TrialConfig, ds: Dataset, given: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The manifolds this trial needs: the given ones, plus the FONTS true manifold built locally."""
+    out = dict(given)
+    needs = manifold_needs(cfg)
+    if "true" in needs and "true" not in out:
+        from raysweep.manifold.true import TrueManifold
+
+        out["true"] = TrueManifold.from_dataset(ds)
+    missing = needs - set(out)
+    if missing:
+        raise UserError(f"trial needs manifold(s) {sorted(missing)} that the sweep did not provide; "
+                        "run it through `raysweep sweep` so the manifold actors start")
+    return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in out.items()}
+
+
+def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], hooks: TrialHooks,
+                    device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Subset, model, strategy, training (Sec. 3.1 and 3.4-3.6); returns the model and train stats."""
+    from raysweep.data.subset import subset
+    from raysweep.models import build_model
+    from raysweep.training.loop import TrainConfig, train
+    from raysweep.training.strategy import STRATEGIES, StrategyContext
+
+    idx = subset(ds.train.y, cfg.n, cfg.seed)
+    split = ds.train.subset(torch.as_tensor(idx))
+    model = build_model(cfg.arch, ds.image_shape, ds.n_classes, seed=cfg.seed)
+    ctx = StrategyContext(manifolds=manifolds, dataset_meta=ds.meta,
+                          generator=torch.Generator().manual_seed(cfg.seed + 1), device=device)
+    strategy = STRATEGIES.build(cfg.strategy, ctx=ctx, **cfg.strategy_params)
+    result = train(model, split, strategy, TrainConfig(**cfg.train), seed=cfg.seed, device=device,
+                   state=hooks.state, on_epoch=hooks.on_epoch)
+    last = result.history[-1] if result.history else {}
+    return model, {"train_time_s": result.train_time_s, "train_error": last.get("train_error", float("nan"))}
+
+
+def run_attack(spec: dict[str, Any], model: torch.nn.Module, batch: Batch, manifolds: dict[str, Any],
+               seed: int, keep_images: bool):
+    """One configured attack on the first `samples` test images (Sec. 3.1-3.3)."""
+    from raysweep.attacks import ATTACK_NEEDS, ATTACKS
+
+    attack = ATTACKS.build(spec["name"], restarts=spec["restarts"], **spec["params"])
+    need = getattr(attack, "needs", ATTACK_NEEDS.get(spec["name"]))
+    gen = torch.Generator(device=batch.x.device).manual_seed(seed)
+    return attack(model, batch, manifold=manifolds.get(need) if need else None, generator=gen,
+                  keep_images=keep_images)
+
+
+def _measured_pairs(records: dict[str, np.ndarray], limit: int) -> np.ndarray:
+    """Row numbers of successful attempts on correctly classified, valid samples (at most limit)."""
+    ok = records["success"].astype(bool) & records["correct"].astype(bool) & records["valid"].astype(bool)
+    return np.flatnonzero(ok)[:limit]
+
+
+def measure_distance(spec: dict[str, Any], result, batch: Batch, ds: Dataset, manifolds: dict[str, Any],
+                     device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(record rows, ||x_adv - pi(x_adv)||_2 per row) for one distance spec (Sec. 3.2, supplement C)."""
+    from raysweep.manifold.distance import DISTANCE_NEEDS, DISTANCES
+
+    rows = _measured_pairs(result.records, spec["samples"])
+    if rows.size == 0:
+        return rows, np.zeros(0)
+    params = {**spec["params"], **{k: spec[k] for k in ("k", "center") if spec[k] is not None}}
+    fn = DISTANCES.build(spec["method"], **params)
+    # records are (sample, restart) pairs; Batch.idx maps the sample back to its batch position
+    pos = {int(s): i for i, s in enumerate(batch.idx.tolist())}
+    col = torch.as_tensor([pos[int(s)] for s in result.records["sample"][rows]])
+    restart = torch.as_tensor(result.records["restart"][rows])
+    x_adv = result.x_adv[restart.to(result.x_adv.device), col.to(result.x_adv.device)].to(device)  # [M, C, H, W]
+    clean = batch.select(col.to(batch.x.device))
+    need = DISTANCE_NEEDS.get(spec["method"])
+    res = fn(x_adv, clean, manifold=manifolds.get(need) if need != "train" else None,
+             train_images=ds.train.x if need == "train" else None)
+    return rows, res.distance.detach().cpu().double().numpy()
+
+
+def _distance_summary(dist: np.ndarray, delta_l2: np.ndarray) -> dict[str, float]:
+    if dist.size == 0:
+        return {"n": 0}
+    return {"n": int(dist.size), "mean_dist": float(dist.mean()), "median_dist": float(np.median(dist)),
+            "mean_delta_l2": float(delta_l2.mean()),
+            "median_ratio": float(np.median(dist / np.maximum(delta_l2, 1e-12)))}
+
+
+def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifolds: dict[str, Any],
+                   device: torch.device) -> TrialOutput:
+    """Test error, every attack's metrics and records, every distance summary and column."""
+    from raysweep.training.loop import evaluate
+
+    ev = cfg.evaluate
+    test = ds.test if ev["test_samples"] is None else ds.test.subset(torch.arange(min(ev["test_samples"], len(ds.test))))
+    row: dict[str, Any] = {"test_error": evaluate(model, test, device)}
+    examples: list[dict[str, np.ndarray]] = []
+    model.eval()
+    for a in ev["attacks"]:
+        key = a["label"] or a["name"]
+        dists = [d for d in ev["distances"] if d["attack"] == key]
+        batch = ds.test.batch(slice(0, a["samples"]), device)
+        result = run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
+        row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
+        cols = {k: np.asarray(v) for k, v in result.records.items()}
+        cols["attack"] = np.full(len(cols["sample"]), key, dtype=object)
+        cols["delta_l2"] = cols["l2"]
+        for d in dists:
+            rows, dist = measure_distance(d, result, batch, ds, manifolds, device)
+            full = np.full(len(cols["sample"]), np.nan)
+            full[rows] = dist
+            cols[f"dist_{d['method']}"] = full
+            summary = _distance_summary(dist, cols["l2"][rows])
+            row.update({f"{d['method']}.{key}.{m}": v for m, v in summary.items()})
+        examples.append(cols)
+    return TrialOutput(row=row, examples=concat_columns(examples))
+
+
+def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate per-attack column dicts; a column one attack lacks is NaN for its rows."""
+    keys = sorted({k for p in parts for k in p})
+    out = {}
+    for k in keys:
+        out[k] = np.concatenate([p[k] if k in p else np.full(len(p["sample"]), np.nan) for p in parts]) if parts else np.zeros(0)
+    return out
+
+
+def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutput:
+    """Train and evaluate one classifier; the whole of one sweep trial, without Ray."""
+    hooks = hooks or TrialHooks()
+    device = hooks.device or default_device()
+    ds = dataset_for(cfg)
+    manifolds = provide_manifolds(cfg, ds, hooks.manifolds, device)
+    model, stats = build_and_train(cfg, ds, manifolds, hooks, device)
+    start = time.perf_counter()
+    out = evaluate_trial(cfg, model, ds, manifolds, device)
+    out.row.update(stats, eval_time_s=time.perf_counter() - start, device=str(device))
+    return out

@@ -1,0 +1,393 @@
+"""Manifold actors: one Ray actor per (data set, class, kind) serves a manifold to every trial.
+
+Kinds (the names in STRATEGY_NEEDS / ATTACK_NEEDS):
+- "class": one actor per class, serving that class's VAE-GAN (supplement B.2);
+- "data":  one actor serving the class-agnostic VAE-GAN (supplement G);
+- "true":  one actor serving the FONTS true manifold (latent = theta, font and class fixed), so
+           attacks and strategies never special-case FONTS.
+
+An actor loads its finished VAE-GAN from storage and trains it first (fit_job) only if no
+checkpoint exists; its arguments are plain values and storage paths, never ObjectRefs, so a
+restart (max_restarts=-1) re-runs __init__ and reloads the checkpoint instead of retraining.
+Trials never call the networks remotely for every step: `fetch_manifolds` pulls the frozen
+weights once per process through the object store (CPU tensors) and builds the Manifold locally.
+
+The driver creates the actors before Tuner.fit() with scheduling_strategy="DEFAULT", so they sit
+outside trial placement groups and hold their small share before trials fill the GPU (Ray
+otherwise deadlocks: ../shared/docs/ray-notes.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+import ray
+import torch
+
+from raysweep.device import default_device
+from raysweep.errors import UserError
+from raysweep.tune.vaegan_trainable import (
+    VAEGANJob, class_rows, dataset_key, fit_job_resumable, job_dir, load_final, load_torch, save_torch, train_count,
+)
+
+NAMESPACE = "raysweep"
+KINDS = ("true", "class", "data")
+ALL = "all"  # the class field of actors that serve every class
+CODES = "codes.pt"  # cached encoder means of the class's train/test images, beside the checkpoint
+
+
+def actor_name(dataset: Mapping[str, Any], cls: Optional[int], kind: str) -> str:
+    """Deterministic, so every trial and a re-run driver find the same actor."""
+    return f"raysweep-manifold-{dataset_key(dict(dataset))}-{kind}-{ALL if cls is None else cls}"
+
+
+@dataclass(frozen=True)
+class ManifoldOptions:
+    """The sweep spec's `manifolds.options`: how the served VAE-GANs are trained.
+
+    lambda_table: a Parquet table written by `raysweep tune-lambda` (columns class, lambda); a
+    class missing from it, or no table, gets the paper's lambda (supplement B.2).
+    """
+
+    vaegan: dict[str, Any] = field(default_factory=dict)  # VAEGANConfig overrides (width, epochs)
+    seed: int = 0
+    train_size: Optional[int] = None  # cap on training images per model (smoke runs)
+    lambda_table: Optional[str] = None
+    code_batch: int = 500  # images per encoder call when caching latent codes
+
+    @classmethod
+    def parse(cls, options: Optional[Mapping[str, Any]]) -> "ManifoldOptions":
+        options = dict(options or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise UserError(f"manifolds.options: unknown key {unknown[0]!r}; use one of {', '.join(sorted(known))}")
+        return cls(**options)
+
+
+def _dataset_dict(dataset: Any) -> dict[str, Any]:
+    """Accept the sweep spec's DatasetSpec (pydantic) or a plain {name, options} mapping."""
+    if hasattr(dataset, "model_dump"):
+        dataset = dataset.model_dump()
+    return {"name": dataset["name"], "options": dict(dataset.get("options") or {})}
+
+
+def read_lambda_table(path: Optional[str], kind: str = "class") -> dict[Optional[int], float]:
+    """{class (None for the class-agnostic model): lambda} from a tune-lambda Parquet table."""
+    if path is None:
+        return {}
+    from raysweep.tune.lambda_search import read_table
+
+    df = read_table(path)
+    df = df[df["kind"] == kind]
+    return {(None if c < 0 else int(c)): float(lam) for c, lam in zip(df["class"], df["lambda"])}
+
+
+def make_job(dataset: Mapping[str, Any], cls: Optional[int], opts: ManifoldOptions,
+             lambdas: Mapping[Optional[int], float]) -> VAEGANJob:
+    from raysweep.manifold.vaegan_train import paper_lambda
+
+    lam = lambdas.get(cls, paper_lambda(dataset["name"], cls))
+    return VAEGANJob(dataset=dict(dataset), cls=cls, lam=float(lam), vaegan=dict(opts.vaegan),
+                     seed=opts.seed, train_size=opts.train_size)
+
+
+# -- the actor -----------------------------------------------------------------------------------
+
+@ray.remote
+class ManifoldActor:
+    """Serves one manifold: frozen weights, encode/decode, and cached codes of its class's images."""
+
+    def __init__(self, kind: str, dataset: dict[str, Any], cls: Optional[int], storage: str,
+                 job: Optional[dict[str, Any]] = None, code_batch: int = 500):
+        torch.set_num_threads(1)  # actors share the node with trials; they mostly wait
+        self.kind, self.dataset, self.cls, self.storage = kind, dataset, cls, storage
+        self.device = default_device()
+        self.trained_here = False
+        if kind == "true":
+            self.payload, self._codes = _true_payload(dataset, cls)
+        else:
+            self.job = VAEGANJob.from_dict(job)
+            self.payload, self._codes = self._load_or_train(code_batch)
+        self.payload_ref = ray.put(self.payload)
+
+    def _load_or_train(self, code_batch: int):
+        loaded = load_final(self.storage, self.job)
+        if loaded is None:
+            fit_job_resumable(self.job, self.storage, device=self.device)
+            self.trained_here = True
+            loaded = load_final(self.storage, self.job)
+        model, record = loaded
+        self.model = model.to(self.device).eval()
+        payload = {
+            "kind": self.kind, "cls": self.cls, "lam": record.lam, "config": record.cfg.to_dict(),
+            "data_hash": record.data_hash, "metrics": record.metrics,
+            "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+                           if k.startswith(("encoder.", "decoder."))},
+        }
+        codes_path = f"{job_dir(self.storage, self.job)}/{CODES}"
+        codes = None if self.trained_here else load_torch(codes_path)
+        if codes is None:  # encode once, then a restarted actor needs no data set at all
+            codes = self._encode_class_images(code_batch)
+            save_torch(codes_path, codes)
+        return payload, codes
+
+    def _encode_class_images(self, code_batch: int) -> dict[str, dict[str, torch.Tensor]]:
+        """Encoder means of the class's train and test images, with their row numbers."""
+        from raysweep.data.dataset import load_dataset
+
+        ds = load_dataset(self.dataset["name"], **self.dataset["options"])
+        out = {}
+        for name, split in (("train", ds.train), ("test", ds.test)):
+            rows = class_rows(split.y, self.cls, None, 0)
+            mus = [self.encode(split.batch(rows[i:i + code_batch]).x) for i in range(0, len(rows), code_batch)]
+            out[name] = {"idx": rows, "z": torch.cat(mus) if mus else torch.zeros(0, self.model.arch.latent_dim)}
+        return out
+
+    # Served to trials. Weights travel as one object-store entry, returned by reference inside a
+    # list so Ray does not resolve it here and every process on a node reads the same copy.
+    def weights_ref(self) -> list:
+        return [self.payload_ref]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder mean mu [B, d] (CPU) of images x [B, C, H, W] in [0,1]."""
+        self._need_model("encode")
+        with torch.no_grad():
+            return self.model.encoder(x.to(self.device))[0].cpu()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """dec(z) [B, C, H, W] (CPU) for codes z [B, d]."""
+        self._need_model("decode")
+        with torch.no_grad():
+            return self.model.decoder(z.to(self.device)).cpu()
+
+    def codes(self, split: str = "train") -> dict[str, torch.Tensor]:
+        """{"idx": row numbers in the split, "z": latent codes} of this actor's class."""
+        return self._codes[split]
+
+    def info(self) -> dict[str, Any]:
+        """Who this is and how it got its weights (tests count training runs with it)."""
+        count = 0 if self.kind == "true" else train_count(self.storage, self.job)
+        return {"kind": self.kind, "cls": self.cls, "actor_id": ray.get_runtime_context().get_actor_id(),
+                "trained_here": self.trained_here, "train_count": count, "lam": self.payload.get("lam")}
+
+    def _need_model(self, what: str) -> None:
+        if self.kind == "true":
+            raise UserError(f"{what} on the true manifold runs in the trial (fetch_manifolds); "
+                            "the true actor serves prototypes and theta codes only")
+
+
+def _true_payload(dataset: dict[str, Any], cls: Optional[int]):
+    """FONTS: the prototypes and theta box TrueDecoder needs, and theta/ctx of the test split."""
+    from raysweep.data.dataset import load_dataset
+
+    ds = load_dataset(dataset["name"], **dataset["options"])
+    if ds.train.z is None or "prototypes" not in ds.meta:
+        raise UserError(f"data set {dataset['name']!r} has no true manifold; use kind 'class' or 'data' "
+                        "(only FONTS knows its latent codes)")
+    payload = {"kind": "true", "cls": cls, "meta": {k: ds.meta[k] for k in ("prototypes", "theta_lower",
+                                                                                "theta_upper", "preset") if k in ds.meta}}
+    codes = {}
+    for name, split in (("train", ds.train), ("test", ds.test)):
+        rows = class_rows(split.y, cls, None, 0)
+        codes[name] = {"idx": rows, "z": split.z[rows], "ctx": split.ctx[rows]}
+    return payload, codes
+
+
+# -- driver side ---------------------------------------------------------------------------------
+
+@dataclass
+class ManifoldHandles:
+    """The actors a sweep created. `plan` is plain data for trial configs (see fetch_manifolds)."""
+
+    dataset: dict[str, Any]
+    actors: dict[str, dict[Optional[int], Any]]  # kind -> class -> ActorHandle
+    keep: bool = False
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return {"dataset": self.dataset,
+                "kinds": {k: [c for c in by_cls] for k, by_cls in self.actors.items()}}
+
+    def all(self) -> list:
+        return [a for by_cls in self.actors.values() for a in by_cls.values()]
+
+
+def _classes_for(kind: str, classes: Iterable[int]) -> list[Optional[int]]:
+    return list(classes) if kind == "class" else [None]
+
+
+def ensure_manifold_actors(dataset: Any, kinds: Iterable[str], storage: str, resources: Any = None,
+                           *, classes: Optional[Iterable[int]] = None, options: Optional[Mapping[str, Any]] = None,
+                           lambda_table: Optional[str] = None, keep: bool = False,
+                           wait: bool = True) -> ManifoldHandles:
+    """Get or create the actors for `kinds` (a subset of KINDS) before any trial starts.
+
+    resources: the spec's ActorResources (or {"cpu": .., "gpu": ..}); GPU is dropped when the
+    cluster has none. classes: labels served by kind "class" (default: every class of the data
+    set). keep: detached actors that outlive the driver (teardown leaves them). wait: block until
+    every actor has its weights (trains missing VAE-GANs now, not inside the first trial).
+    """
+    ds = _dataset_dict(dataset)
+    kinds = sorted(set(k for k in kinds if k))
+    for k in kinds:
+        if k not in KINDS:
+            raise UserError(f"unknown manifold kind {k!r}; use one of {', '.join(KINDS)}")
+    opts = ManifoldOptions.parse(options)
+    lambdas = read_lambda_table(lambda_table or opts.lambda_table) if "class" in kinds else {}
+    if "data" in kinds:
+        lambdas.update({None: v for c, v in read_lambda_table(lambda_table or opts.lambda_table, "data").items()})
+    if classes is None and "class" in kinds:
+        classes = range(_n_classes(ds))
+    storage = storage if "://" in storage else _abspath(storage)
+    cpu, gpu = _actor_resources(resources)
+    handles = ManifoldHandles(dataset=ds, actors={}, keep=keep)
+    for kind in kinds:
+        for cls in _classes_for(kind, classes or []):
+            job = None if kind == "true" else make_job(ds, cls, opts, lambdas).to_dict()
+            handles.actors.setdefault(kind, {})[cls] = ManifoldActor.options(
+                name=actor_name(ds, cls, kind), namespace=NAMESPACE, get_if_exists=True,
+                lifetime="detached" if keep else None, num_cpus=cpu, num_gpus=gpu,
+                max_restarts=-1, max_task_retries=-1, scheduling_strategy="DEFAULT",
+            ).remote(kind, ds, cls, storage, job, opts.code_batch)
+    if wait:
+        ray.get([a.info.remote() for a in handles.all()])
+    return handles
+
+
+def teardown(handles: ManifoldHandles, keep: Optional[bool] = None) -> None:
+    """Remove the sweep's actors at the end, unless asked to keep them for the next sweep."""
+    if handles.keep if keep is None else keep:
+        return
+    for actor in handles.all():
+        ray.kill(actor, no_restart=True)
+
+
+def _n_classes(ds: dict[str, Any]) -> int:
+    from raysweep.data.dataset import load_dataset
+
+    return load_dataset(ds["name"], **ds["options"]).n_classes
+
+
+def _abspath(path: str) -> str:
+    import os
+
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _actor_resources(resources: Any) -> tuple[float, float]:
+    if resources is None:
+        cpu, gpu = 0.0, 0.05
+    elif isinstance(resources, Mapping):
+        cpu, gpu = float(resources.get("cpu", 0.0)), float(resources.get("gpu", 0.05))
+    else:
+        cpu, gpu = float(resources.cpu), float(resources.gpu)
+    if gpu > 0 and ray.cluster_resources().get("GPU", 0) <= 0:
+        gpu = 0.0  # same spec on a CPU-only cluster (the sweep prints the warning once)
+    return cpu, gpu
+
+
+# -- trial side ----------------------------------------------------------------------------------
+
+_CACHE: dict[str, dict[str, Any]] = {}  # actor name -> payload, once per worker process
+
+
+def _payload(name: str) -> dict[str, Any]:
+    if name not in _CACHE:
+        actor = ray.get_actor(name, namespace=NAMESPACE)
+        (ref,) = ray.get(actor.weights_ref.remote())
+        _CACHE[name] = ray.get(ref)
+    return _CACHE[name]
+
+
+def fetch_manifold(kind: str, dataset: Any, classes: Optional[Iterable[int]] = None,
+                   device: Optional[torch.device] = None):
+    """The Manifold of `kind`, built locally from weights fetched once per process.
+
+    Call it inside a trial (or the driver) after ensure_manifold_actors. classes: the labels of
+    kind "class" (default: every class of the data set).
+    """
+    ds = _dataset_dict(dataset)
+    if kind not in KINDS:
+        raise UserError(f"unknown manifold kind {kind!r}; use one of {', '.join(KINDS)}")
+    if kind == "class":
+        labels = list(classes) if classes is not None else list(range(_n_classes(ds)))
+    else:
+        labels = [None]
+    return _manifold_from_payloads([_payload(actor_name(ds, c, kind)) for c in labels], device)
+
+
+def fetch_manifolds(plan: Mapping[str, Any], device: Optional[torch.device] = None) -> dict[str, Any]:
+    """{kind: Manifold} for a ManifoldHandles.plan: what a trial passes to StrategyContext.manifolds."""
+    out = {}
+    for kind, classes in plan["kinds"].items():
+        labels = [c for c in classes if c is not None] or None
+        out[kind] = fetch_manifold(kind, plan["dataset"], labels, device)
+    return out
+
+
+def _class_manifold(payloads: Mapping[int, dict[str, Any]]):
+    from raysweep.manifold.learned import ClassManifold, frozen_vae
+    from raysweep.manifold.vaegan_train import VAEGANConfig
+
+    # Each class may have its own lambda, but lambda does not change the architecture.
+    return ClassManifold({c: frozen_vae(p["state_dict"], VAEGANConfig.from_dict(p["config"]))
+                          for c, p in payloads.items()})
+
+
+def _true_manifold(payload: dict[str, Any]):
+    from raysweep.data.decoder import TrueDecoder
+    from raysweep.manifold.true import TrueManifold
+
+    meta = payload["meta"]
+    return TrueManifold(TrueDecoder(meta["prototypes"]), torch.tensor(meta["theta_lower"]),
+                        torch.tensor(meta["theta_upper"]))
+
+
+def _manifold_from_payloads(payloads: list[dict[str, Any]], device: Optional[torch.device] = None):
+    device = device or default_device()
+    kinds = {p["kind"] for p in payloads}
+    if len(kinds) != 1:
+        raise ValueError(f"actors of different kinds {sorted(kinds)} cannot form one manifold")
+    kind = kinds.pop()
+    if kind == "class":
+        return _class_manifold({p["cls"]: p for p in payloads}).to(device)
+    if kind == "data":
+        from raysweep.manifold.learned import DataManifold
+        from raysweep.manifold.vaegan_train import VAEGANConfig
+
+        (p,) = payloads
+        return DataManifold.from_state_dict(p["state_dict"], VAEGANConfig.from_dict(p["config"])).to(device)
+    (p,) = payloads
+    return _true_manifold(p).to(device)
+
+
+# -- the sweep runner's hook (raysweep.tune.sweep / raysweep.tune.trainable) ---------------------
+
+def start_manifold_actors(spec: Any, needs: Iterable[str]) -> dict[str, str]:
+    """Sweep hook: create the actors for `needs` from a SweepSpec before Tuner.fit().
+
+    Returns {kind: comma-separated actor names}, plain strings that travel in the trials'
+    context; `manifold_from_actor` turns one back into a Manifold inside a trial.
+    """
+    handles = ensure_manifold_actors(spec.dataset, needs, spec.storage, spec.manifolds.resources,
+                                     options=spec.manifolds.options, keep=spec.manifolds.keep)
+    return {kind: ",".join(actor_name(handles.dataset, c, kind) for c in by_cls)
+            for kind, by_cls in handles.actors.items()}
+
+
+def manifold_from_actor(names: str, device: Optional[torch.device] = None):
+    """Trial side of the hook: the Manifold served by the named actor(s), weights cached per process."""
+    return _manifold_from_payloads([_payload(n) for n in names.split(",") if n], device)
+
+
+def stop_manifold_actors(actors: Mapping[str, str], keep: bool = False) -> None:
+    """End of a sweep: kill the actors start_manifold_actors returned, unless asked to keep them."""
+    if keep:
+        return
+    for names in actors.values():
+        for n in names.split(","):
+            try:
+                ray.kill(ray.get_actor(n, namespace=NAMESPACE), no_restart=True)
+            except ValueError:  # already gone
+                pass

@@ -1,0 +1,83 @@
+"""Per-trial resource requests (fractional GPUs) and the plan shown by `--dry-run`.
+
+Each strategy asks for its own share (e.g. normal 0.1 GPU, adversarial 0.25); a cluster without
+GPUs runs the same spec on CPU, dropping the GPU request with one warning line, so a laptop runs
+the spec written for the cluster. GPU fractions are Ray bookkeeping only: they decide how many
+trials share a GPU, not how much memory each may use.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional, TextIO
+
+from raysweep.config.spec import SweepSpec, TrialConfig
+
+
+@dataclass(frozen=True)
+class Request:
+    cpu: float
+    gpu: float
+
+    def as_dict(self) -> dict[str, float]:
+        # Always name CPU: a request with only "gpu" gets 0 CPUs in Tune.
+        return {"cpu": self.cpu, "gpu": self.gpu}
+
+
+def strategy_requests(spec: SweepSpec, cluster_gpus: Optional[float], out: Optional[TextIO] = None) -> dict[str, Request]:
+    """strategy name -> request; GPU dropped (one warning) when the cluster has no GPU at all."""
+    out = out or sys.stderr
+    reqs = {s.name: Request(spec.strategy_resources(s).cpu, spec.strategy_resources(s).gpu) for s in spec.strategies}
+    if cluster_gpus is not None and cluster_gpus <= 0 and any(r.gpu > 0 for r in reqs.values()):
+        print("raysweep: warning: the cluster has no GPUs; running every trial on CPU "
+              "(GPU requests in the spec are ignored)", file=out)
+        reqs = {k: Request(r.cpu, 0.0) for k, r in reqs.items()}
+    return reqs
+
+
+def trials_at_once(req: Request, cpus: float, gpus: float) -> int:
+    """How many trials with `req` fit on a cluster of `cpus` and `gpus` at the same time."""
+    fits = [int(cpus // req.cpu + 1e-9)]
+    if req.gpu > 0:
+        fits.append(int(gpus // req.gpu + 1e-9))
+    return max(0, min(fits))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `--dry-run` prints: trials per strategy, their request, and a cost estimate."""
+
+    counts: dict[str, int]
+    requests: dict[str, Request]
+    gpu_hours: float
+    cpu_hours: float
+
+    def lines(self) -> list[str]:
+        out = [f"trials: {sum(self.counts.values())}"]
+        for name, n in self.counts.items():
+            r = self.requests[name]
+            out.append(f"  {name}: {n} trials x (cpu {r.cpu:g}, gpu {r.gpu:g})")
+        out.append(f"estimated cost: {self.gpu_hours:.2f} GPU-hours, {self.cpu_hours:.2f} CPU-hours")
+        return out
+
+
+def plan(spec: SweepSpec, trials: list[TrialConfig], requests: dict[str, Request], seconds_per_trial: dict[str, float]) -> Plan:
+    """Reserved resource-hours: each trial holds its request for its estimated run time."""
+    counts = Counter(t.strategy for t in trials)
+    gpu_h = sum(requests[s].gpu * n * seconds_per_trial[s] for s, n in counts.items()) / 3600
+    cpu_h = sum(requests[s].cpu * n * seconds_per_trial[s] for s, n in counts.items()) / 3600
+    return Plan(dict(counts), requests, gpu_h, cpu_h)
+
+
+def estimate_seconds(spec: SweepSpec, trial: TrialConfig, images_per_s: float = 2000.0) -> float:
+    """A rough run time of one trial: training images seen, scaled by the strategy's inner attack.
+
+    images_per_s is a CPU figure for the paper's small CNN; adversarial strategies run a
+    40-iteration attack on half of every batch (about 20x the forward/backward work).
+    """
+    seen = trial.n * spec.train.epochs
+    inner = trial.strategy_params.get("iterations", 40) if trial.strategy != "normal" else 0
+    train_s = seen * (1 + inner / 2) / images_per_s
+    attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
+    return train_s + attack_s

@@ -1,0 +1,194 @@
+"""The sweep runner: spec -> Ray Tune trials -> Parquet tables, resumable.
+
+1. Validate the spec and expand its grid into trial configs with deterministic ids.
+2. Skip trials whose rows already exist (so re-running the command resumes, never duplicates).
+3. Connect to Ray, size the per-strategy requests (GPU dropped on a GPU-less cluster), start the
+   shared manifold actors the strategies/attacks need (before any trial, so they hold their share
+   and trials cannot starve them), then run the trials with Tune: checkpoints every epoch, retries
+   from the last checkpoint, reused actors, the spec's concurrency.
+4. Record trials that failed after all retries as `status=failed` rows with their error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional, TextIO
+
+# Read by Tune when it is imported: skip the per-trial CSV/JSON/TensorBoard loggers (we write
+# our own tables) and use the plain reporter so our progress callback is honoured.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+
+from raysweep.config.spec import SweepSpec, TrialConfig, expand, load_spec  # noqa: E402
+from raysweep.errors import UserError  # noqa: E402
+from raysweep.results.schema import trial_schema, trial_table  # noqa: E402
+from raysweep.results.store import TableStore, filesystem  # noqa: E402
+from raysweep.tune.progress import ProgressLine  # noqa: E402
+from raysweep.tune.resources import estimate_seconds, plan, strategy_requests  # noqa: E402
+from raysweep.tune.trainable import SweepContext, failed_row, run_sweep_trial  # noqa: E402
+
+EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
+FINGERPRINT = "spec-fingerprint.json"
+
+
+@dataclass
+class SweepSummary:
+    total: int
+    skipped: int  # rows existed before this run
+    ok: int
+    failed: int
+
+
+def connect(address: Optional[str]) -> None:
+    """Join a cluster (`auto`, `ray://...`, or RAY_ADDRESS from `ray job submit`) or start a local one."""
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"namespace": "raysweep", "log_to_driver": True}
+    if address or os.environ.get("RAY_ADDRESS"):
+        kwargs["address"] = address or os.environ["RAY_ADDRESS"]
+    else:
+        kwargs["include_dashboard"] = False
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as e:
+        raise UserError(f"--address {address}: cannot connect to Ray ({e}); start the cluster or drop --address") from None
+
+
+def experiment_path(spec: SweepSpec) -> str:
+    _, base = filesystem(spec.storage)
+    if "://" in spec.storage:
+        return f"{spec.storage.rstrip('/')}/{spec.name}"
+    return f"{base}/{spec.name}"
+
+
+def fingerprint(trials: list[TrialConfig]) -> str:
+    """The trial ids a Tune experiment holds, saved beside it to decide whether to restore it."""
+    return json.dumps(sorted(t.trial_id for t in trials))
+
+
+def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> dict[str, str]:
+    """HOOK: create the manifold actors the spec's strategies/attacks need (STRATEGY_NEEDS /
+    ATTACK_NEEDS), before Tuner.fit(), so they reserve their share first. Returns manifold name ->
+    actor name for the trials. The FONTS true manifold needs no actor (trials build it)."""
+    from raysweep.trial import manifold_needs
+
+    needs = set().union(*(manifold_needs(t) for t in trials)) - {"true"}
+    if not needs:
+        return {}
+    try:
+        from raysweep.tune.actors import start_manifold_actors as start
+    except ImportError:
+        raise UserError(f"the spec needs learned manifolds {sorted(needs)}, but raysweep.tune.actors "
+                        "is not installed; remove those strategies/attacks") from None
+    return start(spec, sorted(needs))
+
+
+def _trainable(spec: SweepSpec, ctx: SweepContext, requests):
+    fn = tune.with_parameters(run_sweep_trial, ctx=ctx)
+    by_strategy = {k: r.as_dict() for k, r in requests.items()}
+    return tune.with_resources(fn, lambda config: by_strategy[config["trial"]["strategy"]])
+
+
+def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, out: TextIO, already: int):
+    storage_fs, _ = filesystem(spec.storage) if "://" in spec.storage else (None, None)
+    run_config = tune.RunConfig(
+        name=EXPERIMENT, storage_path=path, storage_filesystem=None if storage_fs is None else storage_fs,
+        failure_config=tune.FailureConfig(max_failures=spec.retries),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=0,
+        callbacks=[ProgressLine(already_done=already, out=out)],
+    )
+    tune_config = tune.TuneConfig(
+        max_concurrent_trials=spec.concurrency, reuse_actors=True,
+        trial_dirname_creator=lambda t: t.config["trial"]["trial_id"],
+        trial_name_creator=lambda t: t.config["trial"]["trial_id"],
+    )
+    return tune.Tuner(trainable, param_space={"trial": tune.grid_search([t.to_dict() for t in pending])},
+                      tune_config=tune_config, run_config=run_config)
+
+
+def _restore_or_new(spec, trainable, pending, path, out, already, resume: bool):
+    """Tuner.restore when --resume finds Tune state for the same pending set (trials continue from
+    their last epoch checkpoint); otherwise a new Tuner over the trials without rows."""
+    fs, fs_path = filesystem(path)
+    fp_path = f"{fs_path}/{FINGERPRINT}"
+    exp = f"{path.rstrip('/')}/{EXPERIMENT}"
+    if resume and tune.Tuner.can_restore(exp):
+        try:
+            with fs.open_input_stream(fp_path) as f:
+                covered = set(json.loads(f.read().decode()))
+        except (OSError, json.JSONDecodeError):
+            covered = set()
+        # Restore only if the saved experiment holds every trial still without rows.
+        same = covered >= {t.trial_id for t in pending}
+        if same:
+            print(f"raysweep: resuming Tune state in {exp}", file=out)
+            return tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
+    fs.create_dir(fs_path, recursive=True)
+    with fs.open_output_stream(fp_path) as f:
+        f.write(fingerprint(pending).encode())
+    return _tuner(spec, trainable, pending, path, out, already)
+
+
+def _record_failures(results, store: TableStore, schema, spec: SweepSpec) -> int:
+    """A failed row for each trial that errored after its retries and left no row."""
+    done = store.done_ids()
+    failed = 0
+    for r in results:
+        if r.error is None:
+            continue
+        cfg = TrialConfig.from_dict(r.config["trial"])
+        if cfg.trial_id in done:
+            continue
+        store.write(cfg.trial_id, trial_table([failed_row(cfg, f"{type(r.error).__name__}: {r.error}")], schema))
+        failed += 1
+    return failed
+
+
+def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: TextIO) -> None:
+    cluster_gpus = ray.cluster_resources().get("GPU", 0.0) if ray.is_initialized() else None
+    requests = strategy_requests(spec, cluster_gpus, out)
+    p = plan(spec, trials, requests, {t.strategy: estimate_seconds(spec, t) for t in trials})
+    pending = sum(t.trial_id not in done for t in trials)
+    print(f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)", file=out)
+    for line in p.lines():
+        print(line, file=out)
+    print(f"storage: {TableStore(spec.storage, spec.name).root}", file=out)
+
+
+def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
+              storage: Optional[str] = None, out: Optional[TextIO] = None) -> SweepSummary:
+    """Run (or, with dry, plan) the sweep in `spec_path`; `storage` overrides the spec's."""
+    out = out or sys.stderr
+    spec = load_spec(spec_path)
+    if storage:
+        spec = spec.model_copy(update={"storage": storage})
+    trials = expand(spec)
+    store = TableStore(spec.storage, spec.name)
+    done = store.done_ids()
+    pending = [t for t in trials if t.trial_id not in done]
+    if dry:
+        dry_run(spec, trials, done, out)
+        return SweepSummary(len(trials), len(trials) - len(pending), 0, 0)
+    if not pending:
+        print(f"sweep {spec.name}: all {len(trials)} trials have rows in {store.root}; nothing to do", file=out)
+        return SweepSummary(len(trials), len(trials), 0, 0)
+    connect(address)
+    requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
+    schema = trial_schema(spec)
+    path = experiment_path(spec)
+    ctx = SweepContext(storage=spec.storage if "://" in spec.storage else filesystem(spec.storage)[1],
+                       sweep=spec.name, schema=schema, trial_fn=spec.trial, plugins=tuple(spec.plugins),
+                       manifold_actors=start_manifold_actors(spec, pending))
+    print(f"sweep {spec.name}: {len(pending)} trials to run, {len(done)} already have rows", file=out)
+    tuner = _restore_or_new(spec, _trainable(spec, ctx, requests), pending, path, out, len(done), resume)
+    results = tuner.fit()
+    failed = _record_failures(results, store, schema, spec)
+    finished = store.done_ids()
+    ok = sum(t.trial_id in finished for t in pending) - failed
+    print(f"sweep {spec.name}: {ok} ok, {failed} failed, {len(done)} skipped; tables in {store.root}", file=out)
+    return SweepSummary(len(trials), len(done), ok, failed)

@@ -1,0 +1,92 @@
+"""Test plugin for sweep specs (`plugins: [sweep_fixtures]`): a tiny synthetic data set and two
+strategies that make scheduling observable, so sweep tests never wait for FONTS generation.
+
+- dataset `tiny`: 10 classes of 1x28x28 blobs (class = blob position) plus noise, seeded.
+- strategy `barrier`: normal training, but its first loss call waits until `parties` trials have
+  reached the barrier (files in `dir`), proving they ran at the same time.
+- strategy `explode`: raises on every attempt and counts attempts in `dir`.
+Workers import this module by name, so tests put tests/ on PYTHONPATH.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import torch
+import torch.nn.functional as F
+
+from raysweep.data.batch import Split
+from raysweep.data.dataset import DATASETS, Dataset
+from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+
+
+def _split(n: int, gen: torch.Generator) -> Split:
+    y = torch.arange(n) % 10
+    x = torch.rand(n, 1, 28, 28, generator=gen) * 60
+    rows, cols = (y // 5) * 14, (y % 5) * 5  # each class a 10x5 bright patch somewhere else
+    for i in range(n):
+        x[i, 0, rows[i]:rows[i] + 10, cols[i]:cols[i] + 5] += 180
+    return Split(x.clamp(0, 255).to(torch.uint8), y.long())
+
+
+if "tiny" not in DATASETS:
+    @DATASETS.register("tiny", "synthetic 10-class blobs for tests")
+    def tiny(train_size: int = 400, test_size: int = 100, **_: object) -> Dataset:
+        gen = torch.Generator().manual_seed(0)
+        return Dataset("tiny", _split(train_size, gen), _split(test_size, gen), 10, "tiny-v1")
+
+
+class Barrier:
+    name = "barrier"
+
+    def __init__(self, dir: str, parties: int, timeout_s: float = 60.0):
+        self.dir, self.parties, self.timeout_s, self.waited = dir, parties, timeout_s, False
+
+    def loss(self, model, batch):
+        if not self.waited:
+            os.makedirs(self.dir, exist_ok=True)
+            open(os.path.join(self.dir, uuid.uuid4().hex), "w").close()
+            deadline = time.time() + self.timeout_s
+            while len(os.listdir(self.dir)) < self.parties:
+                if time.time() > deadline:
+                    raise TimeoutError(f"only {len(os.listdir(self.dir))} of {self.parties} trials ran together")
+                time.sleep(0.05)
+            self.waited = True
+        return F.cross_entropy(model(batch.x), batch.y)
+
+
+class Explode:
+    name = "explode"
+
+    def __init__(self, dir: str):
+        self.dir = dir
+
+    def loss(self, model, batch):
+        os.makedirs(self.dir, exist_ok=True)
+        open(os.path.join(self.dir, uuid.uuid4().hex), "w").close()
+        raise RuntimeError("boom: this strategy always fails")
+
+
+if "barrier" not in STRATEGIES:
+    STRATEGIES.register("barrier", "test: wait for N trials")(lambda ctx, **p: Barrier(**p))
+    STRATEGIES.register("explode", "test: always raises")(lambda ctx, **p: Explode(**p))
+    STRATEGY_NEEDS.update(barrier=(), explode=())
+
+
+def tiny_spec(storage: str, **overrides) -> dict:
+    """A spec dict over the tiny data set: real model, training and attack, seconds per trial."""
+    spec = {
+        "name": "tiny",
+        "plugins": ["sweep_fixtures"],
+        "dataset": {"name": "tiny"},
+        "grid": {"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},
+        "strategies": [{"name": "normal", "resources": {"cpu": 0.5, "gpu": 0.1}}],
+        "train": {"epochs": 2, "batch_size": 50},
+        "evaluate": {"attacks": [{"name": "linf", "samples": 10, "restarts": 2, "params": {"iterations": 5}}],
+                     "distances": [{"method": "knn", "attack": "linf", "samples": 5, "k": 8}]},
+        "storage": storage,
+        "retries": 1,
+    }
+    spec.update(overrides)
+    return spec

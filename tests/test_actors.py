@@ -1,0 +1,192 @@
+"""Manifold actors and the VAE-GAN trainable (issue 5, items 2-3).
+
+Ray tests share one local Ray (2 CPUs, 1 fake GPU) per module; VAE-GANs are smoke-width and train
+one epoch on 100 images, so every test here is about plumbing and counts, not model quality.
+"""
+import json
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from raysweep.errors import UserError
+from raysweep.tune import vaegan_trainable as vt
+from raysweep.tune.actors import ManifoldOptions, actor_name, read_lambda_table
+
+SMOKE = {"vaegan": {"width": 0.125, "epochs": 1}, "train_size": 100}
+
+
+@pytest.fixture(scope="module")
+def fonts(tmp_path_factory):
+    """A tiny FONTS data set in a private cache; actors find it through the options' cache_dir."""
+    from raysweep.data.dataset import load_dataset
+
+    opts = {"max_fonts": 3, "train_size": 600, "test_size": 120,
+            "cache_dir": str(tmp_path_factory.mktemp("fonts-cache"))}
+    load_dataset("fonts", **opts)  # build the cache once, before any worker reads it
+    return {"name": "fonts", "options": opts}
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
+             object_store_memory=200 * 1024**2, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+# -- without Ray ---------------------------------------------------------------------------------
+
+def test_actor_names_are_deterministic_and_distinct(fonts):
+    other = {"name": "fonts", "options": {**fonts["options"], "preset": "easy"}}
+    assert actor_name(fonts, 3, "class") == actor_name(json.loads(json.dumps(fonts)), 3, "class")
+    names = {actor_name(fonts, 3, "class"), actor_name(fonts, 4, "class"), actor_name(other, 3, "class"),
+             actor_name(fonts, None, "data"), actor_name(fonts, None, "true")}
+    assert len(names) == 5
+
+
+def test_manifold_options_reject_unknown_keys():
+    with pytest.raises(UserError, match="unknown key 'widht'"):
+        ManifoldOptions.parse({"widht": 1})
+    assert ManifoldOptions.parse(SMOKE).train_size == 100
+
+
+def test_lambda_table_feeds_the_jobs(tmp_path, fonts):
+    from raysweep.tune.actors import make_job
+    from raysweep.tune.lambda_search import write_table
+
+    path = str(tmp_path / "lambda.parquet")
+    write_table(pd.DataFrame({"kind": ["class", "class"], "class": [0, 2], "lambda": [1.5, 7.0]}), path)
+    lambdas = read_lambda_table(path)
+    assert lambdas == {0: 1.5, 2: 7.0}
+    opts = ManifoldOptions.parse(SMOKE)
+    assert make_job(fonts, 2, opts, lambdas).lam == 7.0
+    assert make_job(fonts, 1, opts, lambdas).lam == 3.0  # not tuned: the paper's FONTS lambda
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, fonts, monkeypatch):
+    """A crash after epoch 0 resumes from the stored epoch (no fresh start) and ends where an
+    uninterrupted run ends."""
+    job = vt.VAEGANJob(dataset=fonts, cls=1, lam=3.0, vaegan={"width": 0.125, "epochs": 2}, train_size=100)
+    straight = str(tmp_path / "straight")
+    vt.fit_job_resumable(job, straight, device=torch.device("cpu"))
+
+    crashed = str(tmp_path / "crashed")
+    real_save = vt.save_torch
+
+    def save_then_crash(path, obj):
+        real_save(path, obj)
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(vt, "save_torch", save_then_crash)
+    with pytest.raises(RuntimeError, match="worker died"):
+        vt.fit_job_resumable(job, crashed, device=torch.device("cpu"))
+    monkeypatch.setattr(vt, "save_torch", real_save)
+    assert not vt.is_trained(crashed, job)
+    vt.fit_job_resumable(job, crashed, device=torch.device("cpu"))
+
+    assert vt.train_count(crashed, job) == 1  # resumed, not restarted
+    a, _ = vt.load_final(straight, job)
+    b, rec = vt.load_final(crashed, job)
+    assert rec.lam == 3.0
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+# -- with Ray ------------------------------------------------------------------------------------
+
+@pytest.mark.ray
+@pytest.mark.timeout(240)
+def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
+    """Four trials at 0.25 GPU beside an actor at 0.05 GPU: no deadlock, one actor, one training."""
+    from ray import tune
+
+    from raysweep.tune.actors import ensure_manifold_actors, manifold_from_actor, start_manifold_actors, teardown
+
+    storage = str(tmp_path / "store")
+    handles = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0], options=SMOKE)
+    again = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0], options=SMOKE)
+    actor = handles.actors["class"][0]
+    assert ray_local.get(again.actors["class"][0].info.remote())["actor_id"] == ray_local.get(actor.info.remote())["actor_id"]
+    names = {"class": actor_name(fonts, 0, "class")}
+    z = torch.linspace(-1, 1, 20).reshape(2, 10)
+
+    def trial(config):
+        m = manifold_from_actor(names["class"], device=torch.device("cpu"))
+        a = ray_local.get_actor(names["class"], namespace="raysweep")
+        x = m.decode(z, torch.zeros(2, dtype=torch.long))
+        info = ray_local.get(a.info.remote())
+        tune.report({"actor_id": info["actor_id"], "checksum": float(x.sum()), "gpus": len(ray_local.get_gpu_ids())})
+
+    results = tune.Tuner(
+        tune.with_resources(trial, {"cpu": 0.5, "gpu": 0.25}),
+        param_space={"i": tune.grid_search(list(range(4)))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=4),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
+    ).fit()
+    df = pd.DataFrame([r.metrics for r in results])  # metrics kept in memory (file loggers are off)
+    assert len(df) == 4 and not results.errors
+    assert df["actor_id"].nunique() == 1
+    served = ray_local.get(actor.decode.remote(z))  # the actor's own decoder agrees with the local copy
+    assert df["checksum"].tolist() == pytest.approx([float(served.sum())] * 4, rel=1e-5)
+    assert ray_local.get(actor.info.remote())["train_count"] == 1
+    job = vt.VAEGANJob.from_dict(handles_job(fonts))
+    assert vt.train_count(storage, job) == 1
+
+    # Killed with restarts allowed: __init__ re-runs from storage paths and loads the checkpoint.
+    before = ray_local.get(ray_local.get(actor.weights_ref.remote())[0])
+    ray_local.kill(actor, no_restart=False)
+    info = ray_local.get(actor.info.remote())  # max_task_retries waits for the restart
+    assert info["trained_here"] is False and info["train_count"] == 1
+    after = ray_local.get(ray_local.get(actor.weights_ref.remote())[0])
+    assert all(torch.equal(before["state_dict"][k], after["state_dict"][k]) for k in before["state_dict"])
+    codes = ray_local.get(actor.codes.remote("test"))
+    assert codes["z"].shape == (len(codes["idx"]), 10) and len(codes["idx"]) > 0
+
+    # The sweep hook returns plain actor names and finds the same actor.
+    spec = SimpleNamespace(dataset=fonts, storage=storage,  # the SweepSpec fields the hook reads
+                           manifolds=SimpleNamespace(resources={"cpu": 0, "gpu": 0.05}, options=SMOKE, keep=False))
+    assert start_manifold_actors(spec, ["class"])["class"].split(",")[0] == names["class"]
+    teardown(handles)
+    with pytest.raises(ValueError):
+        ray_local.get_actor(names["class"], namespace="raysweep")
+
+
+def handles_job(fonts):
+    return vt.VAEGANJob(dataset=fonts, cls=0, lam=3.0, vaegan=SMOKE["vaegan"], train_size=SMOKE["train_size"]).to_dict()
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(120)
+def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
+    """The FONTS true manifold through the same interface: decoding served theta gives the images."""
+    from raysweep.data.dataset import load_dataset
+    from raysweep.tune.actors import ensure_manifold_actors, fetch_manifold, teardown
+
+    handles = ensure_manifold_actors(fonts, ["true"], str(tmp_path), {"cpu": 0, "gpu": 0.05})
+    actor = handles.actors["true"][None]
+    codes = ray_local.get(actor.codes.remote("test"))
+    manifold = fetch_manifold("true", fonts, device=torch.device("cpu"))
+    ds = load_dataset("fonts", **fonts["options"])
+    idx = codes["idx"][:8]
+    x = manifold.decode(codes["z"][:8], codes["ctx"][:8])
+    assert (x - ds.test.batch(idx).x).abs().max() <= 1 / 255 + 1e-4
+    teardown(handles)
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(180)
+def test_vaegan_trainable_trains_classes_in_parallel(ray_local, fonts, tmp_path):
+    """One Tune trial per class, a report per epoch; finished checkpoints land where actors look."""
+    storage = str(tmp_path)
+    jobs = [vt.VAEGANJob(dataset=fonts, cls=c, lam=3.0, vaegan={"width": 0.125, "epochs": 2}, train_size=100)
+            for c in (0, 1)]
+    results = vt.train_vaegans(jobs, storage, cpu=1, gpu=0.25)
+    assert not results.errors
+    df = pd.DataFrame([r.metrics for r in results])
+    assert sorted(df["training_iteration"]) == [2, 2]  # one report per epoch
+    for job in jobs:
+        assert vt.is_trained(storage, job) and vt.train_count(storage, job) == 1
+    assert vt.train_vaegans(jobs, storage) is None  # nothing left to train

@@ -1,0 +1,92 @@
+"""`raysweep train` and `raysweep list`: bad input gives exit 2 and one line; a tiny run works."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from raysweep.cli import main
+from raysweep.data.batch import Split
+from raysweep.data.dataset import DATASETS, Dataset
+
+PY = [sys.executable, "-m", "raysweep.cli"]
+TINY = "tiny-test-bands"
+
+
+def _split(n: int, seed: int) -> Split:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.randint(0, 60, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+    for k in range(4):
+        x[y == k, :, 7 * k:7 * (k + 1), :] = 250
+    return Split(x, y)
+
+
+if TINY not in DATASETS:
+    @DATASETS.register(TINY, "four-class synthetic bands, for tests")
+    def _tiny(**_options) -> Dataset:
+        return Dataset(TINY, _split(80, 0), _split(40, 1), n_classes=4, data_hash="tiny")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PY, *args], capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(proc_or_err: str, needle: str) -> None:
+    lines = proc_or_err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("raysweep: error:"), proc_or_err
+    assert needle in lines[0]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--n", "100", "--arch", "nope"], "cnn"),
+    (["--n", "0"], "--n"),
+    (["--n", "100", "--epochs", "0"], "--epochs"),
+    (["--n", "100", "--strategy", "nope"], "normal"),
+])
+def test_bad_train_arguments_exit_2_with_one_line(args, needle):
+    proc = cli("train", "--dataset", "fonts", *args)
+    assert proc.returncode == 2
+    assert_one_line_error(proc.stderr, needle)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
+def test_cuda_without_gpu_is_a_user_error():
+    proc = cli("train", "--n", "10", "--device", "cuda")
+    assert proc.returncode == 2
+    assert_one_line_error(proc.stderr, "--device cpu")
+
+
+def test_n_larger_than_the_training_split(capsys):
+    assert main(["train", "--dataset", TINY, "--n", "81", "--device", "cpu"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "81")
+
+
+def test_tiny_training_run_prints_test_error(capsys):
+    pytest.importorskip("raysweep.data.subset")
+    assert main(["train", "--dataset", TINY, "--n", "40", "--epochs", "2", "--seed", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    figures = dict(line.split(": ") for line in out.splitlines() if ": " in line)
+    assert 0.0 <= float(figures["test_error"]) <= 1.0
+    assert float(figures["train_time_s"]) > 0
+    assert out.count("epoch ") == 2
+
+
+def test_list_models_and_strategies():
+    proc = cli("list", "models")
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert names == ["cnn", "mlp", "resnet13", "vgg"]
+    assert all(len(line.split(maxsplit=1)) == 2 for line in proc.stdout.splitlines())  # name + description
+    strategies = cli("list", "strategies")
+    assert strategies.returncode == 0 and "normal" in strategies.stdout.split()
+
+
+def test_list_datasets_in_process_shows_registered_ones(capsys):
+    assert main(["list", "datasets"]) == 0
+    assert TINY in capsys.readouterr().out.split()
+
+
+def test_list_unknown_kind_is_an_argparse_error():
+    proc = cli("list", "widgets")
+    assert proc.returncode == 2
