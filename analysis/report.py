@@ -101,7 +101,7 @@ def config_section(tables: L.Tables) -> list[str]:
             break
     if L.has_columns(t, L.STARTED_AT, L.FINISHED_AT):
         span = float(t[L.FINISHED_AT].max() - t[L.STARTED_AT].min())
-        lines.append(f"- first trial start to last trial end: {_duration(span)} (includes resumed runs' gaps)")
+        lines.append(f"- wall-clock from the first trial start to the last trial end: {_duration(span)}")
     return lines
 
 

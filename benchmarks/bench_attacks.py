@@ -79,10 +79,14 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.smoke:
         args.images, args.fonts, args.train_size, args.epochs, args.repeats = 50, 10, 500, 1, 1
+        args.iterations, args.restarts = 10, 2
     device = default_device()
     model, ds = trained_model(args, device)
     batch = ds.test.batch(slice(0, args.images), device)
@@ -102,6 +106,11 @@ def main() -> None:
     print(f"time_early_stop_off_s: {off:.3f}")
     print(f"time_early_stop_on_s: {on:.3f}")
     print(f"early_stop_speedup: {off / on:.3f}")
+    for images in sorted({len(batch), max(1, len(batch) // 10), max(1, len(batch) // 100)}, reverse=True):
+        # cost of one bare step by batch size: how much dropping rows can save on this device
+        sub = batch.select(slice(0, images))
+        step = min(bare_loop(model, sub, r, its, 0.3, 0.005, k) for k in range(args.repeats)) / its
+        print(f"bare_step_ms_rows_{images * r}: {1000 * step:.3f}")
     metrics = on_runs[0][1]
     print(f"success_rate_attempt: {metrics['success_rate_attempt']:.4f}")
     print(f"success_rate_any: {metrics['success_rate_any']:.4f}")

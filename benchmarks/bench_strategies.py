@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as futures
+import math
 import multiprocessing
 import statistics
 import time
@@ -36,17 +37,19 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--attack-samples", type=int, default=1000)
-    ap.add_argument("--restarts", type=int, default=1, help="attack restarts (the paper: 5)")
+    ap.add_argument("--restarts", type=int, default=5, help="attack restarts (the paper: 5)")
     ap.add_argument("--vaegan-width", type=float, default=1.0)
     ap.add_argument("--vaegan-epochs", type=int, default=10)
     ap.add_argument("--cost-n", type=int, default=500)
     ap.add_argument("--workers", type=int, default=1, help="trials run side by side (processes)")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     ap.add_argument("--max-fonts", type=int, default=None)
+    ap.add_argument("--budget-s", type=float, default=float("inf"),
+                    help="stop waiting for trials after this many seconds and report what finished")
     ap.add_argument("--smoke", action="store_true", help="tiny grid, 1 epoch, for CI")
     args = ap.parse_args()
     if args.smoke:
-        args.n, args.seeds, args.epochs, args.attack_samples = "100", "0", 1, 50
+        args.n, args.seeds, args.epochs, args.attack_samples, args.restarts = "100", "0", 1, 50, 1
         args.vaegan_width, args.vaegan_epochs, args.cost_n, args.max_fonts = 0.125, 1, 100, 3
     return args
 
@@ -132,18 +135,31 @@ def main() -> None:
     names = STRATEGIES.names() if args.strategies == "all" else args.strategies.split(",")
     names = ["normal"] + [s for s in names if s != "normal"]  # the reference for cost and effects
     ds = load(args)
+    print(f"# fonts: {len(ds.meta['fonts'])}  train: {len(ds.train)}  test: {len(ds.test)}  device: {device}",
+          flush=True)
+
+    def tasks(strategies: list[str], learned: dict[str, Any]) -> list[dict[str, Any]]:
+        return [dict(ds=ds, learned=learned, device=str(device), strategy=s, n=int(n), seed=int(seed),
+                     epochs=args.epochs, attack_samples=args.attack_samples, restarts=args.restarts)
+                for n in args.n.split(",") for s in strategies for seed in args.seeds.split(",")]
+
+    rows: list[dict[str, Any]] = []
+    pool = futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
+    # strategies without learned manifolds start at once; the VAE-GANs train meanwhile
+    pending = [pool.submit(run_trial, t) for t in tasks([s for s in names if s not in LEARNED], {})]
     learned = train_learned({LEARNED[s] for s in names if s in LEARNED}, ds, args, device)
-    print(f"# fonts: {len(ds.meta['fonts'])}  train: {len(ds.train)}  test: {len(ds.test)}  device: {device}  "
-          f"vaegan_s: {time.perf_counter() - start:.1f}", flush=True)
-    tasks = [dict(ds=ds, learned=learned, device=str(device), strategy=s, n=int(n), seed=int(seed),
-                  epochs=args.epochs, attack_samples=args.attack_samples, restarts=args.restarts)
-             for s in names for n in args.n.split(",") for seed in args.seeds.split(",")]
-    rows = []
-    with futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for row in pool.map(run_trial, tasks):
+    print(f"# vaegan_s: {time.perf_counter() - start:.1f}", flush=True)
+    pending += [pool.submit(run_trial, t) for t in tasks([s for s in names if s in LEARNED], learned)]
+    try:
+        left = args.budget_s - (time.perf_counter() - start)
+        for fut in futures.as_completed(pending, timeout=None if math.isinf(left) else max(1.0, left)):
+            row = fut.result()
             rows.append(row)
             print(f"# {row['strategy']} n={row['n']} seed={row['seed']}: err {row['test_error']:.3f} "
                   f"linf {row['linf']:.3f} onm {row['onmanifold_true']:.3f} epoch {row['epoch_s']:.2f}s", flush=True)
+    except futures.TimeoutError:
+        print(f"# budget of {args.budget_s:.0f}s spent: {len(pending) - len(rows)} trials left out", flush=True)
+    pool.shutdown(wait=False, cancel_futures=True)
     cost = cost_per_epoch(names, ds, learned, args, device)
     report(rows, names, cost, time.perf_counter() - start)
 
@@ -151,17 +167,21 @@ def main() -> None:
 def report(rows: list[dict[str, Any]], names: list[str], cost: dict[str, float], seconds: float) -> None:
     """Table (means over seeds) and `key: number` lines."""
     ns = sorted({r["n"] for r in rows})
-    print(f"\n{'strategy':<22}{'N':>6}{'test_err':>10}{'linf_succ':>11}{'onm_true_succ':>15}{'cost':>7}")
+    print(f"\n{'strategy':<22}{'N':>6}{'test_err':>10}{'linf_succ':>11}{'onm_true_succ':>15}{'cost':>7}{'seeds':>6}")
     for s in names:
         for n in ns:
             mine = [r for r in rows if r["strategy"] == s and r["n"] == n]
+            if not mine:
+                continue
             mean = {k: statistics.mean(r[k] for r in mine) for k in ("test_error", "linf", "onmanifold_true")}
             print(f"{s:<22}{n:>6}{mean['test_error']:>10.3f}{mean['linf']:>11.3f}{mean['onmanifold_true']:>15.3f}"
-                  f"{cost[s] / cost['normal']:>7.1f}")
+                  f"{cost[s] / cost['normal']:>7.1f}{len(mine):>6}")
     print()
     for s in names:
         for n in ns:
             mine = [r for r in rows if r["strategy"] == s and r["n"] == n]
+            if not mine:
+                continue
             for key, col in (("test_error", "test_error"), ("linf_success", "linf"),
                              ("onmanifold_true_success", "onmanifold_true")):
                 print(f"{key}.{s}.n{n}: {statistics.mean(r[col] for r in mine):.4f}")

@@ -18,24 +18,34 @@ import torch.nn.functional as F
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.data.batch import Split
 from raysweep.device import default_device
+from raysweep.errors import UserError
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 
+def _registers_fonts() -> bool:
+    try:
+        import raysweep.data  # noqa: F401  (registers the data sets)
+    except ImportError:
+        return False
+    from raysweep.data.dataset import DATASETS
+
+    return "fonts" in DATASETS
+
+
 def fonts_or_synthetic(n: int, use_fonts: bool) -> tuple[Split, int, bool]:
     """N training images of FONTS when that data set is available, else FONTS-shaped noise."""
-    if use_fonts:
-        try:
-            from raysweep.data.dataset import DATASETS, load_dataset
+    if use_fonts and _registers_fonts():
+        from raysweep.data.dataset import load_dataset
 
-            import raysweep.data  # noqa: F401
-            if "fonts" in DATASETS:
-                data = load_dataset("fonts")
-                if len(data.train) >= n:
-                    return data.train.subset(torch.arange(n)), data.n_classes, True
-        except ImportError:
-            pass
+        try:
+            data = load_dataset("fonts")
+        except UserError as e:  # e.g. no usable fonts on this machine
+            print(f"# FONTS unavailable ({e}); using synthetic FONTS-shaped data")
+        else:
+            if len(data.train) >= n:
+                return data.train.subset(torch.arange(n)), data.n_classes, True
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
     return Split(x, torch.randint(0, 10, (n,), generator=g)), 10, False

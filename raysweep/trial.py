@@ -200,6 +200,9 @@ def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutput:
     """Train and evaluate one classifier; the whole of one sweep trial, without Ray."""
+    from raysweep.config.spec import import_plugins
+
+    import_plugins([])  # register every data set, model, strategy and attack by name
     hooks = hooks or TrialHooks()
     device = hooks.device or default_device()
     ds = dataset_for(cfg)

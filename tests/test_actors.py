@@ -123,7 +123,7 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     results = tune.Tuner(
         tune.with_resources(trial, {"cpu": 0.5, "gpu": 0.25}),
         param_space={"i": tune.grid_search(list(range(4)))},
-        tune_config=tune.TuneConfig(max_concurrent_trials=4),
+        tune_config=tune.TuneConfig(max_concurrent_trials=4, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
     ).fit()
     df = pd.DataFrame([r.metrics for r in results])  # metrics kept in memory (file loggers are off)
@@ -144,6 +144,13 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     assert all(torch.equal(before["state_dict"][k], after["state_dict"][k]) for k in before["state_dict"])
     codes = ray_local.get(actor.codes.remote("test"))
     assert codes["z"].shape == (len(codes["idx"]), 10) and len(codes["idx"]) > 0
+
+    # Same name, another model (seed): the stale actor is replaced, not silently reused.
+    other = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0],
+                                   options={**SMOKE, "seed": 1})
+    replaced = ray_local.get(other.actors["class"][0].info.remote())
+    assert replaced["actor_id"] != info["actor_id"] and replaced["trained_here"] is True
+    teardown(other)
 
     # The sweep hook returns plain actor names and finds the same actor.
     spec = SimpleNamespace(dataset=fonts, storage=storage,  # the SweepSpec fields the hook reads

@@ -99,6 +99,7 @@ def test_early_stopping_keeps_the_first_successful_iterate_and_changes_nothing_e
     rows = torch.from_numpy(first == k).view(3, -1)
     assert torch.allclose(on.x_adv[rows], short.x_adv[rows], atol=1e-6)
     # and it is not the last iterate: continuing would have moved further
+    model.eval()
     problem = ImageProblem(batch, eps=0.3, norm="linf")
     work = problem.rows(1)
     start = problem.init(work, torch.Generator().manual_seed(5))
@@ -110,15 +111,20 @@ def test_early_stopping_keeps_the_first_successful_iterate_and_changes_nothing_e
 
 
 def test_early_stopping_drops_rows_from_the_batch():
-    model, batch = tiny_model(4), toy_batch(4, n=12)
+    model, batch = tiny_model(4).eval(), toy_batch(4, n=12)
     problem = ImageProblem(batch, eps=0.3, norm="linf")
     work = problem.rows(2)
     start = problem.init(work, torch.Generator().manual_seed(0))
-    on = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=True))
+    eager = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=True, compact_below=1.0))
+    lazy = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=True))
     off = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=False))
     assert off.row_steps == 24 * 30
-    finished = torch.where(on.first_success >= 0, on.first_success, torch.full_like(on.first_success, 30))
-    assert on.row_steps == int(finished.sum())  # each row stepped exactly until it succeeded
+    finished = torch.where(eager.first_success >= 0, eager.first_success, torch.full_like(eager.first_success, 30))
+    assert eager.row_steps == int(finished.sum())  # each row stepped exactly until it succeeded
+    assert eager.row_steps <= lazy.row_steps < off.row_steps  # lazy: compacts in bigger steps
+    for result in (lazy, off):
+        assert torch.equal(result.first_success, eager.first_success)
+        assert torch.allclose(result.x_adv, eager.x_adv, atol=1e-6)
 
 
 def test_cw_margin_masks_the_true_class_with_minus_infinity():

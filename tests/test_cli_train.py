@@ -38,23 +38,27 @@ def assert_one_line_error(proc_or_err: str, needle: str) -> None:
     assert needle in lines[0]
 
 
+def test_unknown_arch_exits_2_with_one_line_from_a_real_process():
+    proc = cli("train", "--dataset", "fonts", "--n", "100", "--arch", "nope")
+    assert proc.returncode == 2
+    assert_one_line_error(proc.stderr, "cnn")
+
+
 @pytest.mark.parametrize("args, needle", [
-    (["--n", "100", "--arch", "nope"], "cnn"),
     (["--n", "0"], "--n"),
     (["--n", "100", "--epochs", "0"], "--epochs"),
     (["--n", "100", "--strategy", "nope"], "normal"),
+    (["--n", "100", "--threads", "0"], "--threads"),
 ])
-def test_bad_train_arguments_exit_2_with_one_line(args, needle):
-    proc = cli("train", "--dataset", "fonts", *args)
-    assert proc.returncode == 2
-    assert_one_line_error(proc.stderr, needle)
+def test_bad_train_arguments_exit_2_with_one_line(args, needle, capsys):
+    assert main(["train", "--dataset", "fonts", *args]) == 2
+    assert_one_line_error(capsys.readouterr().err, needle)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
-def test_cuda_without_gpu_is_a_user_error():
-    proc = cli("train", "--n", "10", "--device", "cuda")
-    assert proc.returncode == 2
-    assert_one_line_error(proc.stderr, "--device cpu")
+def test_cuda_without_gpu_is_a_user_error(capsys):
+    assert main(["train", "--n", "10", "--device", "cuda"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "--device cpu")
 
 
 def test_n_larger_than_the_training_split(capsys):
@@ -63,30 +67,31 @@ def test_n_larger_than_the_training_split(capsys):
 
 
 def test_tiny_training_run_prints_test_error(capsys):
-    pytest.importorskip("raysweep.data.subset")
-    assert main(["train", "--dataset", TINY, "--n", "40", "--epochs", "2", "--seed", "1", "--device", "cpu"]) == 0
+    assert main(["train", "--dataset", TINY, "--n", "40", "--epochs", "2", "--seed", "1", "--device", "cpu",
+                 "--threads", "1"]) == 0
     out = capsys.readouterr().out
     figures = dict(line.split(": ") for line in out.splitlines() if ": " in line)
-    assert 0.0 <= float(figures["test_error"]) <= 1.0
+    assert float(figures["test_error"]) < 0.5  # chance is 0.75; the bands are easy
     assert float(figures["train_time_s"]) > 0
     assert out.count("epoch ") == 2
 
 
-def test_list_models_and_strategies():
+def test_list_models_from_a_real_process():
     proc = cli("list", "models")
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert names == ["cnn", "mlp", "resnet13", "vgg"]
     assert all(len(line.split(maxsplit=1)) == 2 for line in proc.stdout.splitlines())  # name + description
-    strategies = cli("list", "strategies")
-    assert strategies.returncode == 0 and "normal" in strategies.stdout.split()
 
 
-def test_list_datasets_in_process_shows_registered_ones(capsys):
+def test_list_strategies_and_datasets_in_process(capsys):
+    assert main(["list", "strategies"]) == 0
+    assert "normal" in capsys.readouterr().out.split()
     assert main(["list", "datasets"]) == 0
     assert TINY in capsys.readouterr().out.split()
 
 
-def test_list_unknown_kind_is_an_argparse_error():
-    proc = cli("list", "widgets")
-    assert proc.returncode == 2
+def test_list_unknown_kind_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["list", "widgets"])
+    assert exit_info.value.code == 2

@@ -139,6 +139,7 @@ def test_normal_strategy_registration_and_bad_input():
         STRATEGIES.build("normal", ctx=StrategyContext(), eps=0.3)
     with pytest.raises(UserError):
         TrainConfig(epochs=0)
+    assert TrainConfig(betas=[0.5, 0.9]).betas == (0.5, 0.9)  # as a YAML spec gives them
     with pytest.raises(UserError):
         train(fresh(), easy_split(0), normal(), CFG, seed=0, device="cpu")
 

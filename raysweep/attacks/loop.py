@@ -27,6 +27,7 @@ class LoopConfig:
     step: str = "adam"  # "adam" (the paper) or "sign" (plain sign-gradient PGD, step size lr)
     early_stop: bool = True  # drop rows from the batch at their first success
     keep: str = "first_success"  # evaluation; "highest_loss" is the adversarial-training variant
+    compact_below: float = 0.9  # drop finished rows once the open ones are <= this share of the batch
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
 
@@ -73,12 +74,12 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
     row's first successful iterate, or its highest-objective one), then steps from it.
     """
     n = var0.shape[0]
-    y = work["y"]
-    device = var0.device
-    first = torch.full((n,), -1, dtype=torch.long, device=device)
-    best_obj = torch.full((n,), -math.inf, device=device)
+    y_all = work["y"]
+    drop_rows = cfg.early_stop and cfg.keep == "first_success"
+    first = torch.full((n,), -1, dtype=torch.long, device=var0.device)
+    best = torch.full((n,), -math.inf, device=var0.device)
     kept: dict[str, torch.Tensor] = {}
-    rows = torch.arange(n, device=device)  # global row ids of the working batch
+    rows = torch.arange(n, device=var0.device)  # global row ids of the working batch
     var = var0.detach().clone()
     adam = _Adam(var, cfg)
     row_steps = 0
@@ -90,43 +91,52 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
             logits = model(x_adv)
             obj = problem.objective(logits, var, x_adv, work)
         with torch.no_grad():
-            pred = logits.argmax(dim=1)
-            success = pred != work["y"]
+            success = logits.argmax(dim=1) != work["y"]
             newly = success & (first[rows] < 0)
-            first[rows[newly]] = it
-            if cfg.keep == "first_success":
-                store = newly | (first[rows] < 0) if last else newly
+            first[rows] = torch.where(newly, it, first[rows])
+            if cfg.keep == "highest_loss":
+                store = obj > best[rows]
             else:
-                store = obj.detach() > best_obj[rows]
-            _store(kept, n, rows[store], x_adv=x_adv[store], var=var[store], pred=pred[store],
-                   loss=F.cross_entropy(logits[store], work["y"][store], reduction="none"),
-                   objective=obj[store])
-            best_obj[rows[store]] = obj.detach()[store]
+                store = (newly | (first[rows] < 0)) if last else newly
+            _store(kept, n, rows, store, dict(x_adv=x_adv, var=var, logits=logits, objective=obj))
+            best[rows] = torch.where(store, obj.detach(), best[rows])
         if last:
             break
         (grad,) = torch.autograd.grad(-obj.sum(), var)  # rows are independent (eval mode)
         with torch.no_grad():
             var = var.detach()
-            if cfg.early_stop and cfg.keep == "first_success" and bool(success.any()):
-                stay = ~success
-                var, grad, rows = var[stay], grad[stay], rows[stay]
-                work = {k: v[stay] for k, v in work.items()}
-                adam.keep_rows(stay)
-                if rows.numel() == 0:
+            if drop_rows:
+                # one host sync per iteration; finished rows leave the batch (Adam moments
+                # included) once enough have piled up, so shapes change rarely
+                open_rows = first[rows] < 0
+                n_open = int(open_rows.sum())
+                if n_open == 0:
                     break
+                if n_open <= cfg.compact_below * rows.numel():
+                    stay = torch.nonzero(open_rows).squeeze(1)
+                    var, grad, rows = var[stay], grad[stay], rows[stay]
+                    work = {k: v[stay] for k, v in work.items()}
+                    adam.keep_rows(stay)
             row_steps += rows.numel()
             if cfg.step == "adam":
                 adam.step(var, grad)
             else:
                 var.sub_(cfg.lr * grad.sign())
             var = problem.project(var, work)
-    return LoopResult(kept["x_adv"], kept["var"], kept["pred"], kept["loss"], kept["objective"],
-                      first, row_steps)
+    logits = kept.pop("logits")
+    loss = F.cross_entropy(logits, y_all, reduction="none")
+    return LoopResult(kept["x_adv"], kept["var"], logits.argmax(dim=1), loss, kept["objective"], first, row_steps)
 
 
-def _store(kept: dict[str, torch.Tensor], n: int, rows: torch.Tensor, **values: torch.Tensor) -> None:
-    """kept[name][rows] = value, allocating the full-size [n, ...] tensors on first use."""
+def _store(kept: dict[str, torch.Tensor], n: int, rows: torch.Tensor, store: torch.Tensor,
+           values: dict[str, torch.Tensor]) -> None:
+    """kept[name][rows] = where(store, value, kept[name][rows]); no host sync."""
+    full = rows.numel() == n  # rows is then arange(n): skip the gather/scatter
     for name, value in values.items():
         if name not in kept:
             kept[name] = value.new_zeros((n,) + tuple(value.shape[1:]))
-        kept[name][rows] = value.detach()
+        mask = store.view(-1, *([1] * (value.dim() - 1)))
+        if full:
+            kept[name] = torch.where(mask, value.detach(), kept[name])
+        else:
+            kept[name][rows] = torch.where(mask, value.detach(), kept[name][rows])

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from raysweep.errors import UserError
+
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.report import write_report  # lazy: matplotlib stays out of `raysweep --help`
+    try:
+        from analysis.report import write_report  # lazy: matplotlib stays out of `raysweep --help`
+    except ModuleNotFoundError as e:
+        if e.name != "analysis":
+            raise
+        raise UserError("the analysis package is not installed; re-install raysweep (pip install -e .) "
+                        "from its checkout") from None
 
     path = write_report(args.results_dir, args.out, seed=args.seed, arch=args.arch)
     print(f"report: {path}")

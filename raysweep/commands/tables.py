@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if trials.empty:
         raise UserError(f"{store.root}: no trial rows yet; run `raysweep sweep` first")
     examples = store.read("examples")
-    print(f"sweep {sweep}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in trials['status'].value_counts().items())}), "
+    print(f"sweep {sweep}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(trials['status'].value_counts().items()))}), "
           f"{examples.num_rows} example rows; tables in {store.root}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary(trials).to_string())

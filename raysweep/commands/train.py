@@ -26,6 +26,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--strategy", default="normal", help="training strategy (see `raysweep list strategies`)")
     p.add_argument("--data-root", default=None, help="folder of the real data sets (default: $RAYSWEEP_DATA)")
     p.add_argument("--device", choices=DEVICES, default=None, help="default: cuda when available, else cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is far faster on a busy shared machine)")
     p.set_defaults(func=run)
 
 
@@ -54,6 +56,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--n must be >= 1, got {args.n}")
     if args.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be >= 1, got {args.threads}")
 
 
 def _training_split(data, n: int, seed: int):
@@ -69,6 +73,8 @@ def _training_split(data, n: int, seed: int):
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
     device = _device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from raysweep.data.dataset import load_dataset
     from raysweep.models import build_model
     from raysweep.training.loop import TrainConfig, evaluate, train

@@ -36,6 +36,9 @@ class TrainConfig:
     weight_decay: float = 1e-4  # Adam's own (L2 added to the gradient), as the original
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(self.betas))  # a YAML spec gives a list
+        if len(self.betas) != 2:
+            raise UserError(f"betas must be two numbers, got {self.betas}")
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if not (self.lr > 0 and 0 < self.lr_decay <= 1):

@@ -18,6 +18,8 @@ otherwise deadlocks: ../shared/docs/ray-notes.md).
 """
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
@@ -101,6 +103,7 @@ class ManifoldActor:
     def __init__(self, kind: str, dataset: dict[str, Any], cls: Optional[int], storage: str,
                  job: Optional[dict[str, Any]] = None, code_batch: int = 500):
         torch.set_num_threads(1)  # actors share the node with trials; they mostly wait
+        self._args = (kind, dataset, cls, storage, job, code_batch)
         self.kind, self.dataset, self.cls, self.storage = kind, dataset, cls, storage
         self.device = default_device()
         self.trained_here = False
@@ -164,6 +167,10 @@ class ManifoldActor:
     def codes(self, split: str = "train") -> dict[str, torch.Tensor]:
         """{"idx": row numbers in the split, "z": latent codes} of this actor's class."""
         return self._codes[split]
+
+    def serves(self) -> tuple:
+        """What this actor was built from (compared by the driver before reusing it)."""
+        return _identity(*self._args)
 
     def info(self) -> dict[str, Any]:
         """Who this is and how it got its weights (tests count training runs with it)."""
@@ -234,9 +241,10 @@ def ensure_manifold_actors(dataset: Any, kinds: Iterable[str], storage: str, res
         if k not in KINDS:
             raise UserError(f"unknown manifold kind {k!r}; use one of {', '.join(KINDS)}")
     opts = ManifoldOptions.parse(options)
-    lambdas = read_lambda_table(lambda_table or opts.lambda_table) if "class" in kinds else {}
-    if "data" in kinds:
-        lambdas.update({None: v for c, v in read_lambda_table(lambda_table or opts.lambda_table, "data").items()})
+    table = lambda_table or opts.lambda_table
+    lambdas: dict[Optional[int], float] = {}
+    for kind in {"class", "data"} & set(kinds):
+        lambdas.update(read_lambda_table(table, kind))  # keys: labels, and None for "data"
     if classes is None and "class" in kinds:
         classes = range(_n_classes(ds))
     storage = storage if "://" in storage else _abspath(storage)
@@ -245,14 +253,52 @@ def ensure_manifold_actors(dataset: Any, kinds: Iterable[str], storage: str, res
     for kind in kinds:
         for cls in _classes_for(kind, classes or []):
             job = None if kind == "true" else make_job(ds, cls, opts, lambdas).to_dict()
-            handles.actors.setdefault(kind, {})[cls] = ManifoldActor.options(
-                name=actor_name(ds, cls, kind), namespace=NAMESPACE, get_if_exists=True,
-                lifetime="detached" if keep else None, num_cpus=cpu, num_gpus=gpu,
-                max_restarts=-1, max_task_retries=-1, scheduling_strategy="DEFAULT",
-            ).remote(kind, ds, cls, storage, job, opts.code_batch)
+            args = (kind, ds, cls, storage, job, opts.code_batch)
+            handles.actors.setdefault(kind, {})[cls] = _create(actor_name(ds, cls, kind), args, cpu, gpu, keep)
     if wait:
-        ray.get([a.info.remote() for a in handles.all()])
+        _replace_stale(handles, opts, lambdas, storage, cpu, gpu, keep)
     return handles
+
+
+def _create(name: str, args: tuple, cpu: float, gpu: float, keep: bool):
+    return ManifoldActor.options(
+        name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached" if keep else None,
+        num_cpus=cpu, num_gpus=gpu, max_restarts=-1, max_task_retries=-1, scheduling_strategy="DEFAULT",
+    ).remote(*args)
+
+
+def _replace_stale(handles: ManifoldHandles, opts: ManifoldOptions, lambdas, storage: str,
+                   cpu: float, gpu: float, keep: bool) -> None:
+    """Wait for every actor; one left by an earlier sweep that serves another model (other
+    lambda, width, storage) under the same name is replaced, never silently reused. All actors
+    are created before this waits, so missing VAE-GANs train in parallel."""
+    ds = handles.dataset
+    slots = [(kind, cls, actor) for kind, by_cls in handles.actors.items() for cls, actor in by_cls.items()]
+    served = ray.get([actor.serves.remote() for _, _, actor in slots])
+    for (kind, cls, actor), got in zip(slots, served):
+        job = None if kind == "true" else make_job(ds, cls, opts, lambdas).to_dict()
+        args = (kind, ds, cls, storage, job, opts.code_batch)
+        if got != _identity(*args):
+            name = actor_name(ds, cls, kind)
+            ray.kill(actor, no_restart=True)
+            _wait_gone(name)
+            handles.actors[kind][cls] = _create(name, args, cpu, gpu, keep)
+            ray.get(handles.actors[kind][cls].serves.remote())
+
+
+def _identity(kind, dataset, cls, storage, job, code_batch) -> tuple:
+    return (kind, json.dumps(dataset, sort_keys=True), cls, storage, json.dumps(job, sort_keys=True))
+
+
+def _wait_gone(name: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"actor {name} did not go away after ray.kill")
 
 
 def teardown(handles: ManifoldHandles, keep: Optional[bool] = None) -> None:

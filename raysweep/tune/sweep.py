@@ -26,11 +26,12 @@ from ray import tune  # noqa: E402
 
 from raysweep.config.spec import SweepSpec, TrialConfig, expand, load_spec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
-from raysweep.results.schema import trial_schema, trial_table  # noqa: E402
+from raysweep.results.rows import failed_table
+from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore, filesystem  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resources import estimate_seconds, plan, strategy_requests  # noqa: E402
-from raysweep.tune.trainable import SweepContext, failed_row, run_sweep_trial  # noqa: E402
+from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 
 EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
 FINGERPRINT = "spec-fingerprint.json"
@@ -144,7 +145,7 @@ def _record_failures(results, store: TableStore, schema, spec: SweepSpec) -> int
         cfg = TrialConfig.from_dict(r.config["trial"])
         if cfg.trial_id in done:
             continue
-        store.write(cfg.trial_id, trial_table([failed_row(cfg, f"{type(r.error).__name__}: {r.error}")], schema))
+        store.write(cfg.trial_id, failed_table(cfg, f"{type(r.error).__name__}: {r.error}", schema))
         failed += 1
     return failed
 

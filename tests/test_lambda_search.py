@@ -1,0 +1,90 @@
+"""Optuna lambda per class (issue 5 item 5): the spec, the CLI's errors, and a tiny FONTS search
+whose study resumes and whose table the manifold actors read."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from raysweep.cli import main
+from raysweep.config.lambda_spec import load_lambda_spec, parse_lambda_spec
+from raysweep.errors import UserError
+
+SWEEPS = sorted((Path(__file__).parent.parent / "sweeps").glob("*-lambda.yaml"))
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_shipped_lambda_specs_validate(path):
+    spec = load_lambda_spec(path)
+    assert spec.dataset.name in path.name and spec.lambda_range.low < spec.lambda_range.high
+    assert spec.table_path().endswith(f"{spec.name}/lambda.parquet")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lambda_range": {"low": 5, "high": 1}}, "lambda_range"),
+    ({"budget": 0}, "budget"),
+    ({"classes": []}, "classes"),
+    ({"objective": {"held_out": 50, "l1_weight": 2}}, "objective.l1_weight"),
+    ({"storage": "s3://bucket/x"}, "study_db"),
+])
+def test_bad_specs_name_the_key(change, message):
+    base = {"name": "t", "dataset": {"name": "fonts"}}
+    with pytest.raises(UserError, match=message):
+        parse_lambda_spec({**base, **change}).study_url()
+
+
+def test_cli_bad_spec_exits_2_with_one_line(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump({"name": "t", "dataset": {"name": "fonts"}, "budget": -1}))
+    assert main(["tune-lambda", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("raysweep: error:") and "budget" in err and len(err.splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
+             object_store_memory=200 * 1024**2, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(300)
+def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
+    import optuna
+
+    from raysweep.tune.actors import ensure_manifold_actors, teardown
+    from raysweep.tune.lambda_search import completed, run_lambda_search, _study
+
+    data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
+                                         "cache_dir": str(tmp_path / "cache")}}
+    spec = parse_lambda_spec({
+        "name": "fonts-tiny", "dataset": data, "storage": str(tmp_path / "results"), "classes": [2],
+        "lambda_range": {"low": 1.0, "high": 8.0}, "budget": 1, "concurrency": 1, "train_size": 60,
+        "vaegan": {"width": 0.125, "epochs": 1}, "objective": {"held_out": 12},
+    })
+    first = run_lambda_search(spec)
+    assert Path(spec.table_path()).is_file() and (tmp_path / "results" / "fonts-tiny" / "optuna.sqlite").is_file()
+    assert first["class"].tolist() == [2] and first["n_trials"].tolist() == [1]
+    assert 1.0 <= first["lambda"][0] <= 8.0 and first["objective"][0] > 0
+    assert first["paper_lambda"][0] == 3.0
+
+    # A second run with a larger budget continues the same study (sqlite), it does not restart it.
+    second = run_lambda_search(spec.model_copy(update={"budget": 2}))
+    study = _study(spec, 2)
+    assert len(completed(study)) == 2 and second["n_trials"].tolist() == [2]
+    values = [t.params["lambda"] for t in completed(study)]
+    assert len(set(values)) == 2  # the resumed run proposed a new lambda
+    assert second["objective"][0] == min(t.value for t in completed(study))
+    assert optuna.study.get_all_study_names(spec.study_url()) == ["fonts-tiny-class-2"]
+
+    # The actors train final VAE-GANs with the tuned lambda.
+    table = pd.read_parquet(spec.table_path())
+    handles = ensure_manifold_actors(data, ["class"], str(tmp_path / "store"), {"cpu": 0, "gpu": 0.05}, classes=[2],
+                                     options={"vaegan": {"width": 0.125, "epochs": 1}, "train_size": 60},
+                                     lambda_table=spec.table_path())
+    info = ray_local.get(handles.actors["class"][2].info.remote())
+    assert info["lam"] == pytest.approx(float(table["lambda"][0]))
+    teardown(handles)
