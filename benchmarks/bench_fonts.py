@@ -30,17 +30,21 @@ def main() -> None:
     config = FontsConfig()
     render_split(decoder, latent_table(4096, len(fonts.names), config, "train"))  # warm-up
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     frame = latent_table(n, len(fonts.names), config, "train")
     images = render_split(decoder, frame)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     assert images.shape == (n, 1, 28, 28)
 
     print(f"fonts_usable: {len(fonts.names)}")
     print(f"images: {n}")
     print(f"threads: {args.threads}")
     print(f"seconds: {seconds:.2f}")
+    print(f"cpu_seconds: {cpu_seconds:.2f}")
     print(f"images_per_s: {n / seconds:.0f}")
+    # on a shared, overloaded machine wall time is inflated by other processes; CPU time spread
+    # over the threads estimates what the same work takes on otherwise idle cores
+    print(f"images_per_s_idle_estimate: {n / (cpu_seconds / args.threads):.0f}")
 
 
 if __name__ == "__main__":

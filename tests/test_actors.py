@@ -4,6 +4,7 @@ Ray tests share one local Ray (2 CPUs, 1 fake GPU) per module; VAE-GANs are smok
 one epoch on 100 images, so every test here is about plumbing and counts, not model quality.
 """
 import json
+import time
 from types import SimpleNamespace
 
 import pandas as pd
@@ -120,12 +121,14 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
         info = ray_local.get(a.info.remote())
         tune.report({"actor_id": info["actor_id"], "checksum": float(x.sum()), "gpus": len(ray_local.get_gpu_ids())})
 
+    T0 = time.time(); print("T ensure-done")
     results = tune.Tuner(
         tune.with_resources(trial, {"cpu": 0.5, "gpu": 0.25}),
         param_space={"i": tune.grid_search(list(range(4)))},
         tune_config=tune.TuneConfig(max_concurrent_trials=4, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
     ).fit()
+    print("T tune", time.time() - T0); T0 = time.time()
     df = pd.DataFrame([r.metrics for r in results])  # metrics kept in memory (file loggers are off)
     assert len(df) == 4 and not results.errors
     assert df["actor_id"].nunique() == 1
@@ -136,15 +139,17 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     assert vt.train_count(storage, job) == 1
 
     # Killed with restarts allowed: __init__ re-runs from storage paths and loads the checkpoint.
-    before = ray_local.get(ray_local.get(actor.weights_ref.remote())[0])
+    before = ray_local.get(ray_local.get(actor.weights_ref.remote())[1][0])
+    old_pid = ray_local.get(actor.info.remote())["pid"]
     ray_local.kill(actor, no_restart=False)
-    info = ray_local.get(actor.info.remote())  # max_task_retries waits for the restart
+    info = _wait_for_restart(ray_local, actor, old_pid)
     assert info["trained_here"] is False and info["train_count"] == 1
-    after = ray_local.get(ray_local.get(actor.weights_ref.remote())[0])
+    after = ray_local.get(ray_local.get(actor.weights_ref.remote())[1][0])
     assert all(torch.equal(before["state_dict"][k], after["state_dict"][k]) for k in before["state_dict"])
     codes = ray_local.get(actor.codes.remote("test"))
     assert codes["z"].shape == (len(codes["idx"]), 10) and len(codes["idx"]) > 0
 
+    print("T restart", time.time() - T0); T0 = time.time()
     # Same name, another model (seed): the stale actor is replaced, not silently reused.
     other = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0],
                                    options={**SMOKE, "seed": 1})
@@ -152,6 +157,7 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     assert replaced["actor_id"] != info["actor_id"] and replaced["trained_here"] is True
     teardown(other)
 
+    print("T replace", time.time() - T0); T0 = time.time()
     # The sweep hook returns plain actor names and finds the same actor.
     spec = SimpleNamespace(dataset=fonts, storage=storage,  # the SweepSpec fields the hook reads
                            manifolds=SimpleNamespace(resources={"cpu": 0, "gpu": 0.05}, options=SMOKE, keep=False))
@@ -159,6 +165,17 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     teardown(handles)
     with pytest.raises(ValueError):
         ray_local.get_actor(names["class"], namespace="raysweep")
+
+
+def _wait_for_restart(ray, actor, old_pid, timeout_s=60):
+    """ray.kill returns at once; calls may still reach the old process for a moment."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info = ray.get(actor.info.remote())  # max_task_retries=-1 rides over the restart
+        if info["pid"] != old_pid:
+            return info
+        time.sleep(0.1)
+    raise AssertionError("the killed actor did not restart")
 
 
 def handles_job(fonts):
@@ -180,6 +197,13 @@ def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
     idx = codes["idx"][:8]
     x = manifold.decode(codes["z"][:8], codes["ctx"][:8])
     assert (x - ds.test.batch(idx).x).abs().max() <= 1 / 255 + 1e-4
+    from raysweep.tune import actors
+
+    cached = actors._CACHE[actor_name(fonts, None, "true")][1]
+    fetch_manifold("true", fonts, device=torch.device("cpu"))
+    assert actors._CACHE[actor_name(fonts, None, "true")][1] is cached  # not fetched again
+    served = ray_local.get(actor.decode.remote(codes["z"][:8], codes["ctx"][:8]))
+    assert torch.allclose(served, x, atol=1e-6)
     teardown(handles)
 
 

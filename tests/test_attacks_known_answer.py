@@ -58,6 +58,13 @@ def test_training_variant_finds_the_optimal_perturbation(norm, eps):
         assert float(F.cosine_similarity(delta, optimal[None]).min()) > 0.99
 
 
+def test_sign_gradient_step_reaches_the_linf_vertex():
+    model, batch, s = linear_case([4.0, 6.0])
+    x_adv = adversarial_examples(model, batch.x, batch.y, eps=0.08, step="sign", lr=0.01,
+                                 generator=torch.Generator().manual_seed(0))
+    assert torch.allclose((x_adv - batch.x).flatten(1), (-0.08 * s).expand(2, D), atol=1e-6)
+
+
 def test_per_row_adam_is_torch_adam():
     model, batch = tiny_model(2), toy_batch(2, n=5)
     model.eval()
@@ -153,3 +160,35 @@ def test_records_have_the_contract_columns_and_types():
     assert rec["success"].dtype == bool and rec["sample"].dtype == np.int64
     assert sorted(set(rec["restart"])) == [0, 1]
     assert np.isnan(rec["latent_norm"]).all()
+
+
+class Constant(nn.Module):
+    """Predicts class k whatever the input (a target no perturbation can change)."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], 3, device=x.device) + self.w
+        logits[:, self.k] += 1.0
+        return logits
+
+
+def test_transfer_needs_source_success_and_target_error_and_counts_samples_both_get_right():
+    source, batch = tiny_model(8).eval(), toy_batch(8, n=10)
+    batch.y = source(batch.x).argmax(1)  # the source gets every sample right
+    k = int(batch.y.mode().values)
+    params = dict(iterations=20, restarts=2)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    direct = ATTACKS.build("linf", **params)(source, batch, generator=g()).records
+    same = ATTACKS.build("transfer", **params)(source, batch, source_model=source, generator=g()).records
+    for col in ("sample", "success", "correct", "adv_pred", "first_success_iter"):
+        np.testing.assert_array_equal(same[col], direct[col])  # self-transfer is the white-box attack
+    assert direct["success"].any()
+    result = ATTACKS.build("transfer", **params)(Constant(k), batch, source_model=source, generator=g())
+    fixed = result.records
+    np.testing.assert_array_equal(fixed["correct"], fixed["label"] == k)  # correct on both models
+    assert not fixed["success"][fixed["correct"]].any()  # the target never changes its mind
+    assert result.metrics()["success_rate_attempt"] == 0.0

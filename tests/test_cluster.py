@@ -3,6 +3,7 @@
 with `ray job submit --working-dir`."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,36 +83,82 @@ def _wait_for_nodes(address: str, n: int, env: dict, timeout: float = 60) -> Non
     raise AssertionError(f"cluster did not reach {n} nodes")
 
 
-@pytest.mark.ray
-@pytest.mark.slow
-def test_two_node_cluster_runs_submitted_sweep(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(ROOT)}
+def _node_ip() -> str:
+    from ray.util import get_node_ip_address
+
+    return get_node_ip_address()
+
+
+@contextlib.contextmanager
+def two_node_cluster(tmp_path: Path, work: Path, dashboard: bool):
+    """A CPU-only head and a worker with one (fake) GPU, as separate `ray start` processes."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0",
+           "PYTHONPATH": os.pathsep.join([str(work), str(ROOT)])}
     env.pop("RAY_ADDRESS", None)
     port, dash = _free_port(), _free_port()
-    address = f"127.0.0.1:{port}"
-    procs = [_start(["--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--include-dashboard=true",
-                     "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", "--object-store-memory=80000000",
-                     f"--temp-dir={tmp_path / 'ray'}"], env)]
+    address = f"{_node_ip()}:{port}"
+    # Short temp dir: Ray's unix socket paths must stay under ~107 characters.
+    temp = tempfile.mkdtemp(prefix="rs-", dir="/tmp")
+    head = ["--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0", "--object-store-memory=80000000",
+            f"--temp-dir={temp}", f"--include-dashboard={str(dashboard).lower()}"]
+    if dashboard:
+        head += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dash}"]
+    procs = [_start(head, env)]
     try:
-        time.sleep(3)
-        procs.append(_start([f"--address={address}", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=1",
+        time.sleep(2)
+        procs.append(_start([f"--address={address}", "--num-cpus=2", "--num-gpus=1",
                              "--object-store-memory=80000000"], env))
         _wait_for_nodes(address, 2, env)
-        # The job's working directory holds only what the job needs: the spec and the plugin.
-        work = tmp_path / "job"
-        work.mkdir()
-        shutil.copy(TESTS / "sweep_fixtures.py", work)
-        spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), grid={"n": [50], "seed": [1, 2, 3], "arch": ["cnn"]},
-                                       strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.25}}])
-        (work / "spec.yaml").write_text(yaml.safe_dump(spec))
-        submit = subprocess.run(
-            [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(work),
-             "--runtime-env-json", json.dumps({"env_vars": {"RAY_AUTH_MODE": "disabled"}}),
-             "--", sys.executable, "-m", "raysweep.cli", "sweep", "spec.yaml"],
-            env=env, capture_output=True, text=True, timeout=240)
-        assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
-        trials = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "trials")
-        assert len(trials) == 3 and (trials["status"] == "ok").all()
-        assert set(trials["gpu_ids"]) == {"0"}  # ran on the worker node, the only one with a GPU
+        yield address, f"http://127.0.0.1:{dash}", env
     finally:
         _stop(procs)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _job_dir(tmp_path: Path) -> Path:
+    """What a job needs: the spec and the plugin (the job's working directory)."""
+    work = tmp_path / "job"
+    work.mkdir()
+    shutil.copy(TESTS / "sweep_fixtures.py", work)
+    spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), grid={"n": [50], "seed": [1, 2, 3], "arch": ["cnn"]},
+                                   strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.25}}])
+    (work / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return work
+
+
+def _check_rows(tmp_path: Path) -> None:
+    trials = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "trials")
+    assert len(trials) == 3 and (trials["status"] == "ok").all()
+    assert set(trials["gpu_ids"]) == {"0"}  # ran on the worker node, the only one with a GPU
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_two_node_cluster_runs_sweep(tmp_path):
+    """A driver joins a two-node cluster with --address and its trials land on the GPU worker."""
+    work = _job_dir(tmp_path)
+    with two_node_cluster(tmp_path, work, dashboard=False) as (address, _, env):
+        run = subprocess.run([sys.executable, "-m", "raysweep.cli", "sweep", "spec.yaml", "--address", address],
+                             cwd=work, env=env, capture_output=True, text=True, timeout=240)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "3 ok, 0 failed" in run.stderr
+    _check_rows(tmp_path)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_job_submit_runs_sweep(tmp_path):
+    """`ray job submit --working-dir` (the dashboard's job server) runs the sweep on the cluster."""
+    from ray._private.utils import get_dashboard_dependency_error
+
+    if get_dashboard_dependency_error():
+        pytest.skip("ray[default] (dashboard and job server) is not installed in this environment")
+    work = _job_dir(tmp_path)
+    with two_node_cluster(tmp_path, work, dashboard=True) as (_, dashboard, env):
+        submit = subprocess.run(
+            [str(BIN / "ray"), "job", "submit", "--address", dashboard, "--working-dir", str(work),
+             "--runtime-env-json", json.dumps({"env_vars": {"RAY_AUTH_MODE": "disabled"}}),
+             "--", "python", "-m", "raysweep.cli", "sweep", "spec.yaml"],
+            env=env, capture_output=True, text=True, timeout=240)
+        assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
+    _check_rows(tmp_path)

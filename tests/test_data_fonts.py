@@ -180,3 +180,8 @@ def test_cli_generates_and_summarises(font_dir, tmp_path, capsys):
     assert len(r.stderr.strip().splitlines()) == 4  # one warning line per skipped font
     assert main(args) == 0
     assert "reused from cache" in capsys.readouterr().out
+
+
+def test_unknown_fonts_option_is_user_error(font_dir, cache_dir):
+    with pytest.raises(UserError, match="unknown fonts option"):
+        load_dataset("fonts", fonts_dir=str(font_dir), n_fonts=3)

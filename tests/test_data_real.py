@@ -152,6 +152,12 @@ def test_no_data_root_is_user_error(root):
 
 
 @pytest.mark.parametrize("name", ["emnist", "fmnist", "celeba"])
+def test_unknown_options_are_user_errors(root, name):
+    with pytest.raises(UserError, match="preset"):
+        load_dataset(name, root=str(root), preset="hard")
+
+
+@pytest.mark.parametrize("name", ["emnist", "fmnist", "celeba"])
 def test_empty_root_names_expected_files_and_fetch_command(root, name):
     with pytest.raises(UserError, match=f"raysweep data fetch {name}") as e:
         load_dataset(name, root=str(root))

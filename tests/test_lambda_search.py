@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from raysweep.cli import main
@@ -39,6 +40,24 @@ def test_cli_bad_spec_exits_2_with_one_line(tmp_path, capsys):
     assert main(["tune-lambda", str(p)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("raysweep: error:") and "budget" in err and len(err.splitlines()) == 1
+
+
+def test_score_without_true_manifold_uses_l1_and_frechet(tmp_path, monkeypatch):
+    """The EMNIST/F-MNIST/CelebA objective path (run on FONTS with its true manifold hidden):
+    a classifier is trained once for the features, and the score is l1 + w * frechet."""
+    from raysweep.data.dataset import load_dataset
+    from raysweep.tune import lambda_search as ls
+
+    data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
+                                         "cache_dir": str(tmp_path / "cache")}}
+    spec = parse_lambda_spec({"name": "t", "dataset": data, "storage": str(tmp_path), "train_size": 60,
+                              "vaegan": {"width": 0.125, "epochs": 1},
+                              "objective": {"held_out": 12, "frechet_weight": 0.5, "classifier_epochs": 1}})
+    monkeypatch.setattr(ls, "_has_true_manifold", lambda ds: False)
+    ls.ensure_feature_classifier(spec, load_dataset("fonts", **data["options"]), torch.device("cpu"))
+    scores = ls.score_lambda(spec, 4, 2.0, torch.device("cpu"))
+    assert scores["objective"] == pytest.approx(scores["l1"] + 0.5 * scores["frechet"])
+    assert 0 < scores["l1"] < 1 and scores["frechet"] > 0
 
 
 @pytest.fixture(scope="module")

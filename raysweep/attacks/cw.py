@@ -28,9 +28,6 @@ class CWConfig(AttackConfig):
     lam: float = 1.0  # weight of ||delta||_2 (the paper's lambda)
     init_eps: float = 0.0  # radius of an optional L2 random start (Eq. 19); 0 starts at x
 
-    def validate(self) -> None:
-        super().validate()
-
 
 def cw_margin(logits: torch.Tensor, y: torch.Tensor, kappa: float) -> torch.Tensor:
     """Eq. 20: max(-kappa, l_y - max_{j != y} l_j) per row; the true class is masked with -inf."""

@@ -1,7 +1,9 @@
 """The projected-Adam loop every attack runs, with per-row early stopping that saves real time.
 
 Rows that succeed are dropped from the working batch (with their Adam moments), so the cost
-falls as samples finish; masking the loss instead would save nothing. Adam is written out by
+falls as samples finish; masking the loss instead would save nothing. Finished rows leave once
+the open ones fall to `compact_below` of the batch, so shapes change rarely; until then they
+ride along without changing what was kept for them. Adam is written out by
 hand over the per-row tensors because torch.optim.Adam cannot drop rows from its state; the
 update is the same as torch.optim.Adam's (default betas, eps 1e-8, no weight decay).
 """
@@ -30,6 +32,10 @@ class LoopConfig:
     compact_below: float = 0.9  # drop finished rows once the open ones are <= this share of the batch
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.keep not in KEEP_MODES or self.step not in STEPS:
+            raise ValueError(f"bad loop config: keep={self.keep!r}, step={self.step!r}")
 
 
 @dataclass

@@ -98,7 +98,12 @@ def cache_key(config: FontsConfig) -> str:
     files = find_font_files(root)
     if not files:
         raise UserError(f"no .ttf/.otf files in {root}; pass --fonts-dir with a folder of fonts")
-    extra = {"config": {k: v for k, v in asdict(config).items() if k != "fonts_dir"}, "version": FORMAT_VERSION}
+    # the folder's location does not matter, the files' bytes and relative names (font order) do
+    extra = {
+        "config": {k: v for k, v in asdict(config).items() if k != "fonts_dir"},
+        "names": [f.relative_to(root).as_posix() for f in files],
+        "version": FORMAT_VERSION,
+    }
     return cache.hash_files(files, extra)
 
 
@@ -121,6 +126,7 @@ def fonts_dataset(config: FontsConfig, cache_dir: Optional[str | os.PathLike] = 
     entry, built = cache.cached("fonts", key, lambda w: _build(config, w), cache_dir)
     meta: dict[str, Any] = entry.meta
     meta.update(
+        config=asdict(config),  # the entry may have been built from the same bytes in another folder
         prototypes=torch.from_numpy(np.array(entry.array("prototypes"))).float() / 255.0,
         cache_path=str(entry.path),
         built_now=built,

@@ -9,8 +9,8 @@ Kinds (the names in STRATEGY_NEEDS / ATTACK_NEEDS):
 An actor loads its finished VAE-GAN from storage and trains it first (fit_job) only if no
 checkpoint exists; its arguments are plain values and storage paths, never ObjectRefs, so a
 restart (max_restarts=-1) re-runs __init__ and reloads the checkpoint instead of retraining.
-Trials never call the networks remotely for every step: `fetch_manifolds` pulls the frozen
-weights once per process through the object store (CPU tensors) and builds the Manifold locally.
+Trials never call the networks remotely for every step: `fetch_manifold` / `manifold_from_actor`
+pull the frozen weights once per process through the object store (CPU tensors) and builds the Manifold locally.
 
 The driver creates the actors before Tuner.fit() with scheduling_strategy="DEFAULT", so they sit
 outside trial placement groups and hold their small share before trials fill the GPU (Ray
@@ -19,6 +19,7 @@ otherwise deadlocks: ../shared/docs/ray-notes.md).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
@@ -109,6 +110,7 @@ class ManifoldActor:
         self.trained_here = False
         if kind == "true":
             self.payload, self._codes = _true_payload(dataset, cls)
+            self.true = _true_manifold(self.payload).to(self.device)
         else:
             self.job = VAEGANJob.from_dict(job)
             self.payload, self._codes = self._load_or_train(code_batch)
@@ -149,8 +151,8 @@ class ManifoldActor:
 
     # Served to trials. Weights travel as one object-store entry, returned by reference inside a
     # list so Ray does not resolve it here and every process on a node reads the same copy.
-    def weights_ref(self) -> list:
-        return [self.payload_ref]
+    def weights_ref(self) -> tuple[str, list]:
+        return _identity(*self._args), [self.payload_ref]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder mean mu [B, d] (CPU) of images x [B, C, H, W] in [0,1]."""
@@ -158,17 +160,18 @@ class ManifoldActor:
         with torch.no_grad():
             return self.model.encoder(x.to(self.device))[0].cpu()
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """dec(z) [B, C, H, W] (CPU) for codes z [B, d]."""
-        self._need_model("decode")
+    def decode(self, z: torch.Tensor, ctx: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """dec(z) [B, C, H, W] (CPU) for codes z [B, d]; the true manifold needs ctx = (font, class)."""
         with torch.no_grad():
+            if self.kind == "true":
+                return self.true.decode(z.to(self.device), ctx).cpu()
             return self.model.decoder(z.to(self.device)).cpu()
 
     def codes(self, split: str = "train") -> dict[str, torch.Tensor]:
         """{"idx": row numbers in the split, "z": latent codes} of this actor's class."""
         return self._codes[split]
 
-    def serves(self) -> tuple:
+    def serves(self) -> str:
         """What this actor was built from (compared by the driver before reusing it)."""
         return _identity(*self._args)
 
@@ -176,16 +179,17 @@ class ManifoldActor:
         """Who this is and how it got its weights (tests count training runs with it)."""
         count = 0 if self.kind == "true" else train_count(self.storage, self.job)
         return {"kind": self.kind, "cls": self.cls, "actor_id": ray.get_runtime_context().get_actor_id(),
+                "pid": os.getpid(),
                 "trained_here": self.trained_here, "train_count": count, "lam": self.payload.get("lam")}
 
     def _need_model(self, what: str) -> None:
         if self.kind == "true":
-            raise UserError(f"{what} on the true manifold runs in the trial (fetch_manifolds); "
-                            "the true actor serves prototypes and theta codes only")
+            raise UserError(f"{what} is not defined on the true manifold (its codes are the data's theta: "
+                            "use codes()); project with raysweep.manifold.projection_latent instead")
 
 
 def _true_payload(dataset: dict[str, Any], cls: Optional[int]):
-    """FONTS: the prototypes and theta box TrueDecoder needs, and theta/ctx of the test split."""
+    """FONTS: the prototypes and theta box TrueDecoder needs, and theta/ctx of both splits."""
     from raysweep.data.dataset import load_dataset
 
     ds = load_dataset(dataset["name"], **dataset["options"])
@@ -205,16 +209,11 @@ def _true_payload(dataset: dict[str, Any], cls: Optional[int]):
 
 @dataclass
 class ManifoldHandles:
-    """The actors a sweep created. `plan` is plain data for trial configs (see fetch_manifolds)."""
+    """The actors ensure_manifold_actors got or created, by kind and class (None: all classes)."""
 
     dataset: dict[str, Any]
     actors: dict[str, dict[Optional[int], Any]]  # kind -> class -> ActorHandle
     keep: bool = False
-
-    @property
-    def plan(self) -> dict[str, Any]:
-        return {"dataset": self.dataset,
-                "kinds": {k: [c for c in by_cls] for k, by_cls in self.actors.items()}}
 
     def all(self) -> list:
         return [a for by_cls in self.actors.values() for a in by_cls.values()]
@@ -250,13 +249,14 @@ def ensure_manifold_actors(dataset: Any, kinds: Iterable[str], storage: str, res
     storage = storage if "://" in storage else _abspath(storage)
     cpu, gpu = _actor_resources(resources)
     handles = ManifoldHandles(dataset=ds, actors={}, keep=keep)
+    wanted: dict[tuple[str, Optional[int]], tuple] = {}
     for kind in kinds:
         for cls in _classes_for(kind, classes or []):
             job = None if kind == "true" else make_job(ds, cls, opts, lambdas).to_dict()
-            args = (kind, ds, cls, storage, job, opts.code_batch)
-            handles.actors.setdefault(kind, {})[cls] = _create(actor_name(ds, cls, kind), args, cpu, gpu, keep)
+            wanted[kind, cls] = (kind, ds, cls, storage, job, opts.code_batch)
+            handles.actors.setdefault(kind, {})[cls] = _create(actor_name(ds, cls, kind), wanted[kind, cls], cpu, gpu, keep)
     if wait:
-        _replace_stale(handles, opts, lambdas, storage, cpu, gpu, keep)
+        _replace_stale(handles, wanted, cpu, gpu, keep)
     return handles
 
 
@@ -267,27 +267,24 @@ def _create(name: str, args: tuple, cpu: float, gpu: float, keep: bool):
     ).remote(*args)
 
 
-def _replace_stale(handles: ManifoldHandles, opts: ManifoldOptions, lambdas, storage: str,
-                   cpu: float, gpu: float, keep: bool) -> None:
+def _replace_stale(handles: ManifoldHandles, wanted: dict, cpu: float, gpu: float, keep: bool) -> None:
     """Wait for every actor; one left by an earlier sweep that serves another model (other
     lambda, width, storage) under the same name is replaced, never silently reused. All actors
     are created before this waits, so missing VAE-GANs train in parallel."""
-    ds = handles.dataset
-    slots = [(kind, cls, actor) for kind, by_cls in handles.actors.items() for cls, actor in by_cls.items()]
-    served = ray.get([actor.serves.remote() for _, _, actor in slots])
-    for (kind, cls, actor), got in zip(slots, served):
-        job = None if kind == "true" else make_job(ds, cls, opts, lambdas).to_dict()
-        args = (kind, ds, cls, storage, job, opts.code_batch)
+    served = ray.get([handles.actors[kind][cls].serves.remote() for kind, cls in wanted])
+    for (kind, cls), got in zip(wanted, served):
+        args = wanted[kind, cls]
         if got != _identity(*args):
-            name = actor_name(ds, cls, kind)
-            ray.kill(actor, no_restart=True)
+            name = actor_name(handles.dataset, cls, kind)
+            ray.kill(handles.actors[kind][cls], no_restart=True)
             _wait_gone(name)
             handles.actors[kind][cls] = _create(name, args, cpu, gpu, keep)
             ray.get(handles.actors[kind][cls].serves.remote())
 
 
-def _identity(kind, dataset, cls, storage, job, code_batch) -> tuple:
-    return (kind, json.dumps(dataset, sort_keys=True), cls, storage, json.dumps(job, sort_keys=True))
+def _identity(kind, dataset, cls, storage, job, code_batch) -> str:
+    """Everything that decides the served weights, as one string."""
+    return json.dumps([kind, dataset, cls, storage, job], sort_keys=True, default=str)
 
 
 def _wait_gone(name: str, timeout_s: float = 30.0) -> None:
@@ -307,6 +304,9 @@ def teardown(handles: ManifoldHandles, keep: Optional[bool] = None) -> None:
         return
     for actor in handles.all():
         ray.kill(actor, no_restart=True)
+    for kind, by_cls in handles.actors.items():  # ray.kill is asynchronous: free the names now
+        for cls in by_cls:
+            _wait_gone(actor_name(handles.dataset, cls, kind))
 
 
 def _n_classes(ds: dict[str, Any]) -> int:
@@ -316,8 +316,6 @@ def _n_classes(ds: dict[str, Any]) -> int:
 
 
 def _abspath(path: str) -> str:
-    import os
-
     return os.path.abspath(os.path.expanduser(path))
 
 
@@ -335,15 +333,17 @@ def _actor_resources(resources: Any) -> tuple[float, float]:
 
 # -- trial side ----------------------------------------------------------------------------------
 
-_CACHE: dict[str, dict[str, Any]] = {}  # actor name -> payload, once per worker process
+# actor name -> (identity, payload): the weights cross the object store once per worker process
+# (Tune reuses trial processes); a small call per fetch notices an actor that serves new weights.
+_CACHE: dict[str, tuple[str, dict[str, Any]]] = {}
 
 
 def _payload(name: str) -> dict[str, Any]:
-    if name not in _CACHE:
-        actor = ray.get_actor(name, namespace=NAMESPACE)
-        (ref,) = ray.get(actor.weights_ref.remote())
-        _CACHE[name] = ray.get(ref)
-    return _CACHE[name]
+    actor = ray.get_actor(name, namespace=NAMESPACE)
+    identity, (ref,) = ray.get(actor.weights_ref.remote())
+    if _CACHE.get(name, ("",))[0] != identity:
+        _CACHE[name] = (identity, ray.get(ref))
+    return _CACHE[name][1]
 
 
 def fetch_manifold(kind: str, dataset: Any, classes: Optional[Iterable[int]] = None,
@@ -361,15 +361,6 @@ def fetch_manifold(kind: str, dataset: Any, classes: Optional[Iterable[int]] = N
     else:
         labels = [None]
     return _manifold_from_payloads([_payload(actor_name(ds, c, kind)) for c in labels], device)
-
-
-def fetch_manifolds(plan: Mapping[str, Any], device: Optional[torch.device] = None) -> dict[str, Any]:
-    """{kind: Manifold} for a ManifoldHandles.plan: what a trial passes to StrategyContext.manifolds."""
-    out = {}
-    for kind, classes in plan["kinds"].items():
-        labels = [c for c in classes if c is not None] or None
-        out[kind] = fetch_manifold(kind, plan["dataset"], labels, device)
-    return out
 
 
 def _class_manifold(payloads: Mapping[int, dict[str, Any]]):
@@ -431,9 +422,11 @@ def stop_manifold_actors(actors: Mapping[str, str], keep: bool = False) -> None:
     """End of a sweep: kill the actors start_manifold_actors returned, unless asked to keep them."""
     if keep:
         return
-    for names in actors.values():
-        for n in names.split(","):
-            try:
-                ray.kill(ray.get_actor(n, namespace=NAMESPACE), no_restart=True)
-            except ValueError:  # already gone
-                pass
+    names = [n for joined in actors.values() for n in joined.split(",") if n]
+    for n in names:
+        try:
+            ray.kill(ray.get_actor(n, namespace=NAMESPACE), no_restart=True)
+        except ValueError:  # already gone
+            pass
+    for n in names:
+        _wait_gone(n)

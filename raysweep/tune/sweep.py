@@ -89,6 +89,14 @@ def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> dict[st
     return start(spec, sorted(needs))
 
 
+def stop_manifold_actors(actors: dict[str, str], spec: SweepSpec) -> None:
+    """End of the sweep: remove the manifold actors unless the spec keeps them (manifolds.keep)."""
+    if actors:
+        from raysweep.tune.actors import stop_manifold_actors as stop
+
+        stop(actors, keep=spec.manifolds.keep)
+
+
 def _trainable(spec: SweepSpec, ctx: SweepContext, requests):
     fn = tune.with_parameters(run_sweep_trial, ctx=ctx)
     by_strategy = {k: r.as_dict() for k, r in requests.items()}
@@ -187,7 +195,10 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
                        manifold_actors=start_manifold_actors(spec, pending))
     print(f"sweep {spec.name}: {len(pending)} trials to run, {len(done)} already have rows", file=out)
     tuner = _restore_or_new(spec, _trainable(spec, ctx, requests), pending, path, out, len(done), resume)
-    results = tuner.fit()
+    try:
+        results = tuner.fit()
+    finally:
+        stop_manifold_actors(ctx.manifold_actors, spec)
     failed = _record_failures(results, store, schema, spec)
     finished = store.done_ids()
     ok = sum(t.trial_id in finished for t in pending) - failed

@@ -243,6 +243,7 @@ def train_vaegans(jobs: list[VAEGANJob], storage: str, *, cpu: float = 1.0, gpu:
         param_space={"job": tune.grid_search([j.to_dict() for j in todo]), "storage": fs_storage},
         tune_config=tune.TuneConfig(max_concurrent_trials=concurrency),
         run_config=tune.RunConfig(name=name, storage_path=f"{fs_storage.rstrip('/')}/tune",
-                                  failure_config=tune.FailureConfig(max_failures=retries)),
+                                  failure_config=tune.FailureConfig(max_failures=retries),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=0),
     )
     return tuner.fit()

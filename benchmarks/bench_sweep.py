@@ -1,0 +1,134 @@
+"""Sweep engine benchmark: the smoke grid through `raysweep sweep` (Ray Tune, one CPU per trial)
+against the same trials run one after another in a plain Python loop that lets torch use every
+core (what a user would do without raysweep).
+
+Prints, as `key: number` lines:
+  sequential_s            wall time of the plain loop
+  ray_s                   wall time of run_sweep on an already started local Ray
+  ratio_vs_sequential     ray_s / sequential_s (target <= 0.75 on 2 cores)
+  overhead_per_trial_s    (ray_s * slots - sum of trial busy time) / trials: what Ray adds per
+                          trial beyond the trial's own work (scheduling, actor start, reporting,
+                          checkpoints), target < 0.5
+  ray_start_s             ray.init, not counted above
+
+Usage: python benchmarks/bench_sweep.py [SPEC] [--strategies normal,adversarial] [--max-n 1000]
+       [--seeds 1] [--epochs E]   (filters shrink the grid for a quick figure; default: the whole
+       smoke grid without learned manifolds, about 20 minutes on 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shrink(raw: dict, args: argparse.Namespace, storage: str) -> dict:
+    """The spec with the requested filters, one CPU per trial, private storage, no retries."""
+    raw = dict(raw, storage=storage, retries=0, concurrency=None)
+    if args.strategies:
+        keep = args.strategies.split(",")
+        raw["strategies"] = [s for s in raw["strategies"] if s["name"] in keep]
+    grid = dict(raw["grid"])
+    if args.max_n:
+        grid["n"] = [n for n in grid["n"] if n <= args.max_n]
+    if args.seeds:
+        grid["seed"] = grid["seed"][: args.seeds]
+    raw["grid"] = grid
+    if args.epochs:
+        raw["train"] = dict(raw.get("train", {}), epochs=args.epochs)
+    for s in raw["strategies"]:
+        s["resources"] = {"cpu": 1, "gpu": 0}
+    return drop_learned(raw)
+
+
+def drop_learned(raw: dict) -> dict:
+    """Without learned (VAE-GAN) manifolds: training them is a one-off cost shared by both sides,
+    not what the sweep engine adds, and the plain loop has no actors to serve them."""
+    from raysweep.attacks import ATTACK_NEEDS
+    from raysweep.config.spec import import_plugins
+    from raysweep.training.strategy import STRATEGY_NEEDS
+
+    import_plugins([])
+    learned = {"class", "data"}
+    raw["strategies"] = [s for s in raw["strategies"] if not learned & set(STRATEGY_NEEDS.get(s["name"], ()))]
+    ev = dict(raw.get("evaluate", {}))
+    ev["attacks"] = [a for a in ev.get("attacks", []) if ATTACK_NEEDS.get(a["name"]) not in learned]
+    keys = {a.get("label") or a["name"] for a in ev["attacks"]}
+    ev["distances"] = [d for d in ev.get("distances", []) if d["attack"] in keys and not d["method"].startswith("learned")]
+    raw["evaluate"] = ev
+    return raw
+
+
+def run_sequential(spec_path: str) -> tuple[float, int]:
+    """Every trial in one process, torch on every core; the data set is loaded once, as a user would."""
+    import torch
+
+    from raysweep.config.spec import expand, load_spec
+    from raysweep.trial import TrialHooks, run_trial
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    trials = expand(load_spec(spec_path))
+    start = time.perf_counter()
+    for t in trials:
+        run_trial(t, TrialHooks())
+    return time.perf_counter() - start, len(trials)
+
+
+def run_ray(spec_path: str) -> tuple[float, float, float, int]:
+    """(ray.init seconds, sweep wall seconds, summed trial busy seconds, slots)."""
+    import pandas as pd
+    import ray
+
+    from raysweep.config.spec import load_spec
+    from raysweep.results.store import TableStore
+    from raysweep.tune.sweep import run_sweep
+
+    cpus = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    ray.init(num_cpus=cpus, include_dashboard=False, namespace="raysweep", log_to_driver=False,
+             object_store_memory=200 * 1024**2)
+    init_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    run_sweep(spec_path)
+    wall = time.perf_counter() - t1
+    spec = load_spec(spec_path, check_data=False)
+    rows = TableStore(spec.storage, spec.name).read("trials").to_pandas()
+    busy = float((rows["finished_at"] - rows["started_at"]).sum()) if len(rows) else float("nan")
+    ray.shutdown()
+    return init_s, wall, busy, min(cpus, len(pd.unique(rows["trial_id"])))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("spec", nargs="?", default=str(ROOT / "sweeps" / "fonts-smoke.yaml"))
+    p.add_argument("--strategies", default="")
+    p.add_argument("--max-n", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=0)
+    args = p.parse_args()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = yaml.safe_load(Path(args.spec).read_text())
+        seq_path, ray_path = Path(tmp, "seq.yaml"), Path(tmp, "ray.yaml")
+        seq_path.write_text(yaml.safe_dump(shrink(raw, args, str(Path(tmp, "seq")))))
+        ray_path.write_text(yaml.safe_dump(shrink(raw, args, str(Path(tmp, "ray")))))
+        sequential, n = run_sequential(str(seq_path))
+        init_s, wall, busy, slots = run_ray(str(ray_path))
+    print(f"trials: {n}")
+    print(f"sequential_s: {sequential:.2f}")
+    print(f"ray_start_s: {init_s:.2f}")
+    print(f"ray_s: {wall:.2f}")
+    print(f"ratio_vs_sequential: {wall / sequential:.3f}")
+    print(f"overhead_per_trial_s: {(wall * slots - busy) / n:.3f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
