@@ -6,7 +6,9 @@ batch 100), then measure test error on the whole test split, the L-inf Adam-PGD 
 images, both per attempt (the paper's rate). The learned strategies (onmanifold_class/_data)
 first train the VAE-GANs on the full training split (`--vaegan-width`, `--vaegan-epochs`).
 Separately, in one quiet process, one epoch at N = `--cost-n` per strategy gives the cost per
-epoch relative to `normal` (expected ~1 + iterations x adversarial share, i.e. ~21 for 50/50).
+epoch relative to `normal`. Where time is proportional to images (CPU) that is ~1 + iterations x
+adversarial share (~21 for 50/50); on a GPU these tiny batches are launch-bound, an attack
+iteration costs about what a training step costs whatever its batch, so expect ~1 + iterations.
 
     python benchmarks/bench_strategies.py                      # the issue's grid (GPU advised)
     python benchmarks/bench_strategies.py --smoke              # seconds, CPU
@@ -159,7 +161,10 @@ def main() -> None:
                   f"linf {row['linf']:.3f} onm {row['onmanifold_true']:.3f} epoch {row['epoch_s']:.2f}s", flush=True)
     except futures.TimeoutError:
         print(f"# budget of {args.budget_s:.0f}s spent: {len(pending) - len(rows)} trials left out", flush=True)
-    pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():  # unfinished trials: stop them, so the
+            child.terminate()  # cost phase below runs on a quiet machine and the script can exit
+    pool.shutdown(wait=True, cancel_futures=True)
     cost = cost_per_epoch(names, ds, learned, args, device)
     report(rows, names, cost, time.perf_counter() - start)
 

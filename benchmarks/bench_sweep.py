@@ -73,8 +73,11 @@ def run_sequential(spec_path: str) -> tuple[float, int]:
     from raysweep.config.spec import expand, load_spec
     from raysweep.trial import TrialHooks, run_trial
 
+    from raysweep.trial import dataset_for
+
     torch.set_num_threads(os.cpu_count() or 1)
     trials = expand(load_spec(spec_path))
+    dataset_for(trials[0])  # generate/load the data before timing: both sides start from the disk cache
     start = time.perf_counter()
     for t in trials:
         run_trial(t, TrialHooks())

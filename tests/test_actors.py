@@ -104,7 +104,9 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     """Four trials at 0.25 GPU beside an actor at 0.05 GPU: no deadlock, one actor, one training."""
     from ray import tune
 
-    from raysweep.tune.actors import ensure_manifold_actors, manifold_from_actor, start_manifold_actors, teardown
+    from raysweep.tune.actors import (
+        ensure_manifold_actors, manifold_from_actor, start_manifold_actors, stop_manifold_actors, teardown,
+    )
 
     storage = str(tmp_path / "store")
     handles = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0], options=SMOKE)
@@ -121,14 +123,12 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
         info = ray_local.get(a.info.remote())
         tune.report({"actor_id": info["actor_id"], "checksum": float(x.sum()), "gpus": len(ray_local.get_gpu_ids())})
 
-    T0 = time.time(); print("T ensure-done")
     results = tune.Tuner(
         tune.with_resources(trial, {"cpu": 0.5, "gpu": 0.25}),
         param_space={"i": tune.grid_search(list(range(4)))},
         tune_config=tune.TuneConfig(max_concurrent_trials=4, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
     ).fit()
-    print("T tune", time.time() - T0); T0 = time.time()
     df = pd.DataFrame([r.metrics for r in results])  # metrics kept in memory (file loggers are off)
     assert len(df) == 4 and not results.errors
     assert df["actor_id"].nunique() == 1
@@ -149,22 +149,24 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     codes = ray_local.get(actor.codes.remote("test"))
     assert codes["z"].shape == (len(codes["idx"]), 10) and len(codes["idx"]) > 0
 
-    print("T restart", time.time() - T0); T0 = time.time()
     # Same name, another model (seed): the stale actor is replaced, not silently reused.
     other = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0],
                                    options={**SMOKE, "seed": 1})
     replaced = ray_local.get(other.actors["class"][0].info.remote())
     assert replaced["actor_id"] != info["actor_id"] and replaced["trained_here"] is True
     teardown(other)
-
-    print("T replace", time.time() - T0); T0 = time.time()
-    # The sweep hook returns plain actor names and finds the same actor.
-    spec = SimpleNamespace(dataset=fonts, storage=storage,  # the SweepSpec fields the hook reads
-                           manifolds=SimpleNamespace(resources={"cpu": 0, "gpu": 0.05}, options=SMOKE, keep=False))
-    assert start_manifold_actors(spec, ["class"])["class"].split(",")[0] == names["class"]
-    teardown(handles)
     with pytest.raises(ValueError):
         ray_local.get_actor(names["class"], namespace="raysweep")
+
+    # The sweep runner's hook: plain actor names in, a Manifold in the trial, names freed at the end.
+    spec = SimpleNamespace(dataset=fonts, storage=storage,  # the SweepSpec fields the hook reads
+                           manifolds=SimpleNamespace(resources={"cpu": 0, "gpu": 0.05}, options=SMOKE, keep=False))
+    started = start_manifold_actors(spec, ["data"])
+    assert started == {"data": actor_name(fonts, None, "data")}
+    assert manifold_from_actor(started["data"], torch.device("cpu")).decode(z).shape == (2, 1, 28, 28)
+    stop_manifold_actors(started)
+    with pytest.raises(ValueError):
+        ray_local.get_actor(started["data"], namespace="raysweep")
 
 
 def _wait_for_restart(ray, actor, old_pid, timeout_s=60):

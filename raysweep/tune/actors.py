@@ -257,7 +257,15 @@ def ensure_manifold_actors(dataset: Any, kinds: Iterable[str], storage: str, res
             handles.actors.setdefault(kind, {})[cls] = _create(actor_name(ds, cls, kind), wanted[kind, cls], cpu, gpu, keep)
     if wait:
         _replace_stale(handles, wanted, cpu, gpu, keep)
+    for (kind, cls) in wanted:
+        _LIVE[actor_name(ds, cls, kind)] = handles.actors[kind][cls]
     return handles
+
+
+# Driver-side handles of the actors ensure_manifold_actors made. A non-detached actor dies when
+# its last handle goes away, and the sweep passes only names to trials, so the driver keeps one
+# handle per name until teardown / stop_manifold_actors.
+_LIVE: dict[str, Any] = {}
 
 
 def _create(name: str, args: tuple, cpu: float, gpu: float, keep: bool):
@@ -306,7 +314,9 @@ def teardown(handles: ManifoldHandles, keep: Optional[bool] = None) -> None:
         ray.kill(actor, no_restart=True)
     for kind, by_cls in handles.actors.items():  # ray.kill is asynchronous: free the names now
         for cls in by_cls:
-            _wait_gone(actor_name(handles.dataset, cls, kind))
+            name = actor_name(handles.dataset, cls, kind)
+            _wait_gone(name)
+            _LIVE.pop(name, None)
 
 
 def _n_classes(ds: dict[str, Any]) -> int:
@@ -430,3 +440,4 @@ def stop_manifold_actors(actors: Mapping[str, str], keep: bool = False) -> None:
             pass
     for n in names:
         _wait_gone(n)
+        _LIVE.pop(n, None)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from typing import Any, Optional, TextIO
 # our own tables) and use the plain reporter so our progress callback is honoured.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Checkpoints every epoch of many short trials trip Tune's "snapshotting too often" warning.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
@@ -32,6 +35,10 @@ from raysweep.results.store import TableStore, filesystem  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resources import estimate_seconds, plan, strategy_requests  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
+
+# Our metrics live in the Parquet tables; Tune's per-trial result files are off, so its
+# "could not fetch metrics" warning after fit() is noise.
+logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
 EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
 FINGERPRINT = "spec-fingerprint.json"

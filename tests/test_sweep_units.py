@@ -1,0 +1,96 @@
+"""Sweep engine pieces that need no Ray cluster: resource requests (GPU dropped with one warning
+on a GPU-less cluster), the dry-run plan, the progress line, and the store on a URI."""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import sweep_fixtures  # noqa: E402
+from raysweep.config.spec import expand, parse_spec  # noqa: E402
+from raysweep.results.store import TableStore  # noqa: E402
+from raysweep.tune.resources import Request, estimate_seconds, plan, strategy_requests, trials_at_once  # noqa: E402
+
+
+def _spec(tmp_path):
+    raw = sweep_fixtures.tiny_spec(str(tmp_path))
+    raw["strategies"] = [{"name": "normal"}, {"name": "explode", "params": {"dir": "x"}, "resources": {"cpu": 2, "gpu": 0.25}}]
+    return parse_spec(raw)
+
+
+def test_requests_follow_strategy_and_default(tmp_path):
+    spec = _spec(tmp_path)
+    out = io.StringIO()
+    reqs = strategy_requests(spec, cluster_gpus=1.0, out=out)
+    assert reqs == {"normal": Request(1.0, 0.1), "explode": Request(2.0, 0.25)}
+    assert out.getvalue() == ""
+    assert reqs["normal"].as_dict() == {"cpu": 1.0, "gpu": 0.1}  # CPU always named
+
+
+def test_gpu_dropped_with_one_warning_without_gpus(tmp_path):
+    out = io.StringIO()
+    reqs = strategy_requests(_spec(tmp_path), cluster_gpus=0.0, out=out)
+    assert all(r.gpu == 0 and r.cpu > 0 for r in reqs.values())
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and "no GPUs" in lines[0]
+
+
+@pytest.mark.parametrize("req,cpus,gpus,expected", [
+    (Request(1, 0.25), 16, 1, 4),   # four quarter-GPU trials share one GPU
+    (Request(1, 0.1), 16, 1, 10),
+    (Request(1, 0.25), 2, 1, 2),    # CPU-bound
+    (Request(0.5, 0), 2, 0, 4),
+])
+def test_trials_at_once(req, cpus, gpus, expected):
+    assert trials_at_once(req, cpus, gpus) == expected
+
+
+def test_plan_counts_and_cost(tmp_path):
+    spec = _spec(tmp_path)
+    trials = expand(spec)
+    reqs = strategy_requests(spec, None)
+    p = plan(spec, trials, reqs, {"normal": 3600.0, "explode": 3600.0})
+    assert p.counts == {"normal": 4, "explode": 4}
+    assert p.gpu_hours == pytest.approx(4 * 0.1 + 4 * 0.25)
+    assert p.cpu_hours == pytest.approx(4 * 1 + 4 * 2)
+    assert p.lines()[0] == "trials: 8"
+    # bigger N costs more
+    small, big = (estimate_seconds(spec, t) for t in (trials[0], trials[-1]))
+    assert big > small > 0
+
+
+def test_progress_line_counts_and_eta():
+    from raysweep.tune.progress import Counts, ProgressLine, format_line
+
+    assert format_line(Counts(4, 2, 4, 0), 100.0, 4) == \
+        "sweep: 4 done, 2 running, 4 pending, 0 failed | 01:40 elapsed, ETA 02:30"
+    assert format_line(Counts(0, 2, 8, 0), 5.0, 0).endswith("ETA --:--")
+
+    class T:
+        def __init__(self, status):
+            self.status = status
+
+    out = io.StringIO()  # not a TTY: plain lines, only when forced or every log_every_s
+    bar = ProgressLine(already_done=3, out=out, log_every_s=3600)
+    trials = [T("TERMINATED"), T("RUNNING"), T("PENDING"), T("ERROR")]
+    assert bar.counts(trials) == Counts(done=4, running=1, pending=1, failed=1)
+    bar._last_print = float("inf")  # pretend we just printed
+    bar.on_step_end(0, trials)
+    assert out.getvalue() == ""
+    bar.on_trial_complete(0, trials, trials[0])
+    assert out.getvalue().count("\n") == 1 and "4 done, 1 running, 1 pending, 1 failed" in out.getvalue()
+
+
+def test_store_on_uri_is_atomic_and_idempotent(tmp_path):
+    store = TableStore(f"file://{tmp_path}", "s")
+    t = pa.table({"trial_id": ["a"], "x": [1.0]})
+    store.write("a", t, pa.table({"trial_id": ["a", "a"]}))
+    store.write("a", t)
+    assert store.done_ids() == {"a"}
+    assert store.read("trials").num_rows == 1 and store.read("examples").num_rows == 2
+    assert sorted(p.name for p in (tmp_path / "s" / "tables" / "trials").iterdir()) == ["a.parquet"]
