@@ -10,6 +10,9 @@ Prints, as `key: number` lines:
                           trial beyond the trial's own work (scheduling, actor start, reporting,
                           checkpoints), target < 0.5
   ray_start_s             ray.init, not counted above
+  ratio_vs_sequential_1thread   against a one-thread loop: on a machine shared with other
+                          jobs, torch's multi-threaded loop can be far slower than one thread
+                          (measured here: 10x), which makes the first ratio look too good
 
 Usage: python benchmarks/bench_sweep.py [SPEC] [--strategies normal,adversarial] [--max-n 1000]
        [--seeds 1] [--epochs E]   (filters shrink the grid for a quick figure; default: the whole
@@ -66,8 +69,8 @@ def drop_learned(raw: dict) -> dict:
     return raw
 
 
-def run_sequential(spec_path: str) -> tuple[float, int]:
-    """Every trial in one process, torch on every core; the data set is loaded once, as a user would."""
+def run_sequential(spec_path: str, threads: int) -> tuple[float, int]:
+    """Every trial in one process with `threads` torch threads; the data set is loaded once."""
     import torch
 
     from raysweep.config.spec import expand, load_spec
@@ -75,7 +78,7 @@ def run_sequential(spec_path: str) -> tuple[float, int]:
 
     from raysweep.trial import dataset_for
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     trials = expand(load_spec(spec_path))
     dataset_for(trials[0])  # generate/load the data before timing: both sides start from the disk cache
     start = time.perf_counter()
@@ -122,13 +125,16 @@ def main() -> None:
         seq_path, ray_path = Path(tmp, "seq.yaml"), Path(tmp, "ray.yaml")
         seq_path.write_text(yaml.safe_dump(shrink(raw, args, str(Path(tmp, "seq")))))
         ray_path.write_text(yaml.safe_dump(shrink(raw, args, str(Path(tmp, "ray")))))
-        sequential, n = run_sequential(str(seq_path))
+        sequential, n = run_sequential(str(seq_path), os.cpu_count() or 1)
+        sequential_1, _ = run_sequential(str(seq_path), 1)
         init_s, wall, busy, slots = run_ray(str(ray_path))
     print(f"trials: {n}")
     print(f"sequential_s: {sequential:.2f}")
     print(f"ray_start_s: {init_s:.2f}")
     print(f"ray_s: {wall:.2f}")
+    print(f"sequential_1thread_s: {sequential_1:.2f}")
     print(f"ratio_vs_sequential: {wall / sequential:.3f}")
+    print(f"ratio_vs_sequential_1thread: {wall / sequential_1:.3f}")
     print(f"overhead_per_trial_s: {(wall * slots - busy) / n:.3f}")
     sys.stdout.flush()
 

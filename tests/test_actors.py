@@ -32,6 +32,8 @@ def fonts(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # another module's Ray: start a clean one with fake GPUs
+        ray.shutdown()
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
              object_store_memory=200 * 1024**2, log_to_driver=False)
     yield ray
@@ -131,12 +133,12 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     ).fit()
     df = pd.DataFrame([r.metrics for r in results])  # metrics kept in memory (file loggers are off)
     assert len(df) == 4 and not results.errors
-    assert df["actor_id"].nunique() == 1
+    assert df["actor_id"].nunique() == 1 and (df["gpus"] == 1).all()  # each trial held a GPU share
     served = ray_local.get(actor.decode.remote(z))  # the actor's own decoder agrees with the local copy
     assert df["checksum"].tolist() == pytest.approx([float(served.sum())] * 4, rel=1e-5)
     assert ray_local.get(actor.info.remote())["train_count"] == 1
-    job = vt.VAEGANJob.from_dict(handles_job(fonts))
-    assert vt.train_count(storage, job) == 1
+    job = vt.VAEGANJob(dataset=fonts, cls=0, lam=3.0, vaegan=SMOKE["vaegan"], train_size=SMOKE["train_size"])
+    assert vt.train_count(storage, job) == 1  # the counter in storage, beside the checkpoint
 
     # Killed with restarts allowed: __init__ re-runs from storage paths and loads the checkpoint.
     before = ray_local.get(ray_local.get(actor.weights_ref.remote())[1][0])
@@ -180,10 +182,6 @@ def _wait_for_restart(ray, actor, old_pid, timeout_s=60):
     raise AssertionError("the killed actor did not restart")
 
 
-def handles_job(fonts):
-    return vt.VAEGANJob(dataset=fonts, cls=0, lam=3.0, vaegan=SMOKE["vaegan"], train_size=SMOKE["train_size"]).to_dict()
-
-
 @pytest.mark.ray
 @pytest.mark.timeout(120)
 def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
@@ -223,3 +221,13 @@ def test_vaegan_trainable_trains_classes_in_parallel(ray_local, fonts, tmp_path)
     for job in jobs:
         assert vt.is_trained(storage, job) and vt.train_count(storage, job) == 1
     assert vt.train_vaegans(jobs, storage) is None  # nothing left to train
+
+    # Actors asked to pre-train through Tune find both checkpoints and only load them.
+    from raysweep.tune.actors import ensure_manifold_actors, teardown
+
+    handles = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0, 1],
+                                     options={"vaegan": {"width": 0.125, "epochs": 2}, "train_size": 100,
+                                              "train_resources": {"cpu": 1, "gpu": 0.25}})
+    infos = ray_local.get([a.info.remote() for a in handles.all()])
+    assert [i["trained_here"] for i in infos] == [False, False] and [i["train_count"] for i in infos] == [1, 1]
+    teardown(handles)

@@ -163,3 +163,15 @@ def test_random_latent_manifold_is_configurable():
     assert ATTACKS.build("random_latent", manifold="true").needs == "true"
     with pytest.raises(UserError):
         ATTACKS.build("random_latent", manifold="moon")
+
+
+def test_chunked_working_batches_give_the_same_records():
+    model, batch = tiny_model(2), toy_batch(2, n=7)
+    params = dict(iterations=5, restarts=2, random_start=False)  # no random draw: chunks must agree
+    whole = ATTACKS.build("linf", **params)(model, batch, keep_images=True)
+    chunked = ATTACKS.build("linf", max_rows=4, **params)(model, batch, keep_images=True)  # 2 samples a chunk
+    assert chunked.x_adv.shape == whole.x_adv.shape
+    assert torch.allclose(chunked.x_adv, whole.x_adv, atol=1e-6)
+    key = lambda r: np.lexsort((r["restart"], r["sample"]))  # noqa: E731
+    for col in ("sample", "restart", "success", "first_success_iter", "adv_pred"):
+        np.testing.assert_array_equal(whole.records[col][key(whole.records)], chunked.records[col][key(chunked.records)])

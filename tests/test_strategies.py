@@ -195,3 +195,14 @@ def test_bad_parameters_are_user_errors(name, params, match, fonts, manifolds):
 def test_missing_manifold_is_a_user_error(fonts):
     with pytest.raises(UserError, match="'class' manifold"):
         STRATEGIES.build("onmanifold_class", ctx=StrategyContext(dataset_meta=fonts.meta))
+
+
+@pytest.mark.parametrize("variant", ["full", "weak"])
+@pytest.mark.parametrize("name", ["onmanifold_true", "onmanifold_class", "transform_adversarial", "combined"])
+def test_variants_apply_to_every_adversarial_family(name, variant, fonts, manifolds):
+    """Supplement H: the full and weak variants exist for on-manifold and transformation training too."""
+    strategy = STRATEGIES.build(name, ctx=context(fonts, manifolds), variant=variant, iterations=3)
+    net = model(fonts).train()
+    loss = strategy.loss(net, batch(fonts, 20))
+    assert torch.isfinite(loss) and net.training
+    assert strategy.adv_fraction == (1.0 if variant == "full" else 0.5)

@@ -54,7 +54,7 @@ def test_plan_counts_and_cost(tmp_path):
     spec = _spec(tmp_path)
     trials = expand(spec)
     reqs = strategy_requests(spec, None)
-    p = plan(spec, trials, reqs, {"normal": 3600.0, "explode": 3600.0})
+    p = plan(trials, reqs, {t.trial_id: 3600.0 for t in trials})
     assert p.counts == {"normal": 4, "explode": 4}
     assert p.gpu_hours == pytest.approx(4 * 0.1 + 4 * 0.25)
     assert p.cpu_hours == pytest.approx(4 * 1 + 4 * 2)

@@ -96,6 +96,8 @@ class Attack:
     def __call__(self, model: nn.Module, batch: Batch, *, manifold: Any = None, source_model: Optional[nn.Module] = None,
                  generator: Optional[torch.Generator] = None, keep_images: bool = False) -> AttackResult:
         self._check_needs(manifold, source_model)
+        if len(batch) == 0:
+            raise UserError(f"attack {self.name!r} got an empty batch; attack at least one sample")
         device = model_device(model)
         batch = _with_idx(batch).to(device)
         parts, images, codes = [], [], []

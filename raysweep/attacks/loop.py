@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -73,21 +74,48 @@ class _Adam:
         self.m, self.v = self.m[keep], self.v[keep]
 
 
+class _OpenCount:
+    """How many rows are still open, read without stalling a GPU: on CUDA the count is copied
+    to pinned memory asynchronously and read one iteration later (None until then), so the
+    host never waits for the iteration it just queued. On CPU it is read at once."""
+
+    def __init__(self, lagged: bool):
+        self.lagged = lagged
+        self.pending: Optional[tuple[torch.Tensor, torch.cuda.Event]] = None
+
+    def update(self, open_rows: torch.Tensor) -> Optional[int]:
+        if not self.lagged:
+            return int(open_rows.sum())
+        host = torch.empty((), dtype=torch.long, pin_memory=True)
+        host.copy_(open_rows.sum(), non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        previous, self.pending = self.pending, (host, event)
+        if previous is None:
+            return None
+        previous[1].synchronize()
+        return int(previous[0])
+
+
 def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor, cfg: LoopConfig) -> LoopResult:
     """Maximise problem.objective over var for cfg.iterations steps (iteration 0 = the start).
 
     Each iteration does one forward pass: it checks success on the current iterate (keeping a
-    row's first successful iterate, or its highest-objective one), then steps from it.
+    row's first successful iterate, or its highest-objective one), then steps from it. What is
+    kept lives in per-row buffers that shrink with the working batch; rows that leave are
+    written to the full-size result.
     """
     n = var0.shape[0]
     y_all = work["y"]
     drop_rows = cfg.early_stop and cfg.keep == "first_success"
-    first = torch.full((n,), -1, dtype=torch.long, device=var0.device)
-    best = torch.full((n,), -math.inf, device=var0.device)
-    kept: dict[str, torch.Tensor] = {}
-    rows = torch.arange(n, device=var0.device)  # global row ids of the working batch
+    track = {"rows": torch.arange(n, device=var0.device),  # global row ids of the working batch
+             "first": torch.full((n,), -1, dtype=torch.long, device=var0.device),
+             "best": torch.full((n,), -math.inf, device=var0.device)}
+    kept: dict[str, torch.Tensor] = {}  # per working row: the kept iterate and its outputs
+    out: dict[str, torch.Tensor] = {}  # per row of the whole problem, filled as rows leave
     var = var0.detach().clone()
     adam = _Adam(var, cfg)
+    counter = _OpenCount(lagged=drop_rows and var0.is_cuda)
     row_steps = 0
     for it in range(cfg.iterations + 1):
         last = it == cfg.iterations
@@ -98,51 +126,79 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
             obj = problem.objective(logits, var, x_adv, work)
         with torch.no_grad():
             success = logits.argmax(dim=1) != work["y"]
-            newly = success & (first[rows] < 0)
-            first[rows] = torch.where(newly, it, first[rows])
+            newly = success & (track["first"] < 0)
+            track["first"] = torch.where(newly, it, track["first"])
             if cfg.keep == "highest_loss":
-                store = obj > best[rows]
+                store = obj > track["best"]
             else:
-                store = (newly | (first[rows] < 0)) if last else newly
-            _store(kept, n, rows, store, dict(x_adv=x_adv, var=var, logits=logits, objective=obj))
-            best[rows] = torch.where(store, obj.detach(), best[rows])
+                store = (newly | (track["first"] < 0)) if last else newly
+            _keep(kept, store, dict(x_adv=x_adv, var=var, logits=logits, objective=obj))
+            track["best"] = torch.where(store, obj.detach(), track["best"])
         if last:
             break
         (grad,) = torch.autograd.grad(-obj.sum(), var)  # rows are independent (eval mode)
         with torch.no_grad():
             var = var.detach()
             if drop_rows:
-                # one host sync per iteration; finished rows leave the batch (Adam moments
-                # included) once enough have piled up, so shapes change rarely
-                open_rows = first[rows] < 0
-                n_open = int(open_rows.sum())
+                n_open = counter.update(track["first"] < 0)
                 if n_open == 0:
                     break
-                if n_open <= cfg.compact_below * rows.numel():
-                    stay = torch.nonzero(open_rows).squeeze(1)
-                    var, grad, rows = var[stay], grad[stay], rows[stay]
+                stay = None if n_open is None else _compaction(track["first"] < 0, n_open, cfg.compact_below)
+                if stay is not None:
+                    # finished rows leave the batch, their Adam moments with them
+                    _flush(out, n, track, kept, torch.nonzero(track["first"] >= 0).squeeze(1))
+                    var, grad = var[stay], grad[stay]
                     work = {k: v[stay] for k, v in work.items()}
+                    track = {k: v[stay] for k, v in track.items()}
+                    kept = {k: v[stay] for k, v in kept.items()}
                     adam.keep_rows(stay)
-            row_steps += rows.numel()
+                    if stay.numel() == 0:
+                        break
+            row_steps += var.shape[0]
             if cfg.step == "adam":
                 adam.step(var, grad)
             else:
                 var.sub_(cfg.lr * grad.sign())
             var = problem.project(var, work)
-    logits = kept.pop("logits")
-    loss = F.cross_entropy(logits, y_all, reduction="none")
-    return LoopResult(kept["x_adv"], kept["var"], logits.argmax(dim=1), loss, kept["objective"], first, row_steps)
+    _flush(out, n, track, kept, torch.arange(track["rows"].numel(), device=var0.device))
+    loss = F.cross_entropy(out["logits"], y_all, reduction="none")
+    return LoopResult(out["x_adv"], out["var"], out["logits"].argmax(dim=1), loss, out["objective"], out["first"],
+                      row_steps)
 
 
-def _store(kept: dict[str, torch.Tensor], n: int, rows: torch.Tensor, store: torch.Tensor,
-           values: dict[str, torch.Tensor]) -> None:
-    """kept[name][rows] = where(store, value, kept[name][rows]); no host sync."""
-    full = rows.numel() == n  # rows is then arange(n): skip the gather/scatter
+def _compaction(open_rows: torch.Tensor, n_open: int, compact_below: float) -> Optional[torch.Tensor]:
+    """Rows to keep in the working batch, or None to leave it as it is.
+
+    CPU: the open rows, once they are <= compact_below of the batch. CUDA: the open rows padded
+    with finished ones to a power of two, once that is smaller than the batch; every new batch
+    shape costs cuDNN new convolution plans, and power-of-two sizes recur, so their plans are
+    cached (small batches cost about the same on a GPU anyway).
+    """
+    size = open_rows.shape[0]
+    if not open_rows.is_cuda:
+        return torch.nonzero(open_rows).squeeze(1) if n_open <= compact_below * size else None
+    if 1 << max(n_open - 1, 0).bit_length() >= size:
+        return None
+    stay = torch.nonzero(open_rows).squeeze(1)
+    target = 1 << max(stay.numel() - 1, 0).bit_length() if stay.numel() else 0
+    pad = torch.nonzero(~open_rows).squeeze(1)[: target - stay.numel()]  # finished rows ride along
+    return torch.cat([stay, pad])
+
+
+def _keep(kept: dict[str, torch.Tensor], store: torch.Tensor, values: dict[str, torch.Tensor]) -> None:
+    """kept[name] = where(store, value, kept[name]) row-wise; no host sync."""
     for name, value in values.items():
+        value = value.detach()
         if name not in kept:
-            kept[name] = value.new_zeros((n,) + tuple(value.shape[1:]))
-        mask = store.view(-1, *([1] * (value.dim() - 1)))
-        if full:
-            kept[name] = torch.where(mask, value.detach(), kept[name])
-        else:
-            kept[name][rows] = torch.where(mask, value.detach(), kept[name][rows])
+            kept[name] = torch.zeros_like(value)
+        kept[name] = torch.where(store.view(-1, *([1] * (value.dim() - 1))), value, kept[name])
+
+
+def _flush(out: dict[str, torch.Tensor], n: int, track: dict[str, torch.Tensor], kept: dict[str, torch.Tensor],
+           idx: torch.Tensor) -> None:
+    """Write working rows `idx` (kept iterate, first success) into the full-size result."""
+    rows = track["rows"][idx]
+    for name, value in [*kept.items(), ("first", track["first"])]:
+        if name not in out:
+            out[name] = value.new_full((n,) + tuple(value.shape[1:]), -1 if name == "first" else 0)
+        out[name][rows] = value[idx]

@@ -10,7 +10,8 @@ An actor loads its finished VAE-GAN from storage and trains it first (fit_job) o
 checkpoint exists; its arguments are plain values and storage paths, never ObjectRefs, so a
 restart (max_restarts=-1) re-runs __init__ and reloads the checkpoint instead of retraining.
 Trials never call the networks remotely for every step: `fetch_manifold` / `manifold_from_actor`
-pull the frozen weights once per process through the object store (CPU tensors) and builds the Manifold locally.
+pull the frozen weights once per process through the object store (CPU tensors) and build the
+Manifold locally.
 
 The driver creates the actors before Tuner.fit() with scheduling_strategy="DEFAULT", so they sit
 outside trial placement groups and hold their small share before trials fill the GPU (Ray
@@ -31,6 +32,7 @@ from raysweep.device import default_device
 from raysweep.errors import UserError
 from raysweep.tune.vaegan_trainable import (
     VAEGANJob, class_rows, dataset_key, fit_job_resumable, job_dir, load_final, load_torch, save_torch, train_count,
+    train_vaegans,
 )
 
 NAMESPACE = "raysweep"
@@ -57,6 +59,9 @@ class ManifoldOptions:
     train_size: Optional[int] = None  # cap on training images per model (smoke runs)
     lambda_table: Optional[str] = None
     code_batch: int = 500  # images per encoder call when caching latent codes
+    # {"cpu": .., "gpu": ..}: train missing VAE-GANs first as parallel Tune trials with these
+    # resources (vaegan_trainable), instead of inside the actors on their small share.
+    train_resources: Optional[dict[str, float]] = None
 
     @classmethod
     def parse(cls, options: Optional[Mapping[str, Any]]) -> "ManifoldOptions":
@@ -254,7 +259,12 @@ def ensure_manifold_actors(dataset: Any, kinds: Iterable[str], storage: str, res
         for cls in _classes_for(kind, classes or []):
             job = None if kind == "true" else make_job(ds, cls, opts, lambdas).to_dict()
             wanted[kind, cls] = (kind, ds, cls, storage, job, opts.code_batch)
-            handles.actors.setdefault(kind, {})[cls] = _create(actor_name(ds, cls, kind), wanted[kind, cls], cpu, gpu, keep)
+    if opts.train_resources is not None:
+        jobs = [VAEGANJob.from_dict(args[4]) for args in wanted.values() if args[4] is not None]
+        train_vaegans(jobs, storage, cpu=float(opts.train_resources.get("cpu", 1.0)),
+                      gpu=float(opts.train_resources.get("gpu", 0.0)))
+    for (kind, cls), args in wanted.items():
+        handles.actors.setdefault(kind, {})[cls] = _create(actor_name(ds, cls, kind), args, cpu, gpu, keep)
     if wait:
         _replace_stale(handles, wanted, cpu, gpu, keep)
     for (kind, cls) in wanted:

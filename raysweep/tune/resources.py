@@ -62,11 +62,11 @@ class Plan:
         return out
 
 
-def plan(spec: SweepSpec, trials: list[TrialConfig], requests: dict[str, Request], seconds_per_trial: dict[str, float]) -> Plan:
-    """Reserved resource-hours: each trial holds its request for its estimated run time."""
+def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[str, float]) -> Plan:
+    """Reserved resource-hours: each trial holds its strategy's request for its `seconds[trial_id]`."""
     counts = Counter(t.strategy for t in trials)
-    gpu_h = sum(requests[s].gpu * n * seconds_per_trial[s] for s, n in counts.items()) / 3600
-    cpu_h = sum(requests[s].cpu * n * seconds_per_trial[s] for s, n in counts.items()) / 3600
+    gpu_h = sum(requests[t.strategy].gpu * seconds[t.trial_id] for t in trials) / 3600
+    cpu_h = sum(requests[t.strategy].cpu * seconds[t.trial_id] for t in trials) / 3600
     return Plan(dict(counts), requests, gpu_h, cpu_h)
 
 

@@ -111,9 +111,8 @@ def _trainable(spec: SweepSpec, ctx: SweepContext, requests):
 
 
 def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, out: TextIO, already: int):
-    storage_fs, _ = filesystem(spec.storage) if "://" in spec.storage else (None, None)
     run_config = tune.RunConfig(
-        name=EXPERIMENT, storage_path=path, storage_filesystem=None if storage_fs is None else storage_fs,
+        name=EXPERIMENT, storage_path=path,  # a local path or a URI Tune opens itself (s3://...)
         failure_config=tune.FailureConfig(max_failures=spec.retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=0,
         callbacks=[ProgressLine(already_done=already, out=out)],
@@ -168,7 +167,7 @@ def _record_failures(results, store: TableStore, schema, spec: SweepSpec) -> int
 def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: TextIO) -> None:
     cluster_gpus = ray.cluster_resources().get("GPU", 0.0) if ray.is_initialized() else None
     requests = strategy_requests(spec, cluster_gpus, out)
-    p = plan(spec, trials, requests, {t.strategy: estimate_seconds(spec, t) for t in trials})
+    p = plan(trials, requests, {t.trial_id: estimate_seconds(spec, t) for t in trials})
     pending = sum(t.trial_id not in done for t in trials)
     print(f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)", file=out)
     for line in p.lines():

@@ -17,9 +17,9 @@ from torch import nn
 
 from raysweep.data.batch import Batch
 from raysweep.errors import UserError
-from raysweep.training.strategies._craft import Craft, attack_craft, build_attack, get_manifold, parse_params, valid_codes
-from raysweep.training.strategies._mix import MixedStrategy, check_fraction, get_variant
-from raysweep.training.strategies.onmanifold import _ATTACK
+from raysweep.training.strategies._craft import attack_craft, build_attack, get_manifold, parse_params, valid_codes
+from raysweep.training.strategies._mix import Craft, MixedStrategy, check_fraction, get_variant
+from raysweep.training.strategies.onmanifold import LATENT_ATTACKS
 from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
 
 
@@ -51,15 +51,15 @@ def split_craft(regular: Craft, onmanifold: Craft, ratio: float) -> Craft:
 def build_combined(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     p = parse_params("combined", CombinedParams, params)
     ratio = check_fraction("ratio", p.ratio)
-    if p.manifold not in _ATTACK:
-        raise UserError(f"strategy 'combined': manifold must be one of {', '.join(_ATTACK)}, got {p.manifold!r}")
+    if p.manifold not in LATENT_ATTACKS:
+        raise UserError(f"strategy 'combined': manifold must be one of {', '.join(LATENT_ATTACKS)}, got {p.manifold!r}")
     variant = get_variant(p.variant)
     fraction = variant.adv_fraction if p.fraction is None else check_fraction("fraction", p.fraction)
     hyper = dict(early_stop=variant.early_stop, iterations=p.iterations, lr=p.lr)
     regular = attack_craft(build_attack("linf", eps=p.eps, **hyper), early_stop=variant.early_stop,
                            generator=ctx.generator)
     manifold = get_manifold(ctx, p.manifold, "combined")
-    name, default_eta = _ATTACK[p.manifold]
+    name, default_eta = LATENT_ATTACKS[p.manifold]
     latent = build_attack(name, eta=default_eta if p.eta is None else p.eta, **hyper)
     onmanifold = attack_craft(latent, early_stop=variant.early_stop, manifold=manifold,
                               generator=ctx.generator, keep=valid_codes(manifold))

@@ -23,7 +23,7 @@ from raysweep.training.strategies._mix import MixedStrategy, check_fraction, get
 from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
 
 # manifold -> (attack in raysweep.attacks, default eta from the paper)
-_ATTACK = {"true": ("onmanifold_true", 0.3), "class": ("onmanifold_learned", 0.3), "data": ("onmanifold_data", 0.1)}
+LATENT_ATTACKS = {"true": ("onmanifold_true", 0.3), "class": ("onmanifold_learned", 0.3), "data": ("onmanifold_data", 0.1)}
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ def _build(name: str, ctx: StrategyContext, params: dict[str, Any], kind: Option
         raise UserError(f"strategy {name!r} always uses the {kind!r} manifold; remove the manifold parameter")
     random = kind is None
     kind = kind or p.manifold or "true"
-    if kind not in _ATTACK:
-        raise UserError(f"strategy {name!r}: manifold must be one of {', '.join(_ATTACK)}, got {kind!r}")
-    attack_name, default_eta = _ATTACK[kind]
+    if kind not in LATENT_ATTACKS:
+        raise UserError(f"strategy {name!r}: manifold must be one of {', '.join(LATENT_ATTACKS)}, got {kind!r}")
+    attack_name, default_eta = LATENT_ATTACKS[kind]
     eta = default_eta if p.eta is None else p.eta
     variant = get_variant(p.variant)
     fraction = variant.adv_fraction if p.fraction is None else check_fraction("fraction", p.fraction)
