@@ -7,7 +7,9 @@
     iterations with early stopping off, divided by the time with per-sample early stopping
     (finished samples leave the batch; target >= 3).
 
-Prints `key: number` lines. `--smoke` runs a tiny version in seconds.
+Prints `key: number` lines (and bare_step_ms_rows_*: the cost of one step by batch size, which
+bounds what dropping rows can save: on CPU it scales with the rows, on a GPU at these sizes it
+is mostly kernel-launch time). `--smoke` runs a tiny version in seconds.
 """
 from __future__ import annotations
 

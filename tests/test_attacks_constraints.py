@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attack_toys import ToyManifold, tiny_model, toy_batch
+from test_attacks_toys import ToyManifold, tiny_model, toy_batch
 from raysweep.attacks import ATTACK_NEEDS, ATTACKS, RECORD_COLUMNS
 from raysweep.errors import UserError
 

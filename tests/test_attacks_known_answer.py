@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attack_toys import tiny_model, toy_batch
+from test_attacks_toys import tiny_model, toy_batch
 from raysweep.attacks import ATTACKS, RECORD_COLUMNS, adversarial_examples, cw_margin
 from raysweep.attacks.loop import LoopConfig, run_loop
 from raysweep.attacks.pgd import ImageProblem

@@ -7,6 +7,7 @@ trials share a GPU, not how much memory each may use.
 """
 from __future__ import annotations
 
+import math
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -38,9 +39,10 @@ def strategy_requests(spec: SweepSpec, cluster_gpus: Optional[float], out: Optio
 
 def trials_at_once(req: Request, cpus: float, gpus: float) -> int:
     """How many trials with `req` fit on a cluster of `cpus` and `gpus` at the same time."""
-    fits = [int(cpus // req.cpu + 1e-9)]
+    # true division then floor with a tolerance: 1 // 0.1 is 9.0 in floating point
+    fits = [math.floor(cpus / req.cpu + 1e-9)]
     if req.gpu > 0:
-        fits.append(int(gpus // req.gpu + 1e-9))
+        fits.append(math.floor(gpus / req.gpu + 1e-9))
     return max(0, min(fits))
 
 
