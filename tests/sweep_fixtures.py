@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from raysweep.data.batch import Split
 from raysweep.data.dataset import DATASETS, Dataset
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS
 
 
 def _split(n: int, gen: torch.Generator) -> Split:

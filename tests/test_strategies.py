@@ -56,10 +56,12 @@ def batch(fonts, n=40):
     return fonts.train.batch(slice(0, n))
 
 
-MIXED = [n for n in STRATEGIES.names() if n != "normal"]
+# Only the strategies raysweep ships: other test modules register throw-away entries.
+SHIPPED = [e.name for e in STRATEGIES if e.factory.__module__.startswith("raysweep.")]
+MIXED = [n for n in SHIPPED if n != "normal"]
 
 
-@pytest.mark.parametrize("name", STRATEGIES.names())
+@pytest.mark.parametrize("name", SHIPPED)
 def test_every_strategy_trains_one_epoch(name, fonts, manifolds):
     assert set(STRATEGY_NEEDS[name]) <= set(manifolds)
     net = model(fonts)
