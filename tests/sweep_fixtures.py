@@ -5,6 +5,7 @@ strategies that make scheduling observable, so sweep tests never wait for FONTS 
 - strategy `barrier`: normal training, but its first loss call waits until `parties` trials have
   reached the barrier (files in `dir`), proving they ran at the same time.
 - strategy `explode`: raises on every attempt and counts attempts in `dir`.
+- strategy `flaky`: raises once, at its `fail_at`-th batch, then trains normally (retry resume).
 Workers import this module by name, so tests put tests/ on PYTHONPATH.
 """
 from __future__ import annotations
@@ -68,10 +69,29 @@ class Explode:
         raise RuntimeError("boom: this strategy always fails")
 
 
+class Flaky:
+    """Fails once, at loss call `fail_at` of its first attempt (a marker file remembers it)."""
+
+    name = "flaky"
+
+    def __init__(self, dir: str, fail_at: int):
+        self.dir, self.fail_at, self.calls = dir, fail_at, 0
+
+    def loss(self, model, batch):
+        self.calls += 1
+        marker = os.path.join(self.dir, "failed-once")
+        if self.calls == self.fail_at and not os.path.exists(marker):
+            os.makedirs(self.dir, exist_ok=True)
+            open(marker, "w").close()
+            raise RuntimeError("flaky: first attempt dies mid-training")
+        return F.cross_entropy(model(batch.x), batch.y)
+
+
 if "barrier" not in STRATEGIES:
     STRATEGIES.register("barrier", "test: wait for N trials")(lambda ctx, **p: Barrier(**p))
     STRATEGIES.register("explode", "test: always raises")(lambda ctx, **p: Explode(**p))
-    STRATEGY_NEEDS.update(barrier=(), explode=())
+    STRATEGIES.register("flaky", "test: fails once mid-training")(lambda ctx, **p: Flaky(**p))
+    STRATEGY_NEEDS.update(barrier=(), explode=(), flaky=())
 
 
 def tiny_spec(storage: str, **overrides) -> dict:

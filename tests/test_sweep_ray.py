@@ -63,17 +63,20 @@ def test_failing_trial_is_retried_then_recorded(ray_session, tmp_path, capsys):
     from raysweep.tune.sweep import run_sweep
 
     attempts = tmp_path / "attempts"
-    strategies = [{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}},
+    # one batch per epoch (n 50, batch 50): flaky dies in epoch 2 and resumes from epoch 2's start
+    strategies = [{"name": "flaky", "params": {"dir": str(tmp_path / "flaky"), "fail_at": 3}, "resources": {"cpu": 1, "gpu": 0.1}},
                   {"name": "explode", "params": {"dir": str(attempts)}, "resources": {"cpu": 1, "gpu": 0.1}}]
-    path = _spec_file(tmp_path, strategies=strategies, grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=1)
+    path = _spec_file(tmp_path, strategies=strategies, grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=1,
+                      train={"epochs": 3, "batch_size": 50})
     summary = run_sweep(path)
     assert (summary.ok, summary.failed) == (1, 1)
     assert len(os.listdir(attempts)) == 2  # first attempt + one retry
     t = _trials(tmp_path).set_index("strategy")
-    assert t.loc["normal", "status"] == "ok" and t.loc["explode", "status"] == "failed"
+    assert t.loc["flaky", "status"] == "ok" and t.loc["explode", "status"] == "failed"
+    assert t.loc["flaky", "resumed_from_epoch"] == 2  # retried from its last epoch checkpoint
     assert "boom" in t.loc["explode", "error"]
     ex = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "examples")
-    assert set(ex["strategy"]) == {"normal"} and len(ex) == 10 * 2  # samples x restarts
+    assert set(ex["strategy"]) == {"flaky"} and len(ex) == 10 * 2  # samples x restarts
     # re-running does nothing: both trials have rows (the failed one keeps its row)
     assert run_sweep(path).skipped == 2
     assert len(_trials(tmp_path)) == 2

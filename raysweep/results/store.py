@@ -56,6 +56,10 @@ class TableStore:
         return {i.base_name[: -len(".parquet")] for i in infos
                 if i.base_name.endswith(".parquet") and not i.base_name.startswith((".", "_"))}
 
+    def has(self, trial_id: str) -> bool:
+        """Whether the trial already has its trial row (one metadata call, no listing)."""
+        return self.fs.get_file_info(self._path("trials", trial_id)).type != pafs.FileType.NotFound
+
     def _write_atomic(self, table: pa.Table, path: str) -> None:
         parent = path.rsplit("/", 1)[0]
         self.fs.create_dir(parent, recursive=True)

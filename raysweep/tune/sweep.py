@@ -199,6 +199,9 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     ctx = SweepContext(storage=spec.storage if "://" in spec.storage else filesystem(spec.storage)[1],
                        sweep=spec.name, schema=schema, trial_fn=spec.trial, plugins=tuple(spec.plugins),
                        manifold_actors=start_manifold_actors(spec, pending))
+    # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
+    # long trial running alone while the other slots idle.
+    pending.sort(key=lambda t: -estimate_seconds(spec, t))
     print(f"sweep {spec.name}: {len(pending)} trials to run, {len(done)} already have rows", file=out)
     tuner = _restore_or_new(spec, _trainable(spec, ctx, requests), pending, path, out, len(done), resume)
     try:

@@ -7,6 +7,7 @@ resumed sweep never writes a row twice.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import tempfile
@@ -62,15 +63,17 @@ def _manifolds(ctx: SweepContext) -> dict[str, Any]:
 
 
 def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
-    """The function trainable: config = {"trial": TrialConfig.to_dict(), "attempt_marker": ...}."""
+    """The function trainable; config = {"trial": TrialConfig.to_dict()} (one grid point)."""
     import ray
 
     from raysweep.trial import TrialHooks
 
+    # One "Checkpoint successfully created" info line per epoch per trial drowns the progress line.
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     import_plugins(list(ctx.plugins))
     cfg = TrialConfig.from_dict(config["trial"])
     store = TableStore(ctx.storage, ctx.sweep)
-    if cfg.trial_id in store.done_ids():
+    if store.has(cfg.trial_id):
         tune.report({"done": 1, "skipped": 1})
         return
     started = time.time()
