@@ -123,6 +123,14 @@ def run_attack(spec: dict[str, Any], model: torch.nn.Module, batch: Batch, manif
                   keep_images=keep_images)
 
 
+def attacked_rows(n_test: int, samples: int) -> torch.Tensor:
+    """The test rows every trial attacks: a fixed seeded draw, so all trials of a sweep attack the
+    same images (paired comparisons) and no data set's file order (FONTS cycles through fonts)
+    decides which fonts or classes are attacked."""
+    perm = torch.randperm(n_test, generator=torch.Generator().manual_seed(0))
+    return perm[: min(samples, n_test)].sort().values
+
+
 def _measured_pairs(records: dict[str, np.ndarray], limit: int) -> np.ndarray:
     """Row numbers of successful attempts on correctly classified, valid samples (at most limit)."""
     ok = records["success"].astype(bool) & records["correct"].astype(bool) & records["valid"].astype(bool)
@@ -172,7 +180,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
     for a in ev["attacks"]:
         key = a["label"] or a["name"]
         dists = [d for d in ev["distances"] if d["attack"] == key]
-        batch = ds.test.batch(slice(0, a["samples"]), device)
+        batch = ds.test.batch(attacked_rows(len(ds.test), a["samples"]), device)
         result = run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
         row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
         cols = {k: np.asarray(v) for k, v in result.records.items()}
