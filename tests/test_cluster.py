@@ -93,7 +93,9 @@ def _node_ip() -> str:
 def two_node_cluster(tmp_path: Path, work: Path, dashboard: bool):
     """A CPU-only head and a worker with one (fake) GPU, as separate `ray start` processes."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0",
-           "PYTHONPATH": os.pathsep.join([str(work), str(ROOT)])}
+           "PYTHONPATH": os.pathsep.join([str(work), str(ROOT)]),
+           # a job's entrypoint `python` must be this venv's, as on a cluster set up by cluster.yaml
+           "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
     env.pop("RAY_ADDRESS", None)
     port, dash = _free_port(), _free_port()
     address = f"{_node_ip()}:{port}"

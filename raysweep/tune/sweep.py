@@ -175,6 +175,15 @@ def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: Tex
     print(f"storage: {TableStore(spec.storage, spec.name).root}", file=out)
 
 
+def _leave_job_working_dir() -> None:
+    """Under `ray job submit` the driver starts inside the job's unpacked working_dir, which Ray's
+    runtime-env agent may unpack again (a new directory under the same name) or delete while the
+    sweep runs; the driver's cwd is then gone and Tune's fit() dies in os.path.relpath
+    (ray-project/ray#52343). Storage paths are absolute by now, so leave the directory first."""
+    if "runtime_resources" in os.getcwd():
+        os.chdir(os.path.expanduser("~"))
+
+
 def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
               storage: Optional[str] = None, out: Optional[TextIO] = None) -> SweepSummary:
     """Run (or, with dry, plan) the sweep in `spec_path`; `storage` overrides the spec's."""
@@ -192,6 +201,9 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     if not pending:
         print(f"sweep {spec.name}: all {len(trials)} trials have rows in {store.root}; nothing to do", file=out)
         return SweepSummary(len(trials), len(trials), 0, 0)
+    if "://" not in spec.storage:  # pin local storage before the driver may leave its directory
+        spec = spec.model_copy(update={"storage": filesystem(spec.storage)[1]})
+    _leave_job_working_dir()
     connect(address)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
     schema = trial_schema(spec)
