@@ -16,3 +16,15 @@ def cache_dir(tmp_path, monkeypatch):
     d = tmp_path / "cache"
     monkeypatch.setenv("RAYSWEEP_CACHE", str(d))
     return d
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray with 2 CPUs and one fake GPU (scheduling only), shared by a test module."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # another module's Ray: start a clean one with fake GPUs
+        ray.shutdown()
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
+             object_store_memory=200 * 1024**2, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -29,16 +29,6 @@ def fonts(tmp_path_factory):
     return {"name": "fonts", "options": opts}
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # another module's Ray: start a clean one with fake GPUs
-        ray.shutdown()
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
-             object_store_memory=200 * 1024**2, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
 
 # -- without Ray ---------------------------------------------------------------------------------
 

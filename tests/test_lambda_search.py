@@ -60,16 +60,6 @@ def test_score_without_true_manifold_uses_l1_and_frechet(tmp_path, monkeypatch):
     assert 0 < scores["l1"] < 1 and scores["frechet"] > 0
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # another module's Ray: start a clean one with fake GPUs
-        ray.shutdown()
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
-             object_store_memory=200 * 1024**2, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
 
 @pytest.mark.ray
 @pytest.mark.timeout(300)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from raysweep.config.spec import DatasetSpec, Resources
+from raysweep.config.yaml_file import read_yaml
 from raysweep.errors import UserError
 
 
@@ -115,11 +115,5 @@ def parse_lambda_spec(data: dict[str, Any], source: str = "spec") -> LambdaSpec:
 
 
 def load_lambda_spec(path: str | Path) -> LambdaSpec:
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"lambda spec {str(p)!r} not found; pass a YAML file such as sweeps/fonts-lambda.yaml")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
-    return parse_lambda_spec(data, source=str(p))
+    data = read_yaml(path, "lambda spec", "sweeps/fonts-lambda.yaml")
+    return parse_lambda_spec(data, source=str(path))

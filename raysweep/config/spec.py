@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from raysweep.config.yaml_file import read_yaml
 from raysweep.errors import UserError
 
 DEFAULT_TRIAL_FN = "raysweep.trial:run_trial"
@@ -304,13 +304,7 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
 
 def load_spec(path: str | Path, check_data: bool = True) -> SweepSpec:
     """Read, parse and fully validate a spec file: structure, registered names, N vs. the data."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{path}: no such sweep spec; pass a YAML file such as sweeps/fonts-smoke.yaml")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
+    data = read_yaml(path, "sweep spec", "sweeps/fonts-smoke.yaml")
     spec = parse_spec(data, str(path))
     try:
         import_plugins(spec.plugins)
