@@ -177,7 +177,8 @@ def _wait_for_restart(ray, actor, old_pid, timeout_s=60):
 def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
     """The FONTS true manifold through the same interface: decoding served theta gives the images."""
     from raysweep.data.dataset import load_dataset
-    from raysweep.tune.actors import ensure_manifold_actors, fetch_manifold, teardown
+    from raysweep.tune.actors import ensure_manifold_actors, teardown
+    from raysweep.tune.manifold_client import fetch_manifold
 
     handles = ensure_manifold_actors(fonts, ["true"], str(tmp_path), {"cpu": 0, "gpu": 0.05})
     actor = handles.actors["true"][None]

@@ -17,6 +17,10 @@ def run(args: argparse.Namespace) -> int:
                         "from its checkout") from None
 
     path = write_report(args.results_dir, args.out, seed=args.seed, arch=args.arch)
+    # the report's verdict line, so `make demo` ends with the answer and not only a path
+    verdicts = next((line for line in path.read_text().splitlines() if line.startswith("Claims:")), None)
+    if verdicts:
+        print(verdicts)
     print(f"report: {path}")
     return 0
 

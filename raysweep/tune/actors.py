@@ -9,8 +9,8 @@ Kinds (the names in STRATEGY_NEEDS / ATTACK_NEEDS):
 An actor loads its finished VAE-GAN from storage and trains it first (fit_job) only if no
 checkpoint exists; its arguments are plain values and storage paths, never ObjectRefs, so a
 restart (max_restarts=-1) re-runs __init__ and reloads the checkpoint instead of retraining.
-Trials never call the networks remotely for every step: `fetch_manifold` / `manifold_from_actor`
-pull the frozen weights once per process through the object store (CPU tensors) and build the
+Trials never call the networks remotely for every step: raysweep.tune.manifold_client
+pulls the frozen weights once per process through the object store (CPU tensors) and builds the
 Manifold locally.
 
 The driver creates the actors before Tuner.fit() with scheduling_strategy="DEFAULT", so they sit
@@ -115,6 +115,8 @@ class ManifoldActor:
         self.trained_here = False
         if kind == "true":
             self.payload, self._codes = _true_payload(dataset, cls)
+            from raysweep.tune.manifold_client import _true_manifold  # (imports this module)
+
             self.true = _true_manifold(self.payload).to(self.device)
         else:
             self.job = VAEGANJob.from_dict(job)
@@ -353,72 +355,6 @@ def _actor_resources(resources: Any) -> tuple[float, float]:
 
 # -- trial side ----------------------------------------------------------------------------------
 
-# actor name -> (identity, payload): the weights cross the object store once per worker process
-# (Tune reuses trial processes); a small call per fetch notices an actor that serves new weights.
-_CACHE: dict[str, tuple[str, dict[str, Any]]] = {}
-
-
-def _payload(name: str) -> dict[str, Any]:
-    actor = ray.get_actor(name, namespace=NAMESPACE)
-    identity, (ref,) = ray.get(actor.weights_ref.remote())
-    if _CACHE.get(name, ("",))[0] != identity:
-        _CACHE[name] = (identity, ray.get(ref))
-    return _CACHE[name][1]
-
-
-def fetch_manifold(kind: str, dataset: Any, classes: Optional[Iterable[int]] = None,
-                   device: Optional[torch.device] = None):
-    """The Manifold of `kind`, built locally from weights fetched once per process.
-
-    Call it inside a trial (or the driver) after ensure_manifold_actors. classes: the labels of
-    kind "class" (default: every class of the data set).
-    """
-    ds = _dataset_dict(dataset)
-    if kind not in KINDS:
-        raise UserError(f"unknown manifold kind {kind!r}; use one of {', '.join(KINDS)}")
-    if kind == "class":
-        labels = list(classes) if classes is not None else list(range(_n_classes(ds)))
-    else:
-        labels = [None]
-    return _manifold_from_payloads([_payload(actor_name(ds, c, kind)) for c in labels], device)
-
-
-def _class_manifold(payloads: Mapping[int, dict[str, Any]]):
-    from raysweep.manifold.learned import ClassManifold, frozen_vae
-    from raysweep.manifold.vaegan_train import VAEGANConfig
-
-    # Each class may have its own lambda, but lambda does not change the architecture.
-    return ClassManifold({c: frozen_vae(p["state_dict"], VAEGANConfig.from_dict(p["config"]))
-                          for c, p in payloads.items()})
-
-
-def _true_manifold(payload: dict[str, Any]):
-    from raysweep.data.decoder import TrueDecoder
-    from raysweep.manifold.true import TrueManifold
-
-    meta = payload["meta"]
-    return TrueManifold(TrueDecoder(meta["prototypes"]), torch.tensor(meta["theta_lower"]),
-                        torch.tensor(meta["theta_upper"]))
-
-
-def _manifold_from_payloads(payloads: list[dict[str, Any]], device: Optional[torch.device] = None):
-    device = device or default_device()
-    kinds = {p["kind"] for p in payloads}
-    if len(kinds) != 1:
-        raise ValueError(f"actors of different kinds {sorted(kinds)} cannot form one manifold")
-    kind = kinds.pop()
-    if kind == "class":
-        return _class_manifold({p["cls"]: p for p in payloads}).to(device)
-    if kind == "data":
-        from raysweep.manifold.learned import DataManifold
-        from raysweep.manifold.vaegan_train import VAEGANConfig
-
-        (p,) = payloads
-        return DataManifold.from_state_dict(p["state_dict"], VAEGANConfig.from_dict(p["config"])).to(device)
-    (p,) = payloads
-    return _true_manifold(p).to(device)
-
-
 # -- the sweep runner's hook (raysweep.tune.sweep / raysweep.tune.trainable) ---------------------
 
 def start_manifold_actors(spec: Any, needs: Iterable[str]) -> dict[str, str]:
@@ -431,11 +367,6 @@ def start_manifold_actors(spec: Any, needs: Iterable[str]) -> dict[str, str]:
                                      options=spec.manifolds.options, keep=spec.manifolds.keep)
     return {kind: ",".join(actor_name(handles.dataset, c, kind) for c in by_cls)
             for kind, by_cls in handles.actors.items()}
-
-
-def manifold_from_actor(names: str, device: Optional[torch.device] = None):
-    """Trial side of the hook: the Manifold served by the named actor(s), weights cached per process."""
-    return _manifold_from_payloads([_payload(n) for n in names.split(",") if n], device)
 
 
 def stop_manifold_actors(actors: Mapping[str, str], keep: bool = False) -> None:

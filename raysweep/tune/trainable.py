@@ -57,7 +57,7 @@ def _manifolds(ctx: SweepContext) -> dict[str, Any]:
     """Manifolds served by the sweep's shared actors (raysweep.tune.actors), by name."""
     if not ctx.manifold_actors:
         return {}
-    from raysweep.tune.actors import manifold_from_actor  # the VAE-GAN actors' client side
+    from raysweep.tune.manifold_client import manifold_from_actor
 
     return {name: manifold_from_actor(actor) for name, actor in ctx.manifold_actors.items()}
 
