@@ -96,9 +96,8 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     """Four trials at 0.25 GPU beside an actor at 0.05 GPU: no deadlock, one actor, one training."""
     from ray import tune
 
-    from raysweep.tune.actors import (
-        ensure_manifold_actors, manifold_from_actor, start_manifold_actors, stop_manifold_actors, teardown,
-    )
+    from raysweep.tune.actors import ensure_manifold_actors, start_manifold_actors, stop_manifold_actors, teardown
+    from raysweep.tune.manifold_client import manifold_from_actor
 
     storage = str(tmp_path / "store")
     handles = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0], options=SMOKE)
@@ -188,11 +187,11 @@ def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
     idx = codes["idx"][:8]
     x = manifold.decode(codes["z"][:8], codes["ctx"][:8])
     assert (x - ds.test.batch(idx).x).abs().max() <= 1 / 255 + 1e-4
-    from raysweep.tune import actors
+    from raysweep.tune import manifold_client
 
-    cached = actors._CACHE[actor_name(fonts, None, "true")][1]
+    cached = manifold_client._CACHE[actor_name(fonts, None, "true")][1]
     fetch_manifold("true", fonts, device=torch.device("cpu"))
-    assert actors._CACHE[actor_name(fonts, None, "true")][1] is cached  # not fetched again
+    assert manifold_client._CACHE[actor_name(fonts, None, "true")][1] is cached  # not fetched again
     served = ray_local.get(actor.decode.remote(codes["z"][:8], codes["ctx"][:8]))
     assert torch.allclose(served, x, atol=1e-6)
     teardown(handles)
