@@ -151,3 +151,19 @@ def test_cuda_training_and_evaluation():
     train(model, split, normal(), TrainConfig(epochs=2, batch_size=20), seed=0, device="cuda")
     assert next(model.parameters()).is_cuda
     assert evaluate(model, split, "cuda") < 0.2
+
+
+def test_nan_loss_is_one_clear_error_not_a_traceback():
+    """A diverging run stops with a UserError (one line, exit 2 from the CLI) naming the fix."""
+
+    class Diverging:
+        name = "diverging"
+
+        def loss(self, model, batch):
+            return model(batch.x).sum() * float("nan")
+
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8, generator=g), torch.arange(40) % 10)
+    model = build_model("cnn", (1, 28, 28), 10, seed=0)
+    with pytest.raises(UserError, match="diverged.*lower train.lr"):
+        train(model, split, Diverging(), TrainConfig(epochs=1, batch_size=20), seed=0, device=torch.device("cpu"))

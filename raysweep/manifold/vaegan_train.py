@@ -16,6 +16,7 @@ No Ray here: the Tune trainable passes `on_epoch` to report and checkpoint, and 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -220,6 +221,10 @@ def train_epoch(
         n_batches += 1
     elapsed = time.perf_counter() - start
     out = {k: v / n_batches for k, v in sums.items()}
+    bad = sorted(k for k, v in out.items() if not math.isfinite(v))
+    if bad:
+        raise UserError(f"VAE-GAN training diverged: {', '.join(bad)} became non-finite in epoch {epoch + 1} "
+                        f"(lambda {cfg.lam}); lower the VAE-GAN lr (now {cfg.lr}) or lambda")
     out.update(epoch=float(epoch), lr=lr, images_per_s=images.shape[0] / max(elapsed, 1e-9))
     return out
 

@@ -106,9 +106,14 @@ def train_epoch(model: nn.Module, data: Split, strategy: Strategy, opt: torch.op
             counted += len(batch)
     _sync(device)
     seconds = time.perf_counter() - start
+    train_loss = loss_sum.item() / n
+    if not math.isfinite(train_loss):  # checked once per epoch: a per-step check would sync the GPU
+        name = getattr(strategy, "name", type(strategy).__name__)
+        raise UserError(f"training diverged: the {name} loss became {train_loss} in epoch {epoch + 1}; "
+                        f"lower train.lr (now {cfg.lr}) or check the strategy's parameters")
     return {
         "epoch": float(epoch),
-        "train_loss": loss_sum.item() / n,
+        "train_loss": train_loss,
         "train_error": wrong.item() / counted if counted else math.nan,
         "lr": lr,
         "epoch_time_s": seconds,
