@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from raysweep.data.batch import Split
 from raysweep.errors import UserError
+from raysweep.tensors import cpu_copy
 from raysweep.models.vaegan import VAEGAN, VAEGANArch
 
 # Epochs per data set and the paper's hand-tuned lambda (supplement B.2).
@@ -229,21 +230,10 @@ def train_epoch(
     return out
 
 
-def _cpu_copy(obj: Any) -> Any:
-    """Detached CPU copies of every tensor in nested dicts/lists (state dicts alias live weights)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().clone()
-    if isinstance(obj, dict):
-        return {k: _cpu_copy(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_cpu_copy(v) for v in obj)
-    return obj
-
-
 def training_state(model: VAEGAN, opts: Optimisers, next_epoch: int) -> dict[str, Any]:
     """What a resumable checkpoint holds: model and optimiser state dicts (CPU copies, safe to
     keep while training goes on) and the next epoch."""
-    return _cpu_copy({
+    return cpu_copy({
         "model": model.state_dict(),
         "opt_enc": opts.enc.state_dict(),
         "opt_dec": opts.dec.state_dict(),

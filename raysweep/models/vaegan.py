@@ -14,6 +14,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from raysweep.tensors import cpu_copy
+
 
 @dataclass(frozen=True)
 class VAEGANArch:
@@ -129,8 +131,4 @@ class VAEGAN(nn.Module):
 
 def serving_state_dict(model: VAEGAN) -> dict[str, torch.Tensor]:
     """Encoder + decoder weights as detached CPU tensors (what a manifold actor ships out)."""
-    return {
-        k: v.detach().cpu().clone()
-        for k, v in model.state_dict().items()
-        if k.startswith(("encoder.", "decoder."))
-    }
+    return cpu_copy({k: v for k, v in model.state_dict().items() if k.startswith(("encoder.", "decoder."))})

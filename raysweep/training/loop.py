@@ -16,6 +16,7 @@ from torch import nn
 
 from raysweep.data.batch import Batch, Split
 from raysweep.errors import UserError
+from raysweep.tensors import cpu_copy
 from raysweep.training.schedule import lr_at, num_batches
 from raysweep.training.strategy import Strategy
 
@@ -127,23 +128,13 @@ def _checkpoint(model: nn.Module, opt: torch.optim.Optimizer, generator: torch.G
     """Everything `train` needs to continue exactly after `epochs_done` epochs (copies, on CPU)."""
     state = {
         "epoch": epochs_done,
-        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "optimizer": _to_cpu(opt.state_dict()),
+        "model": cpu_copy(model.state_dict()),
+        "optimizer": cpu_copy(opt.state_dict()),
         "generator": generator.get_state(),
     }
     if hasattr(strategy, "state_dict"):  # e.g. a strategy's own random stream
         state["strategy"] = strategy.state_dict()
     return state
-
-
-def _to_cpu(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().clone()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj
 
 
 def _restore(state: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer,

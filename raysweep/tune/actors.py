@@ -30,6 +30,7 @@ import torch
 
 from raysweep.device import default_device
 from raysweep.errors import UserError
+from raysweep.models.vaegan import serving_state_dict
 from raysweep.tune.vaegan_trainable import (
     VAEGANJob, class_rows, dataset_key, fit_job_resumable, job_dir, load_final, load_torch, save_torch, train_count,
     train_vaegans,
@@ -134,8 +135,7 @@ class ManifoldActor:
         payload = {
             "kind": self.kind, "cls": self.cls, "lam": record.lam, "config": record.cfg.to_dict(),
             "data_hash": record.data_hash, "metrics": record.metrics,
-            "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
-                           if k.startswith(("encoder.", "decoder."))},
+            "state_dict": serving_state_dict(model),
         }
         codes_path = f"{job_dir(self.storage, self.job)}/{CODES}"
         codes = None if self.trained_here else load_torch(codes_path)
