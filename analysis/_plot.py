@@ -99,6 +99,16 @@ def points_vs_test_error(ax, trials: pd.DataFrame, value: str, ylabel: str,
     return drawn
 
 
+def success_panels(ax_n, ax_error, trials: pd.DataFrame, attack: str) -> None:
+    """The pair every robustness figure draws: an attack's success rate against N and against
+    test error, per strategy (Fig. 5 and 6 of the paper)."""
+    col, label = L.success_col(attack), rate_label(attack)
+    lines_vs_n(ax_n, trials, col, label)
+    ax_n.set_title(f"{attack}: success vs N")
+    points_vs_test_error(ax_error, trials, col, label)
+    ax_error.set_title(f"{attack}: success vs test error")
+
+
 def save(fig, out_dir: Path, name: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.png"

@@ -34,11 +34,7 @@ def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
         return P.FigureOutcome(NAME, note="no attack besides Fig. 6's regular and Fig. 5's on-manifold ones")
     fig, axes = plt.subplots(len(attacks), 3, figsize=(15, 4.0 * len(attacks)), squeeze=False)
     for row, attack in zip(axes, attacks):
-        col = L.success_col(attack)
-        P.lines_vs_n(row[0], trials, col, P.rate_label(attack))
-        row[0].set_title(f"{attack}: success vs N")
-        P.points_vs_test_error(row[1], trials, col, P.rate_label(attack))
-        row[1].set_title(f"{attack}: success vs test error")
+        P.success_panels(row[0], row[1], trials, attack)
         if not P.lines_vs_n(row[2], trials, L.mean_norm_col(attack, "l2"), f"{attack} mean L2 of successes"):
             row[2].axis("off")
         else:

@@ -28,11 +28,7 @@ def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     P.lines_vs_n(axes[0][0], trials, L.TEST_ERROR, "test error")
     axes[0][0].set_title("test error")
     for row, attack in zip(axes, attacks):
-        col = L.success_col(attack)
-        P.lines_vs_n(row[1], trials, col, P.rate_label(attack))
-        row[1].set_title(f"{attack}: success vs N")
-        P.points_vs_test_error(row[2], trials, col, P.rate_label(attack))
-        row[2].set_title(f"{attack}: success vs test error")
+        P.success_panels(row[1], row[2], trials, attack)
     for row in axes[1:]:
         row[0].axis("off")  # test error does not depend on the attack: drawn once
     P.legend_once(fig, [ax for row in axes for ax in row])

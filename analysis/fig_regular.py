@@ -24,13 +24,8 @@ def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     attacks = L.attacks_in(trials, L.REGULAR_ATTACKS)
     if not attacks or not L.has_columns(trials, L.TEST_ERROR, L.N):
         return P.FigureOutcome(NAME, note="needs test_error, n and a regular attack's success rate")
-    attack = attacks[0]
-    col = L.success_col(attack)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    P.lines_vs_n(axes[0], trials, col, P.rate_label(attack))
-    axes[0].set_title(f"{attack}: success vs N")
-    P.points_vs_test_error(axes[1], trials, col, P.rate_label(attack))
-    axes[1].set_title(f"{attack}: success vs test error")
+    P.success_panels(axes[0], axes[1], trials, attacks[0])
     P.legend_once(fig, axes)
     fig.suptitle("Fig. 6: regular robustness and generalization (mean +- std over seeds)")
     return P.FigureOutcome(NAME, P.save(fig, out_dir, NAME))
