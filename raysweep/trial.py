@@ -62,13 +62,11 @@ def dataset_for(cfg: TrialConfig) -> Dataset:
 
 def manifold_needs(cfg: TrialConfig) -> set[str]:
     """Manifold names ("true", "class", "data") the strategy, attacks and distances need."""
-    from raysweep.training.strategy import STRATEGY_NEEDS
+    from raysweep.training.strategy import strategy_needs
 
-    needs = set(STRATEGY_NEEDS.get(cfg.strategy, ()))
-    if cfg.evaluate["attacks"]:
-        from raysweep.attacks import ATTACK_NEEDS
-
-        needs |= {ATTACK_NEEDS.get(a["name"]) for a in cfg.evaluate["attacks"]}
+    needs = set(strategy_needs(cfg.strategy, cfg.strategy_params))
+    # a built attack's .needs is authoritative (random_latent takes a `manifold` parameter)
+    needs |= {build_attack(a).needs for a in cfg.evaluate["attacks"]}
     if cfg.evaluate["distances"]:
         from raysweep.manifold.distance import DISTANCE_NEEDS
 
@@ -111,13 +109,18 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
     return model, {"train_time_s": result.train_time_s, "train_error": last.get("train_error", float("nan"))}
 
 
+def build_attack(spec: dict[str, Any]):
+    """The attack a spec's `evaluate.attacks` entry configures (hyperparameters only, no data)."""
+    from raysweep.attacks import ATTACKS
+
+    return ATTACKS.build(spec["name"], restarts=spec["restarts"], **spec["params"])
+
+
 def run_attack(spec: dict[str, Any], model: torch.nn.Module, batch: Batch, manifolds: dict[str, Any],
                seed: int, keep_images: bool):
-    """One configured attack on the first `samples` test images (Sec. 3.1-3.3)."""
-    from raysweep.attacks import ATTACK_NEEDS, ATTACKS
-
-    attack = ATTACKS.build(spec["name"], restarts=spec["restarts"], **spec["params"])
-    need = getattr(attack, "needs", ATTACK_NEEDS.get(spec["name"]))
+    """One configured attack on the given test images (Sec. 3.1-3.3)."""
+    attack = build_attack(spec)
+    need = attack.needs
     gen = torch.Generator(device=batch.x.device).manual_seed(seed)
     return attack(model, batch, manifold=manifolds.get(need) if need else None, generator=gen,
                   keep_images=keep_images)

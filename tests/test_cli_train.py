@@ -95,3 +95,20 @@ def test_list_unknown_kind_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["list", "widgets"])
     assert exit_info.value.code == 2
+
+
+def test_train_runs_a_true_manifold_strategy_on_fonts(cache_dir, capsys):
+    """The FONTS true manifold is built locally, so on-manifold training needs no sweep."""
+    from raysweep.cli import main
+
+    code = main(["train", "--dataset", "fonts", "--n", "100", "--epochs", "1", "--strategy", "onmanifold_true"])
+    assert code == 0
+    assert "test_error:" in capsys.readouterr().out
+
+
+def test_train_refuses_a_learned_manifold_strategy_with_one_line(capsys):
+    from raysweep.cli import main
+
+    assert main(["train", "--n", "100", "--strategy", "onmanifold_class"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "raysweep sweep" in err[0]

@@ -208,3 +208,16 @@ def test_variants_apply_to_every_adversarial_family(name, variant, fonts, manifo
     loss = strategy.loss(net, batch(fonts, 20))
     assert torch.isfinite(loss) and net.training
     assert strategy.adv_fraction == (1.0 if variant == "full" else 0.5)
+
+
+def test_a_manifold_parameter_decides_which_manifold_the_sweep_must_provide():
+    """random_latent/combined take `manifold`; the sweep starts actors from what they really use."""
+    from raysweep.training.strategy import strategy_needs
+    from raysweep.trial import build_attack
+
+    assert strategy_needs("onmanifold_true", {}) == ("true",)
+    assert strategy_needs("random_latent", {"manifold": "class"}) == ("class",)
+    assert strategy_needs("combined", {"manifold": "data", "ratio": 0.5}) == ("data",)
+    assert strategy_needs("normal", {}) == ()
+    spec = {"name": "random_latent", "restarts": 1, "params": {"manifold": "class"}}
+    assert build_attack(spec).needs == "class"

@@ -45,12 +45,14 @@ def _check_args(args: argparse.Namespace) -> None:
     """Catch bad input before any data is loaded."""
     import raysweep.training.strategies  # noqa: F401  (registers the strategies)
     from raysweep.models import MODELS
-    from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS
+    from raysweep.training.strategy import STRATEGIES, strategy_needs
 
     MODELS.get(args.arch)  # unknown name -> UserError listing the known ones
     STRATEGIES.get(args.strategy)
-    if STRATEGY_NEEDS.get(args.strategy):
-        raise UserError(f"strategy {args.strategy!r} needs the manifolds {STRATEGY_NEEDS[args.strategy]}; "
+    # The FONTS true manifold is built here; learned ones live in the sweep's manifold actors.
+    learned = set(strategy_needs(args.strategy, {})) - {"true"}
+    if learned:
+        raise UserError(f"strategy {args.strategy!r} needs the learned manifolds {sorted(learned)}; "
                         "run it through `raysweep sweep`")
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
@@ -70,6 +72,17 @@ def _training_split(data, n: int, seed: int):
     return data.train.subset(subset(data.train.y, n, seed))
 
 
+def _true_manifold(strategy: str, data, device: torch.device) -> dict:
+    """{"true": TrueManifold} when the strategy needs it (FONTS only; a UserError elsewhere)."""
+    from raysweep.training.strategy import strategy_needs
+
+    if "true" not in strategy_needs(strategy, {}):
+        return {}
+    from raysweep.manifold.true import TrueManifold
+
+    return {"true": TrueManifold.from_dataset(data).to(device)}
+
+
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
     device = _device(args.device)
@@ -84,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, **options)
     train_split = _training_split(data, args.n, args.seed)
     model = build_model(args.arch, data.image_shape, data.n_classes, seed=args.seed)
-    ctx = StrategyContext(dataset_meta=data.meta, generator=torch.Generator().manual_seed(args.seed),
-                          device=device)
+    ctx = StrategyContext(manifolds=_true_manifold(args.strategy, data, device), dataset_meta=data.meta,
+                          generator=torch.Generator().manual_seed(args.seed), device=device)
     strategy = STRATEGIES.build(args.strategy, ctx=ctx)
     cfg = TrainConfig(epochs=args.epochs)
 
