@@ -23,11 +23,11 @@ def main() -> None:
     p.add_argument("--k", type=int, default=50)
     p.add_argument("--center", choices=["clean", "mean"], default="clean")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--smoke-test", action="store_true", help="tiny sizes, to check the script runs")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.smoke_test:
+    if args.smoke:
         args.queries, args.train = 20, 2000
     device = default_device()
     g = torch.Generator().manual_seed(0)

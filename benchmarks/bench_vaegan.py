@@ -2,7 +2,7 @@
 
 Prints `images_per_s_full:` (the paper's width, 64/128/256 channels) and `images_per_s_smoke:`
 (width 0.25) for 28x28 images, batch 100, on raysweep.device.default_device().
-Usage: python benchmarks/bench_vaegan.py [--steps 20] [--threads N] [--smoke-test]
+Usage: python benchmarks/bench_vaegan.py [--steps 20] [--threads N] [--smoke]
 """
 from __future__ import annotations
 
@@ -36,11 +36,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--smoke-test", action="store_true", help="2 steps, to check the script runs")
+    p.add_argument("--smoke", action="store_true", help="2 steps, to check the script runs")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    steps = 2 if args.smoke_test else args.steps
+    steps = 2 if args.smoke else args.steps
     device = default_device()
     print(f"device: {device} threads: {torch.get_num_threads()}")
     print(f"images_per_s_full: {images_per_s(1.0, steps, device):.1f}")

@@ -3,6 +3,7 @@ row, and resume after the driver is killed (rows exactly once). One Ray session 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,6 +83,22 @@ def test_failing_trial_is_retried_then_recorded(ray_session, tmp_path, capsys):
     assert len(_trials(tmp_path)) == 2
 
 
+def _make_checkpoints_stale(sweep_dir: Path, with_rows: set[str]) -> None:
+    """What a driver killed between Tune's checkpoint deletion and its next state snapshot leaves
+    behind (the race CI once hit): the saved state names checkpoints that are gone. The first
+    unfinished trial loses all of its checkpoints; the others' newest moves to a higher index."""
+    unfinished = sorted(d for d in (sweep_dir / "tune").iterdir()
+                        if d.is_dir() and any(d.glob("checkpoint_*")) and d.name not in with_rows)
+    for i, trial in enumerate(unfinished):
+        checkpoints = sorted(trial.glob("checkpoint_*"))
+        if i == 0:
+            for c in checkpoints:
+                shutil.rmtree(c)
+        else:
+            index = int(checkpoints[-1].name.split("_")[1])
+            checkpoints[-1].rename(trial / f"checkpoint_{index + 5:06d}")
+
+
 def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path):
     """Kill the driver (a subprocess on the shared cluster) after its first row; the re-run
     finishes the rest and every trial has exactly one trial row and one set of example rows."""
@@ -101,6 +118,7 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path):
     driver.wait()
     before = len(list(tables.glob("*.parquet")))
     assert 1 <= before < 4
+    _make_checkpoints_stale(tmp_path / "out" / "tiny", {p.stem for p in tables.glob("*.parquet")})
     summary = run_sweep(path, resume=True)
     assert summary.skipped == before and summary.ok == 4 - before
     t = _trials(tmp_path)

@@ -94,3 +94,34 @@ def test_store_on_uri_is_atomic_and_idempotent(tmp_path):
     assert store.done_ids() == {"a"}
     assert store.read("trials").num_rows == 1 and store.read("examples").num_rows == 2
     assert sorted(p.name for p in (tmp_path / "s" / "tables" / "trials").iterdir()) == ["a.parquet"]
+
+
+def test_missing_checkpoint_takes_the_newest_complete_one(tmp_path):
+    """The resume repair (raysweep.tune.resume): a state naming a deleted checkpoint gets the
+    trial's newest checkpoint that holds a state file; a half-copied one is never used."""
+    import pyarrow.fs as pafs
+
+    from raysweep.tune.resume import repair_missing_checkpoint
+    from raysweep.tune.trainable import STATE_FILE
+
+    trial = tmp_path / "trial"
+    for name, complete in [("checkpoint_000001", True), ("checkpoint_000003", True), ("checkpoint_000004", False)]:
+        (trial / name).mkdir(parents=True)
+        if complete:
+            (trial / name / STATE_FILE).write_bytes(name.encode())
+    fs = pafs.LocalFileSystem()
+    assert "checkpoint_000003" in repair_missing_checkpoint(fs, str(trial / "checkpoint_000002"))
+    assert (trial / "checkpoint_000002" / STATE_FILE).read_bytes() == b"checkpoint_000003"
+    assert not (trial / "checkpoint_000003").exists() and (trial / "checkpoint_000004").exists()
+
+
+def test_missing_checkpoint_without_any_left_starts_afresh(tmp_path):
+    import pyarrow.fs as pafs
+
+    from raysweep.tune.resume import repair_missing_checkpoint
+    from raysweep.tune.trainable import STATE_FILE
+
+    (tmp_path / "trial" / "checkpoint_000000").mkdir(parents=True)  # half-copied: no state file
+    target = tmp_path / "trial" / "checkpoint_000001"
+    assert "epoch 0" in repair_missing_checkpoint(pafs.LocalFileSystem(), str(target))
+    assert target.is_dir() and not (target / STATE_FILE).exists()

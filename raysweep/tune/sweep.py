@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -33,6 +32,7 @@ from raysweep.results.rows import failed_table
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore, filesystem  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
+from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.tune.resources import estimate_seconds, plan, strategy_requests  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 
@@ -40,8 +40,6 @@ from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 # "could not fetch metrics" warning after fit() is noise.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
-EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
-FINGERPRINT = "spec-fingerprint.json"
 
 
 @dataclass
@@ -72,11 +70,6 @@ def experiment_path(spec: SweepSpec) -> str:
     if "://" in spec.storage:
         return f"{spec.storage.rstrip('/')}/{spec.name}"
     return f"{base}/{spec.name}"
-
-
-def fingerprint(trials: list[TrialConfig]) -> str:
-    """The trial ids a Tune experiment holds, saved beside it to decide whether to restore it."""
-    return json.dumps(sorted(t.trial_id for t in trials))
 
 
 def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> dict[str, str]:
@@ -124,29 +117,6 @@ def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, ou
     )
     return tune.Tuner(trainable, param_space={"trial": tune.grid_search([t.to_dict() for t in pending])},
                       tune_config=tune_config, run_config=run_config)
-
-
-def _restore_or_new(spec, trainable, pending, path, out, already, resume: bool):
-    """Tuner.restore when --resume finds Tune state for the same pending set (trials continue from
-    their last epoch checkpoint); otherwise a new Tuner over the trials without rows."""
-    fs, fs_path = filesystem(path)
-    fp_path = f"{fs_path}/{FINGERPRINT}"
-    exp = f"{path.rstrip('/')}/{EXPERIMENT}"
-    if resume and tune.Tuner.can_restore(exp):
-        try:
-            with fs.open_input_stream(fp_path) as f:
-                covered = set(json.loads(f.read().decode()))
-        except (OSError, json.JSONDecodeError):
-            covered = set()
-        # Restore only if the saved experiment holds every trial still without rows.
-        same = covered >= {t.trial_id for t in pending}
-        if same:
-            print(f"raysweep: resuming Tune state in {exp}", file=out)
-            return tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
-    fs.create_dir(fs_path, recursive=True)
-    with fs.open_output_stream(fp_path) as f:
-        f.write(fingerprint(pending).encode())
-    return _tuner(spec, trainable, pending, path, out, already)
 
 
 def _record_failures(results, store: TableStore, schema, spec: SweepSpec) -> int:
@@ -215,7 +185,9 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     # long trial running alone while the other slots idle.
     pending.sort(key=lambda t: -estimate_seconds(spec, t))
     print(f"sweep {spec.name}: {len(pending)} trials to run, {len(done)} already have rows", file=out)
-    tuner = _restore_or_new(spec, _trainable(spec, ctx, requests), pending, path, out, len(done), resume)
+    trainable = _trainable(spec, ctx, requests)
+    tuner = restore_or_new(path, trainable, pending, resume, out=out,
+                           new_tuner=lambda: _tuner(spec, trainable, pending, path, out, len(done)))
     try:
         results = tuner.fit()
     finally:

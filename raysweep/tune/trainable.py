@@ -43,7 +43,9 @@ def _load_state() -> Optional[dict[str, Any]]:
     if ckpt is None:
         return None
     with ckpt.as_directory() as d:
-        return torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)
+        state = os.path.join(d, STATE_FILE)
+        # An empty checkpoint is how a resume marks "start afresh" (raysweep.tune.resume).
+        return torch.load(state, map_location="cpu", weights_only=False) if os.path.exists(state) else None
 
 
 def _report_epoch(epoch: int, metrics: dict[str, float], state_fn) -> None:

@@ -1,0 +1,81 @@
+"""Resuming a sweep's Tune experiment after the driver died.
+
+`--resume` restores Tune's saved experiment when it covers every trial still without rows, so
+unfinished trials continue from their last epoch checkpoint. Tune snapshots its experiment state
+every few seconds but deletes superseded checkpoints at once (num_to_keep=1), so a driver killed
+between the two leaves a state that names a checkpoint already gone; Ray 2.60 then fails the trial
+in `Trainable.restore` on every retry. Before fit() we repair such references: the newest complete
+checkpoint the trial did leave takes the missing name (what Ray once did itself, ray#29099), or,
+if it left none, an empty directory there makes the trial start from epoch 0.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable, TextIO
+
+import pyarrow.fs as pafs
+from ray import tune
+
+from raysweep.config.spec import TrialConfig
+from raysweep.results.store import filesystem
+from raysweep.tune.trainable import STATE_FILE
+
+EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
+FINGERPRINT = "spec-fingerprint.json"
+_CHECKPOINT = re.compile(r"checkpoint_(\d+)$")
+
+
+def fingerprint(trials: list[TrialConfig]) -> str:
+    """The trial ids a Tune experiment holds, saved beside it to decide whether to restore it."""
+    return json.dumps(sorted(t.trial_id for t in trials))
+
+
+def _exists(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def repair_missing_checkpoint(fs: pafs.FileSystem, path: str) -> str:
+    """Make the checkpoint directory `path` exist again; returns what was done, for one log line.
+
+    Only complete checkpoints (holding STATE_FILE) of the same trial are candidates: a directory
+    half-copied when the driver died is not one."""
+    trial_dir, name = path.rstrip("/").rsplit("/", 1)
+    found = fs.get_file_info(pafs.FileSelector(trial_dir, allow_not_found=True))
+    done = sorted((int(m.group(1)), info.path) for info in found
+                  if info.type == pafs.FileType.Directory and (m := _CHECKPOINT.search(info.base_name))
+                  and _exists(fs, f"{info.path}/{STATE_FILE}"))
+    if done:
+        fs.move(done[-1][1], path)
+        return f"continues from {done[-1][1].rsplit('/', 1)[-1]}"
+    fs.create_dir(path, recursive=True)  # no STATE_FILE inside: the trainable starts afresh
+    return "left no complete checkpoint, starts from epoch 0"
+
+
+def restore_or_new(path: str, trainable, pending: list[TrialConfig], resume: bool,
+                   new_tuner: Callable[[], tune.Tuner], out: TextIO) -> tune.Tuner:
+    """Tuner.restore when `resume` finds Tune state for the same pending set, with its stale
+    checkpoint references repaired; otherwise `new_tuner()` over the trials without rows."""
+    fs, fs_path = filesystem(path)
+    fp_path = f"{fs_path}/{FINGERPRINT}"
+    exp = f"{path.rstrip('/')}/{EXPERIMENT}"
+    if resume and tune.Tuner.can_restore(exp):
+        try:
+            with fs.open_input_stream(fp_path) as f:
+                covered = set(json.loads(f.read().decode()))
+        except (OSError, json.JSONDecodeError):
+            covered = set()
+        if covered >= {t.trial_id for t in pending}:
+            print(f"raysweep: resuming Tune state in {exp}", file=out)
+            tuner = tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
+            for result in tuner.get_results():  # read from the saved state; runs nothing
+                ckpt = result.checkpoint
+                if ckpt is not None and not _exists(ckpt.filesystem, ckpt.path):
+                    what = repair_missing_checkpoint(ckpt.filesystem, ckpt.path)
+                    print(f"raysweep: trial {result.path.rstrip('/').rsplit('/', 1)[-1]}: its saved "
+                          f"checkpoint was gone; {what}", file=out)
+            return tuner
+    fs.create_dir(fs_path, recursive=True)
+    with fs.open_output_stream(fp_path) as f:
+        f.write(fingerprint(pending).encode())
+    return new_tuner()
