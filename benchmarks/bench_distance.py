@@ -41,7 +41,9 @@ def main() -> None:
     res = knn_projection(x_adv, x, train, k=args.k, center=args.center)
     res.residual.cpu()  # waits for the device
     elapsed = time.perf_counter() - start
-    print(f"device: {device} threads: {torch.get_num_threads()} train: {args.train} queries: {args.queries}")
+    print(f"device: {device}")
+    for key, value in [("threads", torch.get_num_threads()), ("train", args.train), ("queries", args.queries)]:
+        print(f"{key}: {value}")
     print(f"seconds: {elapsed:.3f}")
     print(f"examples_per_s: {args.queries / elapsed:.1f}")
 

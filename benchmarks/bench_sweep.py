@@ -17,8 +17,9 @@ Prints, as `key: number` lines:
                           (measured here: 10x), which makes the first ratio look too good
 
 Usage: python benchmarks/bench_sweep.py [SPEC] [--strategies normal,adversarial] [--max-n 1000]
-       [--seeds 1] [--epochs E]   (filters shrink the grid for a quick figure; default: the whole
-       smoke grid without learned manifolds, about 20 minutes on 2 cores).
+       [--seeds 1] [--epochs E] [--smoke]   (filters shrink the grid for a quick figure; default:
+       the whole smoke grid without learned manifolds, about 20 minutes on 2 cores; --smoke: two
+       one-epoch normal trials, to check the script runs).
 """
 from __future__ import annotations
 
@@ -124,7 +125,11 @@ def main() -> None:
     p.add_argument("--max-n", type=int, default=0)
     p.add_argument("--seeds", type=int, default=0)
     p.add_argument("--epochs", type=int, default=0)
+    p.add_argument("--smoke", action="store_true", help="two 1-epoch normal trials at the smallest N")
     args = p.parse_args()
+    if args.smoke:
+        args.strategies, args.seeds, args.epochs = "normal", 2, 1
+        args.max_n = min(yaml.safe_load(Path(args.spec).read_text())["grid"]["n"])
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     with tempfile.TemporaryDirectory() as tmp:
         raw = yaml.safe_load(Path(args.spec).read_text())

@@ -1,0 +1,51 @@
+"""Every benchmark script runs (`--smoke`: tiny sizes, seconds each) and prints the figures its
+issue names as `key: number` lines, so `make bench` cannot silently rot. The figures themselves
+are measured at full size by hand, not here (they need an idle machine)."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY_NUMBER = re.compile(r"^([A-Za-z0-9_.]+): (-?[0-9.]+(?:e[-+]?\d+)?|nan|inf)$")
+
+# script -> the keys its issue asks for
+EXPECTED = {
+    "bench_fonts": ["images_per_s"],
+    "bench_train": ["ratio_vs_bare_loop"],
+    "bench_attacks": ["step_ratio_vs_bare_loop", "early_stop_speedup"],
+    "bench_vaegan": ["images_per_s_full", "images_per_s_smoke"],
+    "bench_distance": ["examples_per_s"],
+    "bench_sweep": ["ratio_vs_sequential", "overhead_per_trial_s"],
+    "bench_strategies": ["cost_vs_normal.adversarial", "test_error.normal.n100", "run_time_s"],
+}
+
+
+def test_every_benchmark_is_covered():
+    assert {p.stem for p in (ROOT / "benchmarks").glob("bench_*.py")} == set(EXPECTED)
+
+
+@pytest.fixture(scope="module")
+def bench_cache(tmp_path_factory):
+    """One private data cache for all scripts (FONTS is generated once), never the user's."""
+    return str(tmp_path_factory.mktemp("bench-cache"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
+    env = {**os.environ, "RAYSWEEP_CACHE": bench_cache}
+    env.setdefault("RAY_AUTH_MODE", "disabled")
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), "--smoke"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = {m.group(1): float(m.group(2)) for line in run.stdout.splitlines() if (m := KEY_NUMBER.match(line))}
+    for key in EXPECTED[script]:
+        assert key in figures, f"{script} printed no '{key}: number' line:\n{run.stdout[-2000:]}"
+        assert math.isfinite(figures[key]) and figures[key] >= 0, (key, figures[key])
