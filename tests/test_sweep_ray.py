@@ -83,6 +83,12 @@ def test_failing_trial_is_retried_then_recorded(ray_session, tmp_path, capsys):
     assert len(_trials(tmp_path)) == 2
 
 
+def _make_state_unreadable(sweep_dir: Path, with_rows: set[str]) -> None:
+    """A driver killed before Tune's first experiment snapshot, or while writing it."""
+    for state in (sweep_dir / "tune").glob("experiment_state-*.json"):
+        state.write_text('{"trial_data": [')
+
+
 def _make_checkpoints_stale(sweep_dir: Path, with_rows: set[str]) -> None:
     """What a driver killed between Tune's checkpoint deletion and its next state snapshot leaves
     behind (the race CI once hit): the saved state names checkpoints that are gone. The first
@@ -99,9 +105,11 @@ def _make_checkpoints_stale(sweep_dir: Path, with_rows: set[str]) -> None:
             checkpoints[-1].rename(trial / f"checkpoint_{index + 5:06d}")
 
 
-def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path):
-    """Kill the driver (a subprocess on the shared cluster) after its first row; the re-run
-    finishes the rest and every trial has exactly one trial row and one set of example rows."""
+@pytest.mark.parametrize("damage", [_make_checkpoints_stale, _make_state_unreadable], ids=["stale", "unreadable"])
+def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage):
+    """Kill the driver (a subprocess on the shared cluster) after its first row, leave its Tune
+    state damaged the way a kill can; the re-run finishes the rest and every trial has exactly
+    one trial row and one set of example rows."""
     from raysweep.tune.sweep import run_sweep
 
     path = _spec_file(tmp_path, grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},
@@ -118,7 +126,7 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path):
     driver.wait()
     before = len(list(tables.glob("*.parquet")))
     assert 1 <= before < 4
-    _make_checkpoints_stale(tmp_path / "out" / "tiny", {p.stem for p in tables.glob("*.parquet")})
+    damage(tmp_path / "out" / "tiny", {p.stem for p in tables.glob("*.parquet")})
     summary = run_sweep(path, resume=True)
     assert summary.skipped == before and summary.ok == 4 - before
     t = _trials(tmp_path)

@@ -6,7 +6,10 @@ every few seconds but deletes superseded checkpoints at once (num_to_keep=1), so
 between the two leaves a state that names a checkpoint already gone; Ray 2.60 then fails the trial
 in `Trainable.restore` on every retry. Before fit() we repair such references: the newest complete
 checkpoint the trial did leave takes the missing name (what Ray once did itself, ray#29099), or,
-if it left none, an empty directory there makes the trial start from epoch 0.
+if it left none, an empty directory there makes the trial start from epoch 0. State that cannot be
+read at all (killed mid-write, or before Tune's first snapshot) is dropped: the trials without rows
+start afresh in a new Tuner. Either way no trial is lost or run twice, because rows, not Tune state,
+decide what is done.
 """
 from __future__ import annotations
 
@@ -52,10 +55,24 @@ def repair_missing_checkpoint(fs: pafs.FileSystem, path: str) -> str:
     return "left no complete checkpoint, starts from epoch 0"
 
 
+def _repair(tuner: tune.Tuner, out: TextIO) -> None:
+    try:
+        results = tuner.get_results()  # read from the saved state; runs nothing
+    except RuntimeError:  # Ray's wording ("call fit() first") would mislead here
+        raise ValueError("it holds no trial states") from None
+    for result in results:
+        ckpt = result.checkpoint
+        if ckpt is not None and not _exists(ckpt.filesystem, ckpt.path):
+            what = repair_missing_checkpoint(ckpt.filesystem, ckpt.path)
+            print(f"raysweep: trial {result.path.rstrip('/').rsplit('/', 1)[-1]}: its saved checkpoint "
+                  f"was gone; {what}", file=out)
+
+
 def restore_or_new(path: str, trainable, pending: list[TrialConfig], resume: bool,
                    new_tuner: Callable[[], tune.Tuner], out: TextIO) -> tune.Tuner:
-    """Tuner.restore when `resume` finds Tune state for the same pending set, with its stale
-    checkpoint references repaired; otherwise `new_tuner()` over the trials without rows."""
+    """Tuner.restore when `resume` finds readable Tune state for the same pending set, with its
+    stale checkpoint references repaired; otherwise `new_tuner()` over the trials without rows, in
+    an emptied Tune directory (the rows, elsewhere, are what make a sweep resumable at all)."""
     fs, fs_path = filesystem(path)
     fp_path = f"{fs_path}/{FINGERPRINT}"
     exp = f"{path.rstrip('/')}/{EXPERIMENT}"
@@ -66,15 +83,18 @@ def restore_or_new(path: str, trainable, pending: list[TrialConfig], resume: boo
         except (OSError, json.JSONDecodeError):
             covered = set()
         if covered >= {t.trial_id for t in pending}:
-            print(f"raysweep: resuming Tune state in {exp}", file=out)
-            tuner = tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
-            for result in tuner.get_results():  # read from the saved state; runs nothing
-                ckpt = result.checkpoint
-                if ckpt is not None and not _exists(ckpt.filesystem, ckpt.path):
-                    what = repair_missing_checkpoint(ckpt.filesystem, ckpt.path)
-                    print(f"raysweep: trial {result.path.rstrip('/').rsplit('/', 1)[-1]}: its saved "
-                          f"checkpoint was gone; {what}", file=out)
-            return tuner
+            try:
+                tuner = tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
+                _repair(tuner, out)
+                print(f"raysweep: resuming Tune state in {exp}", file=out)
+                return tuner
+            except Exception as e:  # noqa: BLE001 - any unreadable state: the safe answer is to start over
+                reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+                print(f"raysweep: cannot resume the Tune state in {exp} ({reason}); the {len(pending)} "
+                      "trials without rows start afresh", file=out)
+    tune_dir = f"{fs_path}/{EXPERIMENT}"
+    if _exists(fs, tune_dir):
+        fs.delete_dir(tune_dir)
     fs.create_dir(fs_path, recursive=True)
     with fs.open_output_stream(fp_path) as f:
         f.write(fingerprint(pending).encode())
