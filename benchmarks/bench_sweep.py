@@ -129,10 +129,11 @@ def main() -> None:
     args = p.parse_args()
     if args.smoke:
         args.strategies, args.seeds, args.epochs = "normal", 2, 1
-        args.max_n = min(yaml.safe_load(Path(args.spec).read_text())["grid"]["n"])
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     with tempfile.TemporaryDirectory() as tmp:
         raw = yaml.safe_load(Path(args.spec).read_text())
+        if args.smoke:
+            args.max_n = min(raw["grid"]["n"])
         seq_path, ray_path = Path(tmp, "seq.yaml"), Path(tmp, "ray.yaml")
         seq_path.write_text(yaml.safe_dump(shrink(raw, args, str(Path(tmp, "seq")))))
         ray_path.write_text(yaml.safe_dump(shrink(raw, args, str(Path(tmp, "ray")))))

@@ -20,6 +20,7 @@ EXPECTED = {
     "bench_fonts": ["images_per_s"],
     "bench_train": ["ratio_vs_bare_loop"],
     "bench_attacks": ["step_ratio_vs_bare_loop", "early_stop_speedup"],
+    "bench_class_manifold": ["routing_ratio_vs_mask_loop"],
     "bench_vaegan": ["images_per_s_full", "images_per_s_smoke"],
     "bench_distance": ["examples_per_s"],
     "bench_sweep": ["ratio_vs_sequential", "overhead_per_trial_s"],
