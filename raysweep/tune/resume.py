@@ -43,7 +43,7 @@ def repair_missing_checkpoint(fs: pafs.FileSystem, path: str) -> str:
 
     Only complete checkpoints (holding STATE_FILE) of the same trial are candidates: a directory
     half-copied when the driver died is not one."""
-    trial_dir, name = path.rstrip("/").rsplit("/", 1)
+    trial_dir = path.rstrip("/").rsplit("/", 1)[0]
     found = fs.get_file_info(pafs.FileSelector(trial_dir, allow_not_found=True))
     done = sorted((int(m.group(1)), info.path) for info in found
                   if info.type == pafs.FileType.Directory and (m := _CHECKPOINT.search(info.base_name))
