@@ -6,7 +6,7 @@ import torch
 
 from raysweep.data.batch import Batch
 from raysweep.errors import UserError
-from raysweep.manifold.distance import DISTANCE_NEEDS, DISTANCES
+from raysweep.manifold.distance import DISTANCES
 from raysweep.manifold.projection_knn import knn_projection, nearest_neighbours, subspace_residual
 from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection, true_projection
 
@@ -129,7 +129,7 @@ def test_every_registered_distance_measures_an_orthogonal_perturbation(name):
     batch = Batch(x, torch.zeros(3, dtype=torch.long), z=z, ctx=None)
     # Training images on the manifold near x: kNN sees a plane the perturbation is orthogonal to.
     train = m.decode(z.repeat(40, 1) + 0.3 * torch.randn(120, 4, generator=torch.Generator().manual_seed(5)))
-    need = DISTANCE_NEEDS[name]
+    need = DISTANCES.get(name).needs
     kw = {"train_images": train} if need == "train" else {"manifold": m}
     dist = DISTANCES.build(name, **({"k": 10} if need == "train" else {}))
     out = dist(x_adv, batch, **kw)

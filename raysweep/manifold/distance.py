@@ -2,13 +2,16 @@
 
 `DISTANCES.build(name, **hyperparams)` returns a callable
 `distance(x_adv, batch, *, manifold=None, train_images=None) -> DistanceResult`, where batch is
-the clean batch the examples were crafted from (x, and z/ctx on FONTS). `DISTANCE_NEEDS[name]`
-says what the caller must pass, in the words of ATTACK_NEEDS: "true" / "class" / "data" (which
-manifold) or "train" (the training images, uint8 [N, C, H, W]).
+the clean batch the examples were crafted from (x, and z/ctx on FONTS). The entry's `needs` says
+what the caller must pass: "true" / "class" / "data" (which manifold) or "train" (the training
+images, uint8 [N, C, H, W]).
 
-- true:    true projection over theta on FONTS, started from the test image's theta.
-- learned_class / learned_data: projection onto a VAE-GAN manifold over z, started from the
-  encoder mean of x (class-specific models, or the class-agnostic one).
+- true:    true projection over theta on FONTS, started from the test image's theta and from
+  the best of codes spread over the preset's box (restarts, raysweep.manifold.projection_latent).
+- class / data: projection onto a VAE-GAN manifold over z, started from the
+  encoder mean of x (class-specific models, or the class-agnostic one) and the same restarts.
+Hyperparameters (iters, lr, restarts, candidates, ...) are LatentProjectionConfig's; a spec sets
+them under the distance's `params`.
 - knn:     least-squares projection of delta onto the span of the 50 nearest training images.
 """
 from __future__ import annotations
@@ -34,7 +37,6 @@ class DistanceResult:
 
 DistanceFn = Callable[..., DistanceResult]
 DISTANCES: Registry[DistanceFn] = Registry("distance")
-DISTANCE_NEEDS: dict[str, str] = {}
 
 
 def _delta_l2(x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -60,22 +62,24 @@ def _latent(name: str, cfg: LatentProjectionConfig, start_from_data_code: bool) 
     return distance
 
 
-@DISTANCES.register("true", "true projection over theta on FONTS (Eq. 10), 100 Adam steps")
+@DISTANCES.register("true", "true projection over theta on FONTS (Eq. 10), 100 Adam steps, 8 screened restarts", needs="true")
 def true_distance(**cfg) -> DistanceFn:
     return _latent("true", LatentProjectionConfig(**cfg), start_from_data_code=True)
 
 
-@DISTANCES.register("learned_class", "projection onto the class VAE-GAN manifolds over z, from the encoder mean")
-def learned_class_distance(**cfg) -> DistanceFn:
-    return _latent("learned_class", LatentProjectionConfig(**cfg), start_from_data_code=False)
+@DISTANCES.register("class", "projection onto the class VAE-GAN manifolds over z, from the encoder mean",
+                    needs="class")
+def class_distance(**cfg) -> DistanceFn:
+    return _latent("class", LatentProjectionConfig(**cfg), start_from_data_code=False)
 
 
-@DISTANCES.register("learned_data", "projection onto the class-agnostic VAE-GAN manifold over z")
-def learned_data_distance(**cfg) -> DistanceFn:
-    return _latent("learned_data", LatentProjectionConfig(**cfg), start_from_data_code=False)
+@DISTANCES.register("data", "projection onto the class-agnostic VAE-GAN manifold over z", needs="data")
+def data_distance(**cfg) -> DistanceFn:
+    return _latent("data", LatentProjectionConfig(**cfg), start_from_data_code=False)
 
 
-@DISTANCES.register("knn", "least-squares projection of delta onto the span of k nearest training images")
+@DISTANCES.register("knn", "least-squares projection of delta onto the span of k nearest training images",
+                    needs="train")
 def knn_distance(k: int = 50, center: Literal["clean", "mean"] = "clean", chunk: int = 16384) -> DistanceFn:
     def distance(x_adv: torch.Tensor, batch: Batch, *, manifold=None, train_images: Optional[torch.Tensor] = None) -> DistanceResult:
         _require(train_images, "the training images", "knn")
@@ -84,5 +88,3 @@ def knn_distance(k: int = 50, center: Literal["clean", "mean"] = "clean", chunk:
 
     return distance
 
-
-DISTANCE_NEEDS.update({"true": "true", "learned_class": "class", "learned_data": "data", "knn": "train"})
