@@ -5,6 +5,12 @@ samples. Two rates, named so they cannot be mixed up:
 - success_rate_attempt: successful (sample, restart) pairs / correct-and-valid pairs; the
   authors' number, an average over restarts.
 - success_rate_any: samples with at least one successful restart / correct-and-valid samples.
+
+Norms: `linf`, `l2`, `l1` measure x_adv - x_ref, the attack's own reference (dec(z) for latent
+attacks); `real_l2` measures x_adv - x with x the real test image, the delta the distance ratios
+of Sec. 3.2 divide by (Fig. 3). The two differ only where x_ref != x (learned manifolds, whose
+dec(z) is a reconstruction): such attacks set `real_l2`; for every other attack x_ref is x and
+`real_l2` is `l2`.
 """
 from __future__ import annotations
 
@@ -16,18 +22,23 @@ import torch
 
 RECORD_COLUMNS = (
     "sample", "restart", "label", "clean_pred", "adv_pred", "correct", "valid", "success",
-    "first_success_iter", "linf", "l2", "l1", "latent_norm", "loss",
+    "first_success_iter", "linf", "l2", "l1", "latent_norm", "loss", "real_l2",
 )
+REAL_L2 = "real_l2"  # ||x_adv - x||_2 to the real test image (see the module docstring)
 _DTYPES = {
     "sample": np.int64, "restart": np.int64, "label": np.int64, "clean_pred": np.int64,
     "adv_pred": np.int64, "correct": np.bool_, "valid": np.bool_, "success": np.bool_,
     "first_success_iter": np.int64, "linf": np.float32, "l2": np.float32, "l1": np.float32,
-    "latent_norm": np.float32, "loss": np.float32,
+    "latent_norm": np.float32, "loss": np.float32, "real_l2": np.float32,
 }
 
 
 def to_records(columns: dict[str, torch.Tensor | np.ndarray]) -> dict[str, np.ndarray]:
-    """Tensors -> the contract's numpy columns (checked: all present, equal length)."""
+    """Tensors -> the contract's numpy columns (checked: all present, equal length).
+
+    `real_l2` may be left out by attacks whose reference image is the real one: it is `l2` then."""
+    if REAL_L2 not in columns and "l2" in columns:
+        columns = {**columns, REAL_L2: columns["l2"]}
     missing = set(RECORD_COLUMNS) - set(columns)
     if missing:
         raise ValueError(f"attack records miss columns {sorted(missing)}")
