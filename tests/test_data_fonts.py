@@ -1,4 +1,5 @@
 """FONTS: rendering prototypes from a font folder, generating the data set, and its cache."""
+import hashlib
 import logging
 import os
 import shutil
@@ -19,6 +20,11 @@ from raysweep.data.transform import PRESETS
 from raysweep.errors import UserError
 
 GOOD = ["DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "cmr10.ttf"]
+
+
+def by_content(names):
+    """Font-index order: by the sha256 of the file's bytes, not by name."""
+    return sorted(names, key=lambda n: hashlib.sha256((default_fonts_dir() / n).read_bytes()).hexdigest())
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,7 @@ def _cli(*args, env=None):
 def test_bad_fonts_are_skipped_with_one_warning_each(font_dir, caplog):
     with caplog.at_level(logging.WARNING, logger="raysweep.data.fonts"):
         fs = load_fonts(font_dir)
-    assert fs.names == GOOD
+    assert fs.names == by_content(GOOD)
     reasons = dict(fs.skipped)
     assert set(reasons) == {"DejaVuSansDisplay.ttf", "broken.ttf", "cmex10.ttf", "sub/zcopy.otf"}
     assert "lacks the glyph" in reasons["DejaVuSansDisplay.ttf"]
@@ -75,8 +81,10 @@ def test_folders_without_usable_fonts_are_user_errors(tmp_path):
     (tmp_path / "junk.ttf").write_bytes(b"junk")
     with pytest.raises(UserError, match="no usable font"):
         load_fonts(tmp_path)
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist; run `make fonts`"):
         load_fonts(tmp_path / "missing")
+    with pytest.raises(UserError, match="is not a folder"):
+        load_fonts(tmp_path / "junk.ttf")
 
 
 def test_dataset_default_sizes_labels_and_box(font_dir, cache_dir):
@@ -88,7 +96,7 @@ def test_dataset_default_sizes_labels_and_box(font_dir, cache_dir):
     assert torch.all(counts == 96)  # every (font, class) equally often
     lo, hi = PRESETS["moderate"].box()
     assert torch.all(ds.test.z >= lo) and torch.all(ds.test.z <= hi)
-    assert ds.meta["preset"] == "moderate" and ds.meta["fonts"] == GOOD
+    assert ds.meta["preset"] == "moderate" and ds.meta["fonts"] == by_content(GOOD)
     assert ds.meta["theta_lower"] == pytest.approx(list(PRESETS["moderate"].lower))
     assert ds.meta["prototypes"].shape == (3, 10, 56, 56)
 
@@ -155,7 +163,8 @@ def test_two_processes_generating_at_once_agree(font_dir, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--fonts-dir", "{missing}"], "does not exist"),
     (["--preset", "extreme"], "unknown preset"),
-    (["--train-size", "0"], "train_size must be a positive"),
+    (["--train-size", "0"], "train_size must be a positive integer"),
+    (["--max-fonts", "50"], "fewer than max_fonts=50; run `make fonts`"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
     args = [a.format(missing=tmp_path / "missing") for a in args]

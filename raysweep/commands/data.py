@@ -1,7 +1,9 @@
 """`raysweep data fonts|load|fetch`: generate FONTS, check a real data set, or download one.
 
 `data fonts` renders the fonts of a folder and caches the data set (a second call costs only
-hashing the font files); `data load NAME` reads a registered data set and prints its summary
+hashing the font files) with the manifest of the fonts used; `data fonts --check MANIFEST` says
+which fonts this machine's folder has that the manifest lacks, and the reverse (exit 1 when the
+font sets differ), without generating anything; `data load NAME` reads a registered data set and prints its summary
 (for CelebA this also fills the decoded-image cache); `data fetch NAME` is the only command that
 touches the network (torchvision's download=True).
 """
@@ -28,7 +30,10 @@ def add_parser(subparsers) -> None:
     f.add_argument("--train-size", type=int, default=None, help="default: 96 per (font, letter)")
     f.add_argument("--test-size", type=int, default=None, help="default: 16 per (font, letter)")
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--max-fonts", type=int, default=None, help="use only the first N usable fonts")
+    f.add_argument("--max-fonts", type=int, default=None,
+                   help="exactly the first N usable fonts in content-hash order (fewer is an error)")
+    f.add_argument("--check", metavar="MANIFEST", default=None,
+                   help="compare this folder's font set with a manifest.json instead of generating")
     f.add_argument("--cache-dir", default=None, help="default: $RAYSWEEP_CACHE or ~/.cache/raysweep")
     f.set_defaults(func=run_fonts)
 
@@ -53,10 +58,29 @@ def _print_summary(ds, seconds: float) -> None:
     print(f"time_s: {seconds:.2f}")
 
 
+def check_fonts(args: argparse.Namespace) -> int:
+    """Exit 0 when this folder yields the manifest's font set, else 1 with one line per font."""
+    from raysweep.data.fonts import load_fonts
+    from raysweep.data.fonts_manifest import compare, manifest_hash, read_manifest
+
+    header, expected = read_manifest(args.check)
+    max_fonts = args.max_fonts if args.max_fonts is not None else header.get("max_fonts")
+    fonts = load_fonts(args.fonts_dir, max_fonts)
+    diff = compare(expected, fonts.manifest)
+    print(f"manifest: {len(expected)} fonts, hash {header.get('hash', manifest_hash(expected))[:16]}")
+    print(f"here: {len(fonts.manifest)} fonts, hash {manifest_hash(fonts.manifest)[:16]}")
+    for line in diff:
+        print(line)
+    print("same font set" if not diff else f"font sets differ: {len(diff)} line(s) above")
+    return 1 if diff else 0
+
+
 def run_fonts(args: argparse.Namespace) -> int:
     from raysweep.data.fonts_dataset import FontsConfig, fonts_dataset
 
     logging.basicConfig(format="raysweep: warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    if args.check:
+        return check_fonts(args)
     started = time.perf_counter()
     config = FontsConfig(fonts_dir=args.fonts_dir, preset=args.preset, train_size=args.train_size,
                          test_size=args.test_size, seed=args.seed, max_fonts=args.max_fonts)
@@ -65,6 +89,7 @@ def run_fonts(args: argparse.Namespace) -> int:
     print(f"fonts used: {len(meta['fonts'])}  skipped: {len(meta['skipped'])}  "
           f"({'generated' if meta['built_now'] else 'reused from cache'})")
     print(f"preset: {meta['preset']}")
+    print(f"manifest: {meta['manifest_path']} (hash {meta['fonts_manifest_hash'][:16]})")
     _print_summary(ds, time.perf_counter() - started)
     return 0
 

@@ -15,8 +15,11 @@ class Dataset:
     name:        registry name ("fonts", "emnist", "fmnist", "celeba").
     train, test: the splits; images uint8 NCHW (28x28, or 56x48 for CelebA).
     n_classes:   number of labels.
-    data_hash:   a stable hash of what produced the data (font bytes + options, or source files).
-    meta:        anything else worth recording (FONTS: preset name, font names, prototype path).
+    data_hash:   a stable hash of the data's content (FONTS: the used fonts' bytes in order, via
+                 the font manifest, + options; real data sets: their source files).
+    meta:        anything else worth recording (FONTS: preset name, font names, prototypes,
+                 manifest_path). `meta["content_hash"]` is always set, equal to data_hash: the
+                 key to record with every result the data produced.
     """
 
     name: str
@@ -25,6 +28,9 @@ class Dataset:
     n_classes: int
     data_hash: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.meta.setdefault("content_hash", self.data_hash)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -3,7 +3,9 @@
 The paper rendered 1000 Google Fonts at 28x28 (point size 21). Ours renders at 56x56 (the same
 0.75 em-to-canvas ratio) so the true decoder's resampling to 28x28 is anti-aliased; any folder of
 .ttf/.otf files serves, and by default the fonts that ship inside matplotlib do, so FONTS needs
-nothing beyond the package's dependencies. Rendering uses matplotlib's FreeType binding.
+nothing beyond the package's dependencies. Rendering uses matplotlib's FreeType binding. Fonts
+are tried in content-hash order (raysweep.data.fonts_manifest), so `max_fonts` names one font
+set on every machine with the same font files; `make fonts` installs the paper-scale set.
 
 A font is skipped, with one warning line, when it fails to load, lacks a glyph, maps a letter to
 a non-letter glyph (symbol fonts), renders a glyph blank, renders two letters identically, or
@@ -21,6 +23,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from raysweep.data.fonts_manifest import FONT_SUFFIXES, FontRecord, candidate_fonts, find_font_files  # noqa: F401
 from raysweep.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,6 @@ RESOLUTION = 56  # prototype side in pixels: 2x the 28x28 output (see raysweep.d
 EM_FRACTION = 0.75  # em size / canvas side, the paper's point size 21 on 28 pixels
 MARGIN = 2  # pixels kept free around a glyph scaled down to fit the canvas
 MIN_INK = 0.5  # a glyph with less than this many pixels' worth of ink counts as blank
-FONT_SUFFIXES = (".ttf", ".otf")
 
 
 def default_fonts_dir() -> Path:
@@ -47,19 +49,13 @@ class FontSet:
     prototypes: uint8 [F, 10, R, R], white on black (divide by 255 for [0,1]).
     names:      font file paths relative to the folder, in font-index order.
     skipped:    (relative path, reason) per skipped font.
+    manifest:   (file, family, sha256) per font used, in font-index order.
     """
 
     prototypes: np.ndarray
     names: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
-
-
-def find_font_files(fonts_dir: Path) -> list[Path]:
-    """Every .ttf/.otf below `fonts_dir`, sorted by relative path (the font index order)."""
-    if not fonts_dir.is_dir():
-        raise UserError(f"fonts folder {fonts_dir} does not exist; pass --fonts-dir with a folder of .ttf/.otf files")
-    files = [p for p in fonts_dir.rglob("*") if p.suffix.lower() in FONT_SUFFIXES and p.is_file()]
-    return sorted(files, key=lambda p: p.relative_to(fonts_dir).as_posix())
+    manifest: list[FontRecord] = field(default_factory=list)
 
 
 def _fit_canvas(glyph: np.ndarray, size: int) -> np.ndarray:
@@ -92,14 +88,27 @@ def _glyph_problem(font, letter: str) -> Optional[str]:
     return None
 
 
-def render_font(path: Path, size: int = RESOLUTION) -> np.ndarray:
-    """Render A..J of one font file: uint8 [10, size, size]; raises ValueError if unusable."""
-    from matplotlib.ft2font import FT2Font, LoadFlags
+def _open(path: Path):
+    from matplotlib.ft2font import FT2Font
 
     try:
-        font = FT2Font(str(path))
+        return FT2Font(str(path))
     except Exception as e:  # FreeType reports bad files with assorted exception types
         raise ValueError(f"cannot be loaded ({type(e).__name__}: {e})") from None
+
+
+def font_family(path: Path) -> str:
+    """'Family Style' as the font names itself (e.g. 'DejaVu Sans Bold'), for the manifest."""
+    font = _open(path)
+    style = "" if font.style_name in ("Regular", "Book", "Normal", "") else f" {font.style_name}"
+    return f"{font.family_name}{style}"
+
+
+def render_font(path: Path, size: int = RESOLUTION) -> np.ndarray:
+    """Render A..J of one font file: uint8 [10, size, size]; raises ValueError if unusable."""
+    from matplotlib.ft2font import LoadFlags
+
+    font = _open(path)
     font.set_size(size * EM_FRACTION, 72)  # at 72 dpi one point is one pixel
     glyphs = []
     for letter in LETTERS:
@@ -120,30 +129,42 @@ def render_font(path: Path, size: int = RESOLUTION) -> np.ndarray:
     return stack
 
 
+def too_few_fonts(root: Path, found: int, wanted: int, what: str) -> UserError:
+    return UserError(
+        f"{root} has {found} {what}, fewer than max_fonts={wanted}; run `make fonts` (installs the "
+        "paper-scale font set) or lower max_fonts"
+    )
+
+
 def load_fonts(fonts_dir: Optional[str | os.PathLike] = None, max_fonts: Optional[int] = None, size: int = RESOLUTION) -> FontSet:
-    """Render every usable font below `fonts_dir` (default: matplotlib's); warn once per skip."""
+    """Render the first `max_fonts` usable fonts below `fonts_dir` (default: matplotlib's) in
+    content-hash order, or all of them; warn once per skip. Fewer than max_fonts is a UserError:
+    FONTS-1000 always means 1000 fonts."""
     root = Path(fonts_dir).expanduser() if fonts_dir else default_fonts_dir()
-    files = find_font_files(root)
-    prototypes, names, skipped, seen = [], [], [], {}
-    for path in files:
-        if max_fonts is not None and len(names) >= max_fonts:
+    files = candidate_fonts(root)
+    if max_fonts is not None and len(files) < max_fonts:  # no need to render to know
+        raise too_few_fonts(root, len(files), max_fonts, ".ttf/.otf files")
+    prototypes, manifest, skipped, seen = [], [], [], {}
+    for font in files:
+        if max_fonts is not None and len(manifest) >= max_fonts:
             break
-        name = path.relative_to(root).as_posix()
         try:
-            stack = render_font(path, size)
+            stack = render_font(font.path, size)
             digest = hashlib.sha256(stack.tobytes()).hexdigest()
             if digest in seen:
                 raise ValueError(f"renders exactly like {seen[digest]}")
         except ValueError as e:
-            log.warning("skipping font %s: %s", name, e)
-            skipped.append((name, str(e)))
+            log.warning("skipping font %s: %s", font.name, e)
+            skipped.append((font.name, str(e)))
             continue
-        seen[digest] = name
+        seen[digest] = font.name
         prototypes.append(stack)
-        names.append(name)
-    if not names:
+        manifest.append(FontRecord(font.name, font_family(font.path), font.sha256))
+    if not manifest:
         raise UserError(
             f"no usable font in {root} ({len(files)} .ttf/.otf files, {len(skipped)} skipped); "
             "pass --fonts-dir with a folder of fonts that have the letters A..J"
         )
-    return FontSet(np.stack(prototypes), names, skipped)
+    if max_fonts is not None and len(manifest) < max_fonts:
+        raise too_few_fonts(root, len(manifest), max_fonts, f"usable fonts ({len(skipped)} skipped)")
+    return FontSet(np.stack(prototypes), [r.file for r in manifest], skipped, manifest)
