@@ -19,13 +19,13 @@ from analysis import load as L
 
 NAME = "fig3_distance"
 BINS = 30
-KINDS = {"regular": L.REGULAR_ATTACKS, "on-manifold": L.ONMANIFOLD_ATTACKS}
+KINDS = {"regular": L.REGULAR, "on-manifold": L.ONMANIFOLD}
 
 
 def _attacks(tables: L.Tables) -> dict[str, str]:
     """Attack key -> "regular" / "on-manifold" for the attacks in the example table."""
-    return {k: kind for kind, names in KINDS.items()
-            for k in L.example_attacks_in(tables.examples, tables.trials, names)}
+    return {k: kind for kind, family in KINDS.items()
+            for k in L.example_attacks_in(tables.examples, tables.trials, family)}
 
 
 def _panel(ax, examples, attacks: dict[str, str], distance: str, relative: bool) -> bool:

@@ -21,7 +21,7 @@ NAME = "fig5_onmanifold"
 def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     """Fig. 5: test error and on-manifold success rate against N; success against test error."""
     trials = tables.trials
-    attacks = L.attacks_in(trials, L.ONMANIFOLD_ATTACKS)
+    attacks = L.attacks_in(trials, L.ONMANIFOLD)
     if not attacks or not L.has_columns(trials, L.TEST_ERROR, L.N):
         return P.FigureOutcome(NAME, note="needs test_error, n and an on-manifold attack's success rate")
     fig, axes = plt.subplots(len(attacks), 3, figsize=(15, 4.2 * len(attacks)), squeeze=False)

@@ -21,7 +21,7 @@ NAME = "fig6_regular"
 def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     """Fig. 6: regular success rate against N and against test error per strategy."""
     trials = tables.trials
-    attacks = L.attacks_in(trials, L.REGULAR_ATTACKS)
+    attacks = L.attacks_in(trials, L.REGULAR)
     if not attacks or not L.has_columns(trials, L.TEST_ERROR, L.N):
         return P.FigureOutcome(NAME, note="needs test_error, n and a regular attack's success rate")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -19,7 +19,7 @@ from analysis import _plot as P
 from analysis import load as L
 
 NAME = "fig7_sample_complexity"
-TRADEOFF_STRATEGIES = [L.NORMAL, L.ADVERSARIAL, L.COMBINED, *L.ONMANIFOLD_STRATEGIES]
+TRADEOFF_FAMILIES = (L.NORMAL, L.REGULAR, L.COMBINED, L.ONMANIFOLD)  # strategy families drawn
 
 
 def data_factor(trials: pd.DataFrame, strategy: str = L.ADVERSARIAL) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     present = set(L.strategies_in(trials))
     if not {L.NORMAL, L.ADVERSARIAL} <= present or not L.has_columns(trials, L.TEST_ERROR, L.N):
         return P.FigureOutcome(NAME, note="needs test_error for both normal and adversarial training")
-    regular = L.attacks_in(trials, L.REGULAR_ATTACKS)
+    regular = L.attacks_in(trials, L.REGULAR)
     tradeoff = L.COMBINED in present and bool(regular)
     fig, axes = plt.subplots(1, 2 if tradeoff else 1, figsize=(11 if tradeoff else 6, 4.2), squeeze=False)
     ax = axes[0][0]
@@ -58,7 +58,7 @@ def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     if tradeoff:
         ax2 = axes[0][1]
         col = L.success_col(regular[0])
-        shown = [s for s in TRADEOFF_STRATEGIES if s in present]
+        shown = [s for family in TRADEOFF_FAMILIES for s in L.strategies_of_family(trials, family)]
         P.points_vs_test_error(ax2, trials, col, P.rate_label(regular[0]), shown)
         ax2.set_title("robustness / generalization trade-off")
         ax2.legend(fontsize="small")

@@ -48,14 +48,16 @@ DIST_PREFIX = "dist_"
 EXAMPLE_COLUMNS = (SWEEP, TRIAL_ID, DATASET, N, SEED, STRATEGY, ARCH, ATTACK, SUCCESS, CORRECT, VALID,
                    DELTA_L2, IMAGE_L2)
 
-# --- names of attacks and strategies (registries in raysweep.attacks / raysweep.training) -----
-REGULAR_ATTACKS = ("linf", "l2", "cw")  # unconstrained image-space attacks (Sec. 3.1)
-ONMANIFOLD_ATTACKS = ("onmanifold_true", "onmanifold_learned", "onmanifold_data")  # Sec. 3.2/3.3
-OTHER_ATTACKS = ("transfer", "transform", "random_linf")
-NORMAL = "normal"
+# --- families (registry metadata in raysweep.registry; rows carry them, see family_of) ---------
+REGULAR = "regular"  # unconstrained image-space attacks (Sec. 3.1)
+ONMANIFOLD = "on-manifold"  # Sec. 3.2/3.3
+TRANSFORMATION = "transformation"
+BASELINE = "baseline"
+NORMAL = "normal"  # the strategy name, and its family
 ADVERSARIAL = "adversarial"
 COMBINED = "combined"
-ONMANIFOLD_STRATEGIES = ("onmanifold_true", "onmanifold_class", "onmanifold_data")
+# Within a family the paper's own attack comes first (it is what the figures show).
+PREFERRED_ATTACKS = ("linf", "onmanifold_true", "l2", "cw", "onmanifold_class", "onmanifold_data")
 # Preference order when one distance method stands for all (true manifold beats approximations).
 DISTANCE_PREFERENCE = ("true", "knn")
 # Files a sweep may leave beside its tables with wall-clock metadata (first found wins).
@@ -210,32 +212,56 @@ def attack_names(trials: pd.DataFrame) -> dict[str, str]:
     return names
 
 
-def order_attacks(keys: set[str], names: dict[str, str], candidates: tuple[str, ...]) -> list[str]:
-    """Keys whose attack name is a candidate, in candidate order (the bare name before labels)."""
-    chosen = [k for k in keys if names.get(k, k) in candidates]
-    return sorted(chosen, key=lambda k: (candidates.index(names.get(k, k)), k != names.get(k, k), k))
+def attack_family(name: str) -> Optional[str]:
+    """The registered family of an attack name; None for a name no registry here knows."""
+    from raysweep.attacks import ATTACKS
+
+    return ATTACKS.get(name).family if name in ATTACKS else None
 
 
-def attacks_in(trials: pd.DataFrame, candidates: tuple[str, ...]) -> list[str]:
-    """Attack keys (column prefixes) of the candidate attacks with a success rate in the trial table."""
+def strategy_family(name: str) -> Optional[str]:
+    from raysweep.training.strategies import STRATEGIES
+
+    return STRATEGIES.get(name).family if name in STRATEGIES else None
+
+
+def order_attacks(keys: set[str], names: dict[str, str], family: str) -> list[str]:
+    """Keys whose attack is of `family`: the paper's attacks first, the bare name before labels."""
+    chosen = [k for k in keys if attack_family(names.get(k, k)) == family]
+
+    def rank(k: str) -> tuple:
+        name = names.get(k, k)
+        pref = PREFERRED_ATTACKS.index(name) if name in PREFERRED_ATTACKS else len(PREFERRED_ATTACKS)
+        return (pref, name, k != name, k)
+
+    return sorted(chosen, key=rank)
+
+
+def attacks_in(trials: pd.DataFrame, family: str) -> list[str]:
+    """Attack keys (column prefixes) of one family with a success rate in the trial table."""
     names = attack_names(trials)
     keys = {k for k in names if success_col(k) in trials.columns and trials[success_col(k)].notna().any()}
-    return order_attacks(keys, names, candidates)
+    return order_attacks(keys, names, family)
 
 
-def example_attacks_in(examples: pd.DataFrame, trials: pd.DataFrame, candidates: tuple[str, ...]) -> list[str]:
-    """Attack keys of the candidate attacks present in the example table."""
+def example_attacks_in(examples: pd.DataFrame, trials: pd.DataFrame, family: str) -> list[str]:
+    """Attack keys of one family present in the example table."""
     if examples.empty or ATTACK not in examples.columns:
         return []
-    return order_attacks(set(examples[ATTACK].dropna().astype(str)), attack_names(trials), candidates)
+    return order_attacks(set(examples[ATTACK].dropna().astype(str)), attack_names(trials), family)
 
 
-def ratio_attacks_in(trials: pd.DataFrame, distance: str, candidates: tuple[str, ...]) -> list[str]:
-    """Attack keys with a `<distance>.<key>.median_ratio` column holding values."""
+def ratio_attacks_in(trials: pd.DataFrame, distance: str, family: str) -> list[str]:
+    """Attack keys of one family with a `<distance>.<key>.median_ratio` column holding values."""
     head, tail = f"{distance}.", "." + median_ratio_col("", "").rsplit(".", 1)[1]
     keys = {c[len(head):-len(tail)] for c in trials.columns
             if c.startswith(head) and c.endswith(tail) and trials[c].notna().any()}
-    return order_attacks(keys, attack_names(trials), candidates)
+    return order_attacks(keys, attack_names(trials), family)
+
+
+def strategies_of_family(trials: pd.DataFrame, family: str) -> list[str]:
+    """Strategies in the trial table whose registered family is `family`, sorted."""
+    return [s for s in strategies_in(trials) if strategy_family(s) == family]
 
 
 def distances_in(examples: pd.DataFrame) -> list[str]:

@@ -16,8 +16,9 @@ import torch
 
 from raysweep.device import default_device
 from raysweep.manifold.learned import ClassManifold
-from raysweep.manifold.vaegan_train import VAEGANConfig, build_vaegan
-from raysweep.models.vaegan import serving_state_dict
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.network import serving_state_dict
+from raysweep.vaegan.train import build_vaegan
 
 
 def mask_loop(m: ClassManifold, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -65,8 +65,9 @@ def load(args: argparse.Namespace):
 
 def train_learned(kinds: set[str], ds, args, device) -> dict[str, Any]:
     """State dicts of the VAE-GANs the learned strategies need (class-specific: one per class)."""
-    from raysweep.manifold.vaegan_train import VAEGANConfig, train_vaegan
-    from raysweep.models.vaegan import serving_state_dict
+    from raysweep.vaegan.config import VAEGANConfig
+    from raysweep.vaegan.network import serving_state_dict
+    from raysweep.vaegan.train import train_vaegan
 
     cfg = VAEGANConfig(width=args.vaegan_width, epochs=args.vaegan_epochs)
     out: dict[str, Any] = {}

@@ -57,17 +57,19 @@ def shrink(raw: dict, args: argparse.Namespace, storage: str) -> dict:
 def drop_learned(raw: dict) -> dict:
     """Without learned (VAE-GAN) manifolds: training them is a one-off cost shared by both sides,
     not what the sweep engine adds, and the plain loop has no actors to serve them."""
-    from raysweep.attacks import ATTACK_NEEDS
-    from raysweep.config.spec import import_plugins
-    from raysweep.training.strategy import STRATEGY_NEEDS
+    from raysweep import catalog
 
-    import_plugins([])
+    catalog.load()
+    regs = catalog.registries()
     learned = {"class", "data"}
-    raw["strategies"] = [s for s in raw["strategies"] if not learned & set(STRATEGY_NEEDS.get(s["name"], ()))]
+    raw["strategies"] = [s for s in raw["strategies"]
+                         if regs["strategies"].get(s["name"]).needs_for(s.get("params", {})) not in learned]
     ev = dict(raw.get("evaluate", {}))
-    ev["attacks"] = [a for a in ev.get("attacks", []) if ATTACK_NEEDS.get(a["name"]) not in learned]
+    ev["attacks"] = [a for a in ev.get("attacks", [])
+                     if regs["attacks"].get(a["name"]).needs_for(a.get("params", {})) not in learned]
     keys = {a.get("label") or a["name"] for a in ev["attacks"]}
-    ev["distances"] = [d for d in ev.get("distances", []) if d["attack"] in keys and not d["method"].startswith("learned")]
+    ev["distances"] = [d for d in ev.get("distances", [])
+                       if d["attack"] in keys and regs["distances"].get(d["method"]).needs not in learned]
     raw["evaluate"] = ev
     return raw
 
@@ -76,8 +78,9 @@ def run_sequential(spec_path: str, threads: int) -> tuple[float, int]:
     """Every trial in one process with `threads` torch threads; the data set is loaded once."""
     import torch
 
-    from raysweep.config.spec import expand, load_spec
+    from raysweep.config.resolve import expand
     from raysweep.trial import TrialHooks, run_trial
+    from raysweep.validate import load_spec
 
     from raysweep.trial import dataset_for
 
@@ -94,9 +97,9 @@ def run_ray(spec_path: str) -> dict[str, float]:
     """Figures of one run_sweep on a freshly started local Ray, one CPU per trial."""
     import ray
 
-    from raysweep.config.spec import load_spec
     from raysweep.results.store import TableStore
     from raysweep.tune.sweep import run_sweep
+    from raysweep.validate import load_spec
 
     cpus = os.cpu_count() or 1
     t0 = time.perf_counter()

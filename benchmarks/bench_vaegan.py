@@ -12,7 +12,9 @@ import time
 import torch
 
 from raysweep.device import default_device
-from raysweep.manifold.vaegan_train import VAEGANConfig, build_vaegan, make_optimisers, train_step
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.losses import make_optimisers, train_step
+from raysweep.vaegan.train import build_vaegan
 
 
 def images_per_s(width: float, steps: int, device: torch.device) -> float:

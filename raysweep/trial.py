@@ -18,7 +18,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from raysweep.config.spec import TrialConfig
+from raysweep.config.resolve import TrialConfig
+from raysweep.config.schema import AttackSpec, DistanceSpec
 from raysweep.data.batch import Batch
 from raysweep.data.dataset import Dataset, load_dataset
 from raysweep.device import default_device
@@ -57,25 +58,13 @@ def _cached_dataset(name: str, options_json: str) -> Dataset:
 
 
 def dataset_for(cfg: TrialConfig) -> Dataset:
-    return _cached_dataset(cfg.dataset, json.dumps(cfg.dataset_options, sort_keys=True))
-
-
-def manifold_needs(cfg: TrialConfig) -> set[str]:
-    """Manifold names ("true", "class", "data") the strategy, attacks and distances need."""
-    from raysweep.training.strategy import strategy_needs
-
-    needs = set(strategy_needs(cfg.strategy, cfg.strategy_params))
-    # a built attack's .needs is authoritative (random_latent takes a `manifold` parameter)
-    needs |= {build_attack(a).needs for a in cfg.evaluate["attacks"]}
-    if cfg.evaluate["distances"]:
-        from raysweep.manifold.distance import DISTANCE_NEEDS
-
-        needs |= {DISTANCE_NEEDS.get(d["method"]) for d in cfg.evaluate["distances"]}
-    return needs - {None, "source_model", "train"}
+    return _cached_dataset(cfg.dataset.name, json.dumps(cfg.dataset.options, sort_keys=True))
 
 
 def provide_manifolds(cfg: TrialConfig, ds: Dataset, given: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """The manifolds this trial needs: the given ones, plus the FONTS true manifold built locally."""
+    from raysweep.catalog import manifold_needs
+
     out = dict(given)
     needs = manifold_needs(cfg)
     if "true" in needs and "true" not in out:
@@ -94,7 +83,7 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
     """Subset, model, strategy, training (Sec. 3.1 and 3.4-3.6); returns the model and train stats."""
     from raysweep.data.subset import subset
     from raysweep.models import build_model
-    from raysweep.training.loop import TrainConfig, train
+    from raysweep.training.loop import train
     from raysweep.training.strategy import STRATEGIES, StrategyContext
 
     idx = subset(ds.train.y, cfg.n, cfg.seed)
@@ -102,21 +91,29 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
     model = build_model(cfg.arch, ds.image_shape, ds.n_classes, seed=cfg.seed)
     ctx = StrategyContext(manifolds=manifolds, dataset_meta=ds.meta,
                           generator=torch.Generator().manual_seed(cfg.seed + 1), device=device)
-    strategy = STRATEGIES.build(cfg.strategy, ctx=ctx, **cfg.strategy_params)
-    result = train(model, split, strategy, TrainConfig(**cfg.train), seed=cfg.seed, device=device,
+    strategy = STRATEGIES.build(cfg.strategy.name, ctx=ctx, **cfg.strategy.params)
+    result = train(model, split, strategy, cfg.train, seed=cfg.seed, device=device,
                    state=hooks.state, on_epoch=hooks.on_epoch)
     last = result.history[-1] if result.history else {}
-    return model, {"train_time_s": result.train_time_s, "train_error": last.get("train_error", float("nan"))}
+    return model, {"train_time_s": result.train_time_s, "train_error": last.get("train_error", float("nan")),
+                   "strategy_family": STRATEGIES.get(cfg.strategy.name).family}
 
 
-def build_attack(spec: dict[str, Any]):
+def build_attack(spec: AttackSpec):
     """The attack a spec's `evaluate.attacks` entry configures (hyperparameters only, no data)."""
     from raysweep.attacks import ATTACKS
 
-    return ATTACKS.build(spec["name"], restarts=spec["restarts"], **spec["params"])
+    return ATTACKS.build(spec.name, **spec.build_params())
 
 
-def run_attack(spec: dict[str, Any], model: torch.nn.Module, batch: Batch, manifolds: dict[str, Any],
+def result_family(spec: AttackSpec) -> str:
+    """The family the attack's registry entry carries (what analysis groups by)."""
+    from raysweep.attacks import ATTACKS
+
+    return ATTACKS.get(spec.name).family
+
+
+def run_attack(spec: AttackSpec, model: torch.nn.Module, batch: Batch, manifolds: dict[str, Any],
                seed: int, keep_images: bool):
     """One configured attack on the given test images (Sec. 3.1-3.3)."""
     attack = build_attack(spec)
@@ -140,23 +137,23 @@ def _measured_pairs(records: dict[str, np.ndarray], limit: int) -> np.ndarray:
     return np.flatnonzero(ok)[:limit]
 
 
-def measure_distance(spec: dict[str, Any], result, batch: Batch, ds: Dataset, manifolds: dict[str, Any],
+def measure_distance(spec: DistanceSpec, result, batch: Batch, ds: Dataset, manifolds: dict[str, Any],
                      device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """(record rows, ||x_adv - pi(x_adv)||_2 per row) for one distance spec (Sec. 3.2, supplement C)."""
-    from raysweep.manifold.distance import DISTANCE_NEEDS, DISTANCES
+    from raysweep.manifold.distance import DISTANCES
 
-    rows = _measured_pairs(result.records, spec["samples"])
+    rows = _measured_pairs(result.records, spec.samples)
     if rows.size == 0:
         return rows, np.zeros(0)
-    params = {**spec["params"], **{k: spec[k] for k in ("k", "center") if spec[k] is not None}}
-    fn = DISTANCES.build(spec["method"], **params)
+    entry = DISTANCES.get(spec.method)
+    fn = entry.factory(**spec.build_params())
     # records are (sample, restart) pairs; Batch.idx maps the sample back to its batch position
     pos = {int(s): i for i, s in enumerate(batch.idx.tolist())}
     col = torch.as_tensor([pos[int(s)] for s in result.records["sample"][rows]])
     restart = torch.as_tensor(result.records["restart"][rows])
     x_adv = result.x_adv[restart.to(result.x_adv.device), col.to(result.x_adv.device)].to(device)  # [M, C, H, W]
     clean = batch.select(col.to(batch.x.device))
-    need = DISTANCE_NEEDS.get(spec["method"])
+    need = entry.needs
     res = fn(x_adv, clean, manifold=manifolds.get(need) if need != "train" else None,
              train_images=ds.train.x if need == "train" else None)
     return rows, res.distance.detach().cpu().double().numpy()
@@ -176,15 +173,16 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
     from raysweep.training.loop import evaluate
 
     ev = cfg.evaluate
-    test = ds.test if ev["test_samples"] is None else ds.test.subset(torch.arange(min(ev["test_samples"], len(ds.test))))
+    test = ds.test if ev.test_samples is None else ds.test.subset(torch.arange(min(ev.test_samples, len(ds.test))))
     row: dict[str, Any] = {"test_error": evaluate(model, test, device)}
     examples: list[dict[str, np.ndarray]] = []
     model.eval()
-    for a in ev["attacks"]:
-        key = a["label"] or a["name"]
-        dists = [d for d in ev["distances"] if d["attack"] == key]
-        batch = ds.test.batch(attacked_rows(len(ds.test), a["samples"]), device)
+    for a in ev.attacks:
+        key = a.key
+        dists = ev.distances_of(a)
+        batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
         result = run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
+        row.update({f"{key}.attack": a.name, f"{key}.family": result_family(a)})
         row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
         cols = {k: np.asarray(v) for k, v in result.records.items()}
         cols["attack"] = np.full(len(cols["sample"]), key, dtype=object)
@@ -193,9 +191,9 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
             rows, dist = measure_distance(d, result, batch, ds, manifolds, device)
             full = np.full(len(cols["sample"]), np.nan)
             full[rows] = dist
-            cols[f"dist_{d['method']}"] = full
+            cols[f"dist_{d.method}"] = full
             summary = _distance_summary(dist, cols["l2"][rows])
-            row.update({f"{d['method']}.{key}.{m}": v for m, v in summary.items()})
+            row.update({f"{d.method}.{key}.{m}": v for m, v in summary.items()})
         examples.append(cols)
     return TrialOutput(row=row, examples=concat_columns(examples))
 
@@ -211,9 +209,9 @@ def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutput:
     """Train and evaluate one classifier; the whole of one sweep trial, without Ray."""
-    from raysweep.config.spec import import_plugins
+    from raysweep import catalog
 
-    import_plugins([])  # register every data set, model, strategy and attack by name
+    catalog.load()  # register every data set, model, strategy and attack by name
     hooks = hooks or TrialHooks()
     device = hooks.device or default_device()
     ds = dataset_for(cfg)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from raysweep.data.batch import Split
 from raysweep.data.dataset import DATASETS, Dataset
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS
+from raysweep.training.strategy import STRATEGIES
 
 
 def _split(n: int, gen: torch.Generator) -> Split:
@@ -91,7 +91,6 @@ if "barrier" not in STRATEGIES:
     STRATEGIES.register("barrier", "test: wait for N trials")(lambda ctx, **p: Barrier(**p))
     STRATEGIES.register("explode", "test: always raises")(lambda ctx, **p: Explode(**p))
     STRATEGIES.register("flaky", "test: fails once mid-training")(lambda ctx, **p: Flaky(**p))
-    STRATEGY_NEEDS.update(barrier=(), explode=(), flaky=())
 
 
 def tiny_spec(storage: str, **overrides) -> dict:

@@ -20,7 +20,7 @@ from analysis import claims as C
 from analysis import fig_regular, fig_sample_complexity, report
 from analysis import load as L
 from raysweep.cli import main as cli_main
-from raysweep.config.spec import SweepSpec, expand
+from raysweep.config import SweepSpec, expand
 from raysweep.errors import UserError
 from raysweep.results.schema import example_table, trial_schema, trial_table
 from raysweep.results.store import TableStore
@@ -161,10 +161,10 @@ def test_files_with_different_columns_keep_all_columns(tmp_path):
 def test_attack_labels_map_to_names_through_config_json(tables):
     names = L.attack_names(tables.trials)
     assert {k: names[k] for k in ATTACKS} == {a: a for a in ATTACKS}
-    assert L.attacks_in(tables.trials, L.REGULAR_ATTACKS) == ["linf", "l2", "cw"]
+    assert L.attacks_in(tables.trials, L.REGULAR) == ["linf", "l2", "cw"]
     labelled = tables.trials.rename(columns={"l2.success_rate_attempt": "big.success_rate_attempt"})
     labelled[L.CONFIG_JSON] = json.dumps({"evaluate": {"attacks": [{"name": "l2", "label": "big"}]}})
-    assert "big" in L.attacks_in(labelled, L.REGULAR_ATTACKS)
+    assert "big" in L.attacks_in(labelled, L.REGULAR)
 
 
 # --- figures -------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def run(name: str, seed: int, **params):
 
 
 def test_registry_has_the_paper_attacks():
-    expected = {"linf", "l2", "cw", "onmanifold_true", "onmanifold_learned", "onmanifold_data",
+    expected = {"linf", "l2", "cw", "onmanifold_true", "onmanifold_class", "onmanifold_data",
                 "transform", "transfer", "random_linf", "random_l2", "random_latent"}
     assert expected <= set(NAMES)
     assert set(ATTACK_NEEDS) == set(NAMES)
@@ -134,7 +134,7 @@ def test_metrics_follow_the_paper_and_the_contract():
 def test_excluded_samples_are_counted_and_not_attacked():
     batch = toy_batch(0, n=6)
     batch.z[:2] = 0.95  # outside the toy bound 0.9
-    attack = ATTACKS.build("onmanifold_learned", **FAST)
+    attack = ATTACKS.build("onmanifold_class", **FAST)
     result = attack(tiny_model(0), batch, manifold=ToyManifold(0), keep_images=True)
     assert result.metrics()["n_excluded"] == 2
     rec = result.records

@@ -19,10 +19,10 @@ from raysweep.errors import UserError
 from raysweep.manifold.learned import ClassManifold, DataManifold
 from raysweep.manifold.true import TrueManifold
 from raysweep.models import build_model
-from raysweep.models.vaegan import VAEGAN, VAEGANArch
+from raysweep.vaegan.network import VAEGAN, VAEGANArch
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategies._mix import MixedStrategy, mixed_loss, split, uniform_box
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 EPS = 0.3
 
@@ -63,7 +63,7 @@ MIXED = [n for n in SHIPPED if n != "normal"]
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_strategy_trains_one_epoch(name, fonts, manifolds):
-    assert set(STRATEGY_NEEDS[name]) <= set(manifolds)
+    assert STRATEGIES.get(name).needs in {None, *manifolds}
     net = model(fonts)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     strategy = STRATEGIES.build(name, ctx=context(fonts, manifolds))
@@ -212,12 +212,14 @@ def test_variants_apply_to_every_adversarial_family(name, variant, fonts, manifo
 
 def test_a_manifold_parameter_decides_which_manifold_the_sweep_must_provide():
     """random_latent/combined take `manifold`; the sweep starts actors from what they really use."""
-    from raysweep.training.strategy import strategy_needs
+    from raysweep.config.schema import AttackSpec
     from raysweep.trial import build_attack
 
-    assert strategy_needs("onmanifold_true", {}) == ("true",)
-    assert strategy_needs("random_latent", {"manifold": "class"}) == ("class",)
-    assert strategy_needs("combined", {"manifold": "data", "ratio": 0.5}) == ("data",)
-    assert strategy_needs("normal", {}) == ()
-    spec = {"name": "random_latent", "restarts": 1, "params": {"manifold": "class"}}
-    assert build_attack(spec).needs == "class"
+    def needs(name: str, params: dict):
+        return STRATEGIES.get(name).needs_for(params)
+
+    assert needs("onmanifold_true", {}) == "true"
+    assert needs("random_latent", {"manifold": "class"}) == "class"
+    assert needs("combined", {"manifold": "data", "ratio": 0.5}) == "data"
+    assert needs("normal", {}) is None
+    assert build_attack(AttackSpec(name="random_latent", restarts=1, params={"manifold": "class"})).needs == "class"

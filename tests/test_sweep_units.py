@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import sweep_fixtures  # noqa: E402
-from raysweep.config.spec import expand, parse_spec  # noqa: E402
+from raysweep.config import expand, parse_spec  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
 from raysweep.tune.resources import Request, estimate_seconds, plan, strategy_requests, trials_at_once  # noqa: E402
 

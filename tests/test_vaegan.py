@@ -3,17 +3,10 @@ import pytest
 import torch
 
 from raysweep.errors import UserError
-from raysweep.manifold.vaegan_train import (
-    VAEGANConfig,
-    images_hash,
-    load_checkpoint,
-    load_training_state,
-    paper_lambda,
-    save_checkpoint,
-    save_training_state,
-    train_vaegan,
-)
-from raysweep.models.vaegan import VAEGAN, VAEGANArch
+from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
+from raysweep.vaegan.config import VAEGANConfig, paper_lambda
+from raysweep.vaegan.train import images_hash, train_vaegan
+from raysweep.vaegan.network import VAEGAN, VAEGANArch
 
 ARCHS = {
     "28x28": VAEGANArch((1, 28, 28), width=0.25),
@@ -53,12 +46,12 @@ def test_paper_architecture_sizes():
 
 
 def test_config_defaults_follow_the_paper():
-    assert VAEGANConfig.for_dataset("fmnist").epochs == 60
-    assert VAEGANConfig.for_dataset("emnist", klass=1).lam == 5.6
-    assert VAEGANConfig.for_dataset("celeba").in_shape == (3, 56, 48)
+    assert VAEGANConfig.for_dataset("fmnist", (1, 28, 28)).epochs == 60
+    assert VAEGANConfig.for_dataset("emnist", (1, 28, 28), klass=1).lam == 5.6
+    assert VAEGANConfig.for_dataset("celeba", (3, 56, 48)).in_shape == (3, 56, 48)
     assert paper_lambda("emnist") == 3.0  # class-agnostic
     with pytest.raises(UserError):
-        VAEGANConfig.for_dataset("mnist")
+        VAEGANConfig.for_dataset("mnist", (1, 28, 28))
 
 
 def test_losses_fall_within_a_few_hundred_steps():
@@ -107,7 +100,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
 
 def test_bad_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="expects images"):
-        train_vaegan(discs(10, 0), VAEGANConfig.for_dataset("celeba"), seed=0)
+        train_vaegan(discs(10, 0), VAEGANConfig.for_dataset("celeba", (3, 56, 48)), seed=0)
     with pytest.raises(UserError, match="no images"):
         train_vaegan(discs(10, 0)[:0], VAEGANConfig(), seed=0)
     with pytest.raises(UserError, match="does not exist"):

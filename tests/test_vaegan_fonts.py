@@ -6,9 +6,10 @@ import torch
 
 from raysweep.data import load_dataset
 from raysweep.manifold.projection_latent import LatentProjectionConfig, true_projection
-from raysweep.manifold.quality import QualityConfig, fonts_quality
+from raysweep.vaegan.quality import QualityConfig, fonts_quality
 from raysweep.manifold.true import TrueManifold
-from raysweep.manifold.vaegan_train import VAEGANConfig, train_vaegan
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.train import train_vaegan
 
 
 @pytest.fixture(scope="module")

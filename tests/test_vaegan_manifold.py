@@ -5,8 +5,9 @@ import torch
 from raysweep.data.batch import Batch
 from raysweep.manifold.base import Manifold
 from raysweep.manifold.learned import LATENT_BOUND, ClassManifold, DataManifold
-from raysweep.manifold.vaegan_train import VAEGANConfig, build_vaegan
-from raysweep.models.vaegan import serving_state_dict
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.train import build_vaegan
+from raysweep.vaegan.network import serving_state_dict
 
 CFG = VAEGANConfig(width=0.125)
 

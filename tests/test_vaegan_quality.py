@@ -6,8 +6,9 @@ import pytest
 import scipy.linalg
 import torch
 
-from raysweep.manifold.quality import QualityConfig, frechet_distance, learned_quality, prior_samples
-from raysweep.manifold.vaegan_train import VAEGANConfig, build_vaegan
+from raysweep.vaegan.quality import QualityConfig, frechet_distance, learned_quality, prior_samples
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.train import build_vaegan
 
 
 def test_frechet_distance_matches_scipy_and_is_zero_on_identical_sets():

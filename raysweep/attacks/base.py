@@ -5,7 +5,6 @@ say how to build their Problem (what is optimised and under which constraints).
 """
 from __future__ import annotations
 
-import dataclasses
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
@@ -21,6 +20,7 @@ from raysweep.attacks.records import AttackResult, concat_records, to_records
 from raysweep.data.batch import Batch
 from raysweep.device import default_device
 from raysweep.errors import UserError
+from raysweep.params import typed
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,8 @@ class AttackConfig:
 
 
 def build_config(cls: type, attack: str, params: dict[str, Any]) -> Any:
-    """cls(**params) with unknown names turned into a UserError that lists the known ones."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise UserError(f"attack {attack!r} has no parameter(s) {', '.join(unknown)}; "
-                        f"known: {', '.join(sorted(known))}")
-    config = cls(**params)
+    """cls(**params), names and types checked (raysweep.params), then the config's own checks."""
+    config = typed(cls, params, f"attack {attack!r}")
     config.validate()
     return config
 

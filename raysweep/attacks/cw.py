@@ -78,5 +78,5 @@ class CWAttack(Attack):
         return CWProblem(batch, self.config)
 
 
-register_attack("cw", CWAttack, CWConfig, None, "Carlini-Wagner L2, kappa 1.5, 120 its (supplement Eq. 20-21)",
+register_attack("cw", CWAttack, CWConfig, None, "regular", "Carlini-Wagner L2, kappa 1.5, 120 its (supplement Eq. 20-21)",
                 iterations=120, restarts=1)

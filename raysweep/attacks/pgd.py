@@ -82,5 +82,5 @@ def adversarial_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, 
     return PGDAttack("pgd", config).examples(model, Batch(x, y), generator=generator)
 
 
-register_attack("linf", PGDAttack, PGDConfig, None, "L-inf Adam-PGD, eps 0.3 (Eq. 1)", eps=0.3, norm="linf")
-register_attack("l2", PGDAttack, PGDConfig, None, "L2 Adam-PGD, eps 1.5 (supplement Eq. 17-19)", eps=1.5, norm="l2")
+register_attack("linf", PGDAttack, PGDConfig, None, "regular", "L-inf Adam-PGD, eps 0.3 (Eq. 1)", eps=0.3, norm="linf")
+register_attack("l2", PGDAttack, PGDConfig, None, "regular", "L2 Adam-PGD, eps 1.5 (supplement Eq. 17-19)", eps=1.5, norm="l2")

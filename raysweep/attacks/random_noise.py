@@ -34,9 +34,9 @@ class RandomLatentAttack(OnManifoldAttack):
         super().__init__(name, config, config.manifold)  # type: ignore[attr-defined]
 
 
-register_attack("random_linf", PGDAttack, PGDConfig, None, "random L-inf noise, eps 0.3 (baseline)",
+register_attack("random_linf", PGDAttack, PGDConfig, None, "baseline", "random L-inf noise, eps 0.3 (baseline)",
                 eps=0.3, norm="linf", iterations=0)
-register_attack("random_l2", PGDAttack, PGDConfig, None, "random L2 noise, eps 1.5 (baseline)",
+register_attack("random_l2", PGDAttack, PGDConfig, None, "baseline", "random L2 noise, eps 1.5 (baseline)",
                 eps=1.5, norm="l2", iterations=0)
-register_attack("random_latent", RandomLatentAttack, RandomLatentConfig, "class",
+register_attack("random_latent", RandomLatentAttack, RandomLatentConfig, "class", "baseline",
                 "random latent noise, eta 0.3, decoded (on-manifold baseline)", eta=0.3, iterations=0)

@@ -1,8 +1,8 @@
-"""The attack registry and which manifold (or source model) each attack needs.
+"""The attack registry. Each entry carries what it needs and its family (raysweep.registry).
 
-ATTACK_NEEDS[name] is None, "true", "class", "data" (which manifold the sweep must provide) or
-"source_model" (transfer). It gives the default; a built attack's `.needs` is authoritative
-(random_latent can be pointed at another manifold with its `manifold` parameter).
+`needs` is None, "true", "class", "data" (which manifold the sweep must provide) or
+"source_model" (transfer); `ATTACKS.get(name).needs_for(params)` is the need of a configured
+attack (random_latent can be pointed at another manifold with its `manifold` parameter).
 """
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any, Callable, Optional
 from raysweep.attacks.base import Attack, build_config
 from raysweep.registry import Registry
 
-ATTACKS: Registry[Attack] = Registry("attack")
-ATTACK_NEEDS: dict[str, Optional[str]] = {}
+FAMILIES = ("regular", "on-manifold", "transformation", "baseline")
+ATTACKS: Registry[Attack] = Registry("attack", FAMILIES)
 
 
 def register_attack(name: str, attack_cls: Callable[..., Attack], config_cls: type, needs: Optional[str],
-                    description: str, **defaults: Any) -> None:
+                    family: str, description: str, **defaults: Any) -> None:
     """Register `name` as attack_cls with config_cls(**defaults, **overrides)."""
 
     def factory(**params: Any) -> Attack:
@@ -24,5 +24,4 @@ def register_attack(name: str, attack_cls: Callable[..., Attack], config_cls: ty
         return attack_cls(name, config, needs)
 
     factory.__doc__ = description
-    ATTACKS.register(name, description)(factory)
-    ATTACK_NEEDS[name] = needs
+    ATTACKS.register(name, description, needs=needs, family=family)(factory)

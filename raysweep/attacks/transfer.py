@@ -71,5 +71,5 @@ class TransferAttack(Attack):
         raise UserError("the transfer attack has no adversarial-training variant; use linf or l2")
 
 
-register_attack("transfer", TransferAttack, TransferConfig, "source_model",
+register_attack("transfer", TransferAttack, TransferConfig, "source_model", "regular",
                 "transfer of L-inf PGD examples from a held-out source model (supplement E)", eps=0.3, norm="linf")

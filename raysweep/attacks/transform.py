@@ -94,5 +94,5 @@ class TransformAttack(Attack):
         return TransformProblem(batch, self.config)
 
 
-register_attack("transform", TransformAttack, TransformConfig, None,
+register_attack("transform", TransformAttack, TransformConfig, None, "transformation",
                 "adversarial transformation (STN) attack, eta 0.3 around the identity (Eq. 5)", eta=0.3)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
+from raysweep import storage
 from raysweep.errors import UserError
+from raysweep.results.store import TABLES, TableStore
 
 
 def add_parser(subparsers) -> None:
@@ -15,20 +16,19 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def tables_root(target: str) -> tuple[str, str]:
-    """(storage, sweep) for a spec file or a results directory."""
+def tables_root(target: str) -> tuple[storage.Location, str]:
+    """(storage, sweep) for a spec file or a results directory (a local path or a URI)."""
     if target.endswith((".yaml", ".yml")):
-        from raysweep.config.spec import load_spec
+        from raysweep.validate import load_spec
 
         spec = load_spec(target, check_data=False)
-        return spec.storage, spec.name
-    path = target.rstrip("/")
-    if os.path.basename(path) == "tables":
-        path = os.path.dirname(path)
-    if "://" not in path and not os.path.isdir(os.path.join(path, "tables")):
+        return storage.resolve(spec.storage), spec.name
+    loc = storage.resolve(target)
+    if loc.name == TABLES:
+        loc = loc.parent
+    if not storage.is_dir(loc / TABLES):
         raise UserError(f"{target}: no tables/ directory here; pass a sweep spec or <storage>/<sweep>")
-    head, sweep = path.rsplit("/", 1) if "/" in path else (".", path)
-    return head, sweep
+    return loc.parent, loc.name
 
 
 def summary(trials) -> "object":
@@ -42,16 +42,14 @@ def summary(trials) -> "object":
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from raysweep.results.store import TableStore
-
-    storage, sweep = tables_root(args.target)
-    store = TableStore(storage, sweep)
+    where, sweep = tables_root(args.target)
+    store = TableStore(where, sweep)
     trials = store.read("trials").to_pandas()
     if trials.empty:
-        raise UserError(f"{store.root}: no trial rows yet; run `raysweep sweep` first")
+        raise UserError(f"{store.root.uri}: no trial rows yet; run `raysweep sweep` first")
     examples = store.read("examples")
     print(f"sweep {sweep}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(trials['status'].value_counts().items()))}), "
-          f"{examples.num_rows} example rows; tables in {store.root}")
+          f"{examples.num_rows} example rows; tables in {store.root.uri}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary(trials).to_string())
     failed = trials[trials["status"] == "failed"]

@@ -1,7 +1,7 @@
 """`raysweep train`: train one classifier on a training subset and print its test error.
 
-The same pieces a sweep trial uses (load_dataset, subset, build_model, a strategy, train,
-evaluate), without Ray: a quick check of one configuration from the shell.
+The command line becomes a one-trial spec, validated like any sweep, and runs the trial's own
+build-and-train (raysweep.trial) without Ray: a quick check of one configuration from the shell.
 """
 from __future__ import annotations
 
@@ -43,17 +43,6 @@ def _device(name: str | None) -> torch.device:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Catch bad input before any data is loaded."""
-    import raysweep.training.strategies  # noqa: F401  (registers the strategies)
-    from raysweep.models import MODELS
-    from raysweep.training.strategy import STRATEGIES, strategy_needs
-
-    MODELS.get(args.arch)  # unknown name -> UserError listing the known ones
-    STRATEGIES.get(args.strategy)
-    # The FONTS true manifold is built here; learned ones live in the sweep's manifold actors.
-    learned = set(strategy_needs(args.strategy, {})) - {"true"}
-    if learned:
-        raise UserError(f"strategy {args.strategy!r} needs the learned manifolds {sorted(learned)}; "
-                        "run it through `raysweep sweep`")
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
     if args.epochs < 1:
@@ -62,56 +51,42 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
 
 
-def _training_split(data, n: int, seed: int):
-    """The seeded class-balanced subset of N training images (raysweep.data.subset)."""
-    if n > len(data.train):
-        raise UserError(f"--n {n} exceeds the {len(data.train)} training images of {data.name}; "
-                        "choose a smaller N or a larger data set")
-    from raysweep.data.subset import subset
+def trial_config(args: argparse.Namespace):
+    """The command line as a one-trial sweep, validated like any spec (names, parameters, N)."""
+    from raysweep.config.resolve import expand
+    from raysweep.config.schema import DatasetSpec, GridSpec, StrategySpec, SweepSpec, TrainSpec
+    from raysweep.validate import validate_spec
 
-    return data.train.subset(subset(data.train.y, n, seed))
-
-
-def _true_manifold(strategy: str, data, device: torch.device) -> dict:
-    """{"true": TrueManifold} when the strategy needs it (FONTS only; a UserError elsewhere)."""
-    from raysweep.training.strategy import strategy_needs
-
-    if "true" not in strategy_needs(strategy, {}):
-        return {}
-    from raysweep.manifold.true import TrueManifold
-
-    return {"true": TrueManifold.from_dataset(data).to(device)}
+    options = {"root": args.data_root} if args.data_root else {}
+    spec = SweepSpec(name="train", dataset=DatasetSpec(name=args.dataset, options=options),
+                     grid=GridSpec(n=[args.n], seed=[args.seed], arch=[args.arch]),
+                     strategies=[StrategySpec(name=args.strategy)], train=TrainSpec(epochs=args.epochs))
+    return expand(validate_spec(spec, "raysweep train"))[0]
 
 
 def run(args: argparse.Namespace) -> int:
+    from raysweep import trial
+    from raysweep.training.loop import evaluate
+
     _check_args(args)
     device = _device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from raysweep.data.dataset import load_dataset
-    from raysweep.models import build_model
-    from raysweep.training.loop import TrainConfig, evaluate, train
-    from raysweep.training.strategy import STRATEGIES, StrategyContext
-
-    options = {"root": args.data_root} if args.data_root else {}
-    data = load_dataset(args.dataset, **options)
-    train_split = _training_split(data, args.n, args.seed)
-    model = build_model(args.arch, data.image_shape, data.n_classes, seed=args.seed)
-    ctx = StrategyContext(manifolds=_true_manifold(args.strategy, data, device), dataset_meta=data.meta,
-                          generator=torch.Generator().manual_seed(args.seed), device=device)
-    strategy = STRATEGIES.build(args.strategy, ctx=ctx)
-    cfg = TrainConfig(epochs=args.epochs)
+    cfg = trial_config(args)
+    data = trial.dataset_for(cfg)
+    # The FONTS true manifold is built here; learned ones live in the sweep's manifold actors.
+    manifolds = trial.provide_manifolds(cfg, data, {}, device)
 
     def report(epoch: int, m: dict[str, float], _state) -> None:
-        print(f"epoch {epoch + 1}/{cfg.epochs}  loss {m['train_loss']:.4f}  train_error {m['train_error']:.4f}  "
+        print(f"epoch {epoch + 1}/{cfg.train.epochs}  loss {m['train_loss']:.4f}  train_error {m['train_error']:.4f}  "
               f"lr {m['lr']:.5f}  {m['images_per_s']:.0f} img/s", flush=True)
 
-    result = train(model, train_split, strategy, cfg, seed=args.seed, device=device, on_epoch=report)
+    model, stats = trial.build_and_train(cfg, data, manifolds, trial.TrialHooks(on_epoch=report), device)
     start = time.perf_counter()
     test_error = evaluate(model, data.test, device)
     eval_time = time.perf_counter() - start
     print(f"test_error: {test_error:.4f}")
-    print(f"train_time_s: {result.train_time_s:.2f}")
+    print(f"train_time_s: {stats['train_time_s']:.2f}")
     print(f"eval_time_s: {eval_time:.2f}")
-    print(f"images_per_s: {result.images_per_s:.0f}")
+    print(f"images_per_s: {cfg.n * cfg.train.epochs / max(stats['train_time_s'], 1e-9):.0f}")
     return 0

@@ -4,7 +4,7 @@ The paper hand-tuned lambda of Eq. 7-8 (supplement B.2: FONTS 3, EMNIST 2.5 with
 2.75/5.6/2.25, F-MNIST 2.75, CelebA 3). Here one Optuna study per class searches lambda on a log
 scale in `lambda_range`, `budget` completed trials per class, `concurrency` trials at a time.
 
-Objective (minimised, see raysweep.manifold.quality): on FONTS the mean true-manifold distance of
+Objective (minimised, see raysweep.vaegan.quality): on FONTS the mean true-manifold distance of
 decoded prior samples plus that of reconstructions of held-out images (the true manifold is
 known); elsewhere held-out L1 reconstruction error (per pixel) + `frechet_weight` * Frechet
 distance between held-out images and prior samples in the features of a classifier trained on
@@ -18,15 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from raysweep.config.spec import DatasetSpec, Resources
+from raysweep import storage
+from raysweep.config.parse import parse_model
+from raysweep.config.schema import DatasetSpec, Resources, Strict as _Strict
 from raysweep.config.yaml_file import read_yaml
 from raysweep.errors import UserError
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class LambdaRange(_Strict):
@@ -41,7 +39,7 @@ class LambdaRange(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    """How one VAE-GAN is scored (lower is better; raysweep.manifold.quality.QualityConfig)."""
+    """How one VAE-GAN is scored (lower is better; raysweep.vaegan.quality.QualityConfig)."""
 
     held_out: int = Field(200, ge=10)  # held-out test images of the class, and as many prior samples
     # Off FONTS only: objective = held-out L1 per pixel + frechet_weight * Frechet distance.
@@ -55,7 +53,7 @@ class ObjectiveSpec(_Strict):
 class LambdaSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     dataset: DatasetSpec
-    storage: str = "results"
+    storage: str = Field("results", min_length=1)
     kind: Literal["class", "data"] = "class"  # class-specific (one study per class) or agnostic
     classes: Optional[list[int]] = None  # None: every class of the data set
     lambda_range: LambdaRange = Field(default_factory=LambdaRange)
@@ -79,7 +77,7 @@ class LambdaSpec(_Strict):
         return v
 
     def out_dir(self) -> str:
-        return f"{self.storage.rstrip('/')}/{self.name}"
+        return (storage.resolve(self.storage) / self.name).uri
 
     def table_path(self) -> str:
         return f"{self.out_dir()}/lambda.parquet"
@@ -87,33 +85,23 @@ class LambdaSpec(_Strict):
     def study_url(self) -> str:
         if self.study_db:
             return self.study_db
-        if "://" in self.storage:
+        if not storage.resolve(self.storage).is_local:
             raise UserError(
                 f"storage {self.storage!r} is a URI and sqlite needs a local file; "
                 "set study_db: to an RDB url such as sqlite:////abs/path/optuna.sqlite"
             )
-        return f"sqlite:///{Path(self.out_dir()).resolve() / 'optuna.sqlite'}"
+        return f"sqlite:///{Path(self.out_dir()) / 'optuna.sqlite'}"
 
     def study_name(self, cls: Optional[int]) -> str:
         return f"{self.name}-{self.kind}-{'all' if cls is None else cls}"
 
 
-def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "spec"
-    return f"{where}: {err['msg']}"
-
-
-def parse_lambda_spec(data: dict[str, Any], source: str = "spec") -> LambdaSpec:
+def parse_lambda_spec(data: Any, source: str = "spec") -> LambdaSpec:
     """Validate a mapping; any problem becomes one UserError line naming the key."""
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: expected a mapping at the top level; see sweeps/fonts-lambda.yaml")
-    try:
-        return LambdaSpec.model_validate(data)
-    except ValidationError as e:
-        raise UserError(f"{source}: {_first_error(e)}; fix the key and re-run") from None
+    return parse_model(LambdaSpec, data, source, "lambda spec")
 
 
 def load_lambda_spec(path: str | Path) -> LambdaSpec:
+    """Read and parse a lambda spec; raysweep.validate.load_lambda_spec adds the registry checks."""
     data = read_yaml(path, "lambda spec", "sweeps/fonts-lambda.yaml")
     return parse_lambda_spec(data, source=str(path))

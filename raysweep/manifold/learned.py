@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from raysweep.data.batch import Batch
-from raysweep.manifold.vaegan_train import VAEGANConfig
-from raysweep.models.vaegan import VAEGAN, VAEGANArch
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.network import VAEGAN, VAEGANArch
 
 LATENT_BOUND = 2.0  # the paper's ||z||_inf <= 2 on learned manifolds
 

@@ -32,7 +32,12 @@ class TrueManifold:
         """Build from a FONTS Dataset's meta (prototypes and theta box)."""
         if "prototypes" not in ds.meta:
             raise UserError(f"data set {ds.name!r} has no true manifold; true-manifold attacks and strategies need fonts")
-        return cls(TrueDecoder(ds.meta["prototypes"]), torch.tensor(ds.meta["theta_lower"]), torch.tensor(ds.meta["theta_upper"]))
+        return cls.from_meta(ds.meta)
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "TrueManifold":
+        """Build from the meta entries TrueDecoder needs (what a manifold actor ships)."""
+        return cls(TrueDecoder(meta["prototypes"]), torch.tensor(meta["theta_lower"]), torch.tensor(meta["theta_upper"]))
 
     def codes(self, batch: Batch) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
         if batch.z is None or batch.ctx is None:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 import raysweep
-from raysweep.config.spec import TrialConfig
+from raysweep.config.resolve import TrialConfig
 from raysweep.results.schema import SCHEMA_VERSION, example_table, trial_table
 
 
@@ -35,12 +35,12 @@ def git_commit() -> str:
 def config_columns(cfg: TrialConfig) -> dict[str, Any]:
     """Every config field as its own trial-table column, plus versions."""
     cols: dict[str, Any] = {
-        "sweep": cfg.sweep, "trial_id": cfg.trial_id, "dataset": cfg.dataset,
-        "dataset_options": cfg.dataset_options, "n": cfg.n, "seed": cfg.seed, "arch": cfg.arch,
-        "strategy": cfg.strategy, "config_json": json.dumps(cfg.to_dict(), sort_keys=True, default=str),
+        "sweep": cfg.sweep, "trial_id": cfg.trial_id, "dataset": cfg.dataset.name,
+        "dataset_options": cfg.dataset.options, "n": cfg.n, "seed": cfg.seed, "arch": cfg.arch,
+        "strategy": cfg.strategy.name, "config_json": json.dumps(cfg.to_dict(), sort_keys=True, default=str),
     }
-    cols.update({f"strategy.{k}": v for k, v in cfg.strategy_params.items()})
-    cols.update({f"train.{k}": v for k, v in cfg.train.items()})
+    cols.update({f"strategy.{k}": v for k, v in cfg.strategy.params.items()})
+    cols.update({f"train.{k}": v for k, v in cfg.train.model_dump().items() if k != "betas"})
     cols.update(schema_version=SCHEMA_VERSION, raysweep_version=raysweep.__version__, git_commit=git_commit())
     return cols
 
@@ -51,7 +51,7 @@ def ok_tables(cfg: TrialConfig, measured: dict[str, Any], examples: dict[str, np
     row = {**config_columns(cfg), **measured, **extra, "status": "ok"}
     n_rows = len(next(iter(examples.values()))) if examples else 0
     ex = example_table({**examples, "sweep": cfg.sweep, "trial_id": cfg.trial_id, "n": cfg.n, "seed": cfg.seed,
-                        "strategy": cfg.strategy, "arch": cfg.arch, "schema_version": SCHEMA_VERSION}, n_rows)
+                        "strategy": cfg.strategy.name, "arch": cfg.arch, "schema_version": SCHEMA_VERSION}, n_rows)
     return trial_table([row], schema), ex
 
 

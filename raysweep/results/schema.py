@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from raysweep.config.spec import SweepSpec
+    from raysweep.config.schema import SweepSpec
 
 SCHEMA_VERSION = 1
 
@@ -23,6 +23,9 @@ ATTACK_METRICS: dict[str, pa.DataType] = {
     "mean_linf": pa.float64(), "mean_l2": pa.float64(), "mean_l1": pa.float64(),
     "n_samples": pa.int64(), "n_correct": pa.int64(), "n_excluded": pa.int64(),
 }
+# Per attack: which registered attack the label names and its family (raysweep.registry), so
+# analysis groups by family without knowing attack names or parsing config_json.
+ATTACK_INFO: dict[str, pa.DataType] = {"attack": pa.string(), "family": pa.string()}
 # Per distance (<method>.<attack>): summaries of ||x_adv - pi(x_adv)||_2 over measured pairs.
 DISTANCE_METRICS: dict[str, pa.DataType] = {
     "n": pa.int64(), "mean_dist": pa.float64(), "median_dist": pa.float64(),
@@ -32,7 +35,7 @@ DISTANCE_METRICS: dict[str, pa.DataType] = {
 TRIAL_BASE = pa.schema([
     ("sweep", pa.string()), ("trial_id", pa.string()), ("status", pa.string()), ("error", pa.string()),
     ("dataset", pa.string()), ("dataset_options", pa.string()), ("n", pa.int64()), ("seed", pa.int64()),
-    ("arch", pa.string()), ("strategy", pa.string()),
+    ("arch", pa.string()), ("strategy", pa.string()), ("strategy_family", pa.string()),
     ("train.epochs", pa.int64()), ("train.batch_size", pa.int64()), ("train.lr", pa.float64()),
     ("train.lr_decay", pa.float64()), ("train.weight_decay", pa.float64()),
     ("config_json", pa.string()),  # the whole resolved TrialConfig, for anything not a column
@@ -49,7 +52,7 @@ EXAMPLE_RECORD_COLUMNS: dict[str, pa.DataType] = {
     "first_success_iter": pa.int64(), "linf": pa.float64(), "l2": pa.float64(), "l1": pa.float64(),
     "latent_norm": pa.float64(), "loss": pa.float64(),
 }
-DISTANCE_METHODS = ("true", "knn", "learned_class", "learned_data")  # DISTANCES names
+DISTANCE_METHODS = ("true", "knn", "class", "data")  # DISTANCES names
 
 EXAMPLE_SCHEMA = pa.schema(
     [("sweep", pa.string()), ("trial_id", pa.string()), ("n", pa.int64()), ("seed", pa.int64()),
@@ -83,7 +86,7 @@ def trial_schema(spec: "SweepSpec") -> pa.Schema:
     fields = list(TRIAL_BASE)
     fields += [pa.field(k, t) for k, t in strategy_param_types(spec).items()]
     for a in spec.evaluate.attacks:
-        fields += [pa.field(f"{a.key}.{m}", t) for m, t in ATTACK_METRICS.items()]
+        fields += [pa.field(f"{a.key}.{m}", t) for m, t in {**ATTACK_INFO, **ATTACK_METRICS}.items()]
     for d in spec.evaluate.distances:
         fields += [pa.field(f"{d.key}.{m}", t) for m, t in DISTANCE_METRICS.items()]
     return pa.schema(fields, metadata={"schema_version": str(SCHEMA_VERSION)})

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import nn
 
+from raysweep.config.schema import TrainSpec
 from raysweep.data.batch import Batch, Split
 from raysweep.errors import UserError
 from raysweep.tensors import cpu_copy
@@ -25,25 +26,8 @@ from raysweep.training.strategy import Strategy
 EpochCallback = Callable[[int, dict[str, float], Callable[[], dict[str, Any]]], None]
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of classifier training; the defaults are the paper's."""
-
-    epochs: int = 20
-    batch_size: int = 100
-    lr: float = 0.01
-    lr_decay: float = 0.95  # per epoch, applied continuously every iteration (schedule.py)
-    betas: tuple[float, float] = (0.5, 0.9)
-    weight_decay: float = 1e-4  # Adam's own (L2 added to the gradient), as the original
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "betas", tuple(self.betas))  # a YAML spec gives a list
-        if len(self.betas) != 2:
-            raise UserError(f"betas must be two numbers, got {self.betas}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise UserError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if not (self.lr > 0 and 0 < self.lr_decay <= 1):
-            raise UserError(f"need lr > 0 and 0 < lr_decay <= 1, got lr={self.lr}, lr_decay={self.lr_decay}")
+# The spec's typed training block is the loop's config: validated once, at load, by pydantic.
+TrainConfig = TrainSpec
 
 
 @dataclass

@@ -41,17 +41,8 @@ class Strategy(Protocol):
         ...
 
 
-# factory(ctx: StrategyContext, **params) -> Strategy; params come from the sweep spec.
-STRATEGIES: Registry[Strategy] = Registry("strategy")
-# Which manifold names a strategy needs ("true", "class", "data") by default, so the sweep can
-# provide them (and start manifold actors) before trials run. Use strategy_needs() for a
-# configured strategy: a `manifold` parameter overrides the default.
-STRATEGY_NEEDS: dict[str, tuple[str, ...]] = {}
-
-
-def strategy_needs(name: str, params: dict[str, Any]) -> tuple[str, ...]:
-    """Manifolds a configured strategy needs: its `manifold` parameter where it takes one
-    (random_latent, combined), else the registered default."""
-    if "manifold" in params:
-        return (params["manifold"],)
-    return STRATEGY_NEEDS.get(name, ())
+# factory(ctx: StrategyContext, **params) -> Strategy; params come from the sweep spec. Each entry
+# carries `needs` (the manifold it trains on, if any; a `manifold` parameter overrides it, see
+# Entry.needs_for) and `family` (what analysis groups by).
+FAMILIES = ("normal", "regular", "on-manifold", "transformation", "baseline", "combined")
+STRATEGIES: Registry[Strategy] = Registry("strategy", FAMILIES)

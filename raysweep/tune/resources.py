@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional, TextIO
 
-from raysweep.config.spec import SweepSpec, TrialConfig
+from raysweep.config.resolve import TrialConfig
+from raysweep.config.schema import SweepSpec
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,9 @@ class Plan:
 
 def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[str, float]) -> Plan:
     """Reserved resource-hours: each trial holds its strategy's request for its `seconds[trial_id]`."""
-    counts = Counter(t.strategy for t in trials)
-    gpu_h = sum(requests[t.strategy].gpu * seconds[t.trial_id] for t in trials) / 3600
-    cpu_h = sum(requests[t.strategy].cpu * seconds[t.trial_id] for t in trials) / 3600
+    counts = Counter(t.strategy.name for t in trials)
+    gpu_h = sum(requests[t.strategy.name].gpu * seconds[t.trial_id] for t in trials) / 3600
+    cpu_h = sum(requests[t.strategy.name].cpu * seconds[t.trial_id] for t in trials) / 3600
     return Plan(dict(counts), requests, gpu_h, cpu_h)
 
 
@@ -79,7 +80,7 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig, images_per_s: float = 
     40-iteration attack on half of every batch (about 20x the forward/backward work).
     """
     seen = trial.n * spec.train.epochs
-    inner = trial.strategy_params.get("iterations", 40) if trial.strategy != "normal" else 0
+    inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
     train_s = seen * (1 + inner / 2) / images_per_s
     attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
     return train_s + attack_s

@@ -20,8 +20,8 @@ from typing import Callable, TextIO
 import pyarrow.fs as pafs
 from ray import tune
 
-from raysweep.config.spec import TrialConfig
-from raysweep.results.store import filesystem
+from raysweep import storage
+from raysweep.config.resolve import TrialConfig
 from raysweep.tune.trainable import STATE_FILE
 
 EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
@@ -73,13 +73,12 @@ def restore_or_new(path: str, trainable, pending: list[TrialConfig], resume: boo
     """Tuner.restore when `resume` finds readable Tune state for the same pending set, with its
     stale checkpoint references repaired; otherwise `new_tuner()` over the trials without rows, in
     an emptied Tune directory (the rows, elsewhere, are what make a sweep resumable at all)."""
-    fs, fs_path = filesystem(path)
-    fp_path = f"{fs_path}/{FINGERPRINT}"
-    exp = f"{path.rstrip('/')}/{EXPERIMENT}"
+    root = storage.resolve(path)
+    fp_path = root / FINGERPRINT
+    exp = (root / EXPERIMENT).uri
     if resume and tune.Tuner.can_restore(exp):
         try:
-            with fs.open_input_stream(fp_path) as f:
-                covered = set(json.loads(f.read().decode()))
+            covered = set(json.loads((storage.read_bytes(fp_path) or b"[]").decode()))
         except (OSError, json.JSONDecodeError):
             covered = set()
         if covered >= {t.trial_id for t in pending}:
@@ -92,10 +91,6 @@ def restore_or_new(path: str, trainable, pending: list[TrialConfig], resume: boo
                 reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
                 print(f"raysweep: cannot resume the Tune state in {exp} ({reason}); the {len(pending)} "
                       "trials without rows start afresh", file=out)
-    tune_dir = f"{fs_path}/{EXPERIMENT}"
-    if _exists(fs, tune_dir):
-        fs.delete_dir(tune_dir)
-    fs.create_dir(fs_path, recursive=True)
-    with fs.open_output_stream(fp_path) as f:
-        f.write(fingerprint(pending).encode())
+    storage.delete_dir(root / EXPERIMENT)
+    storage.atomic_write_bytes(fp_path, fingerprint(pending).encode())
     return new_tuner()

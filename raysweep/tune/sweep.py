@@ -26,15 +26,20 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
-from raysweep.config.spec import SweepSpec, TrialConfig, expand, load_spec  # noqa: E402
+from raysweep import storage  # noqa: E402
+from raysweep.catalog import manifold_needs  # noqa: E402
+from raysweep.config.resolve import TrialConfig, expand  # noqa: E402
+from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
-from raysweep.results.rows import failed_table
+from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
-from raysweep.results.store import TableStore, filesystem  # noqa: E402
+from raysweep.results.store import TableStore  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.tune.resources import estimate_seconds, plan, strategy_requests  # noqa: E402
+from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
+from raysweep.validate import load_spec  # noqa: E402
 
 # Our metrics live in the Parquet tables; Tune's per-trial result files are off, so its
 # "could not fetch metrics" warning after fit() is noise.
@@ -66,41 +71,21 @@ def connect(address: Optional[str]) -> None:
 
 
 def experiment_path(spec: SweepSpec) -> str:
-    _, base = filesystem(spec.storage)
-    if "://" in spec.storage:
-        return f"{spec.storage.rstrip('/')}/{spec.name}"
-    return f"{base}/{spec.name}"
+    return (storage.resolve(spec.storage) / spec.name).uri
 
 
-def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> dict[str, str]:
-    """HOOK: create the manifold actors the spec's strategies/attacks need (STRATEGY_NEEDS /
-    ATTACK_NEEDS), before Tuner.fit(), so they reserve their share first. Returns manifold name ->
-    actor name for the trials. The FONTS true manifold needs no actor (trials build it)."""
-    from raysweep.trial import manifold_needs
-
+def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> ManifoldHandles:
+    """Create the learned-manifold actors the pending trials need, before Tuner.fit(), so they
+    reserve their share first. The FONTS true manifold needs no actor (trials build it)."""
     needs = set().union(*(manifold_needs(t) for t in trials)) - {"true"}
-    if not needs:
-        return {}
-    try:
-        from raysweep.tune.actors import start_manifold_actors as start
-    except ImportError:
-        raise UserError(f"the spec needs learned manifolds {sorted(needs)}, but raysweep.tune.actors "
-                        "is not installed; remove those strategies/attacks") from None
-    return start(spec, sorted(needs))
-
-
-def stop_manifold_actors(actors: dict[str, str], spec: SweepSpec) -> None:
-    """End of the sweep: remove the manifold actors unless the spec keeps them (manifolds.keep)."""
-    if actors:
-        from raysweep.tune.actors import stop_manifold_actors as stop
-
-        stop(actors, keep=spec.manifolds.keep)
+    return ensure_manifold_actors(spec.dataset, sorted(needs), spec.storage, spec.manifolds.resources,
+                                  options=spec.manifolds.options, detached=spec.manifolds.detached)
 
 
 def _trainable(spec: SweepSpec, ctx: SweepContext, requests):
     fn = tune.with_parameters(run_sweep_trial, ctx=ctx)
     by_strategy = {k: r.as_dict() for k, r in requests.items()}
-    return tune.with_resources(fn, lambda config: by_strategy[config["trial"]["strategy"]])
+    return tune.with_resources(fn, lambda config: by_strategy[config["trial"]["strategy"]["name"]])
 
 
 def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, out: TextIO, already: int):
@@ -142,7 +127,7 @@ def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: Tex
     print(f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)", file=out)
     for line in p.lines():
         print(line, file=out)
-    print(f"storage: {TableStore(spec.storage, spec.name).root}", file=out)
+    print(f"storage: {TableStore(spec.storage, spec.name).root.uri}", file=out)
 
 
 def _leave_job_working_dir() -> None:
@@ -169,18 +154,18 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
         dry_run(spec, trials, done, out)
         return SweepSummary(len(trials), len(trials) - len(pending), 0, 0)
     if not pending:
-        print(f"sweep {spec.name}: all {len(trials)} trials have rows in {store.root}; nothing to do", file=out)
+        print(f"sweep {spec.name}: all {len(trials)} trials have rows in {store.root.uri}; nothing to do", file=out)
         return SweepSummary(len(trials), len(trials), 0, 0)
-    if "://" not in spec.storage:  # pin local storage before the driver may leave its directory
-        spec = spec.model_copy(update={"storage": filesystem(spec.storage)[1]})
+    # pin local storage to an absolute path before the driver may leave its directory
+    spec = spec.model_copy(update={"storage": storage.uri(spec.storage)})
     _leave_job_working_dir()
     connect(address)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
     schema = trial_schema(spec)
     path = experiment_path(spec)
-    ctx = SweepContext(storage=spec.storage if "://" in spec.storage else filesystem(spec.storage)[1],
-                       sweep=spec.name, schema=schema, trial_fn=spec.trial, plugins=tuple(spec.plugins),
-                       manifold_actors=start_manifold_actors(spec, pending))
+    actors = start_manifold_actors(spec, pending)
+    ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
+                       plugins=tuple(spec.plugins), manifold_actors=actors.names())
     # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
     # long trial running alone while the other slots idle.
     pending.sort(key=lambda t: -estimate_seconds(spec, t))
@@ -191,9 +176,9 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     try:
         results = tuner.fit()
     finally:
-        stop_manifold_actors(ctx.manifold_actors, spec)
+        teardown(actors)
     failed = _record_failures(results, store, schema, spec)
     finished = store.done_ids()
     ok = sum(t.trial_id in finished for t in pending) - failed
-    print(f"sweep {spec.name}: {ok} ok, {failed} failed, {len(done)} skipped; tables in {store.root}", file=out)
+    print(f"sweep {spec.name}: {ok} ok, {failed} failed, {len(done)} skipped; tables in {store.root.uri}", file=out)
     return SweepSummary(len(trials), len(done), ok, failed)

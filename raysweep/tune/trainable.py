@@ -19,7 +19,8 @@ import pyarrow as pa
 import torch
 from ray import tune
 
-from raysweep.config.spec import TrialConfig, import_plugins, resolve_trial_fn
+from raysweep import catalog
+from raysweep.config.resolve import TrialConfig
 from raysweep.results.rows import ok_tables
 from raysweep.results.store import TableStore
 
@@ -35,7 +36,7 @@ class SweepContext:
     schema: pa.Schema
     trial_fn: str
     plugins: tuple[str, ...] = ()
-    manifold_actors: dict[str, str] = field(default_factory=dict)  # manifold name -> Ray actor name
+    manifold_actors: dict[str, str] = field(default_factory=dict)  # manifold kind -> Ray actor names
 
 
 def _load_state() -> Optional[dict[str, Any]]:
@@ -45,7 +46,7 @@ def _load_state() -> Optional[dict[str, Any]]:
     with ckpt.as_directory() as d:
         state = os.path.join(d, STATE_FILE)
         # An empty checkpoint is how a resume marks "start afresh" (raysweep.tune.resume).
-        return torch.load(state, map_location="cpu", weights_only=False) if os.path.exists(state) else None
+        return torch.load(state, map_location="cpu", weights_only=True) if os.path.exists(state) else None
 
 
 def _report_epoch(epoch: int, metrics: dict[str, float], state_fn) -> None:
@@ -59,9 +60,9 @@ def _manifolds(ctx: SweepContext) -> dict[str, Any]:
     """Manifolds served by the sweep's shared actors (raysweep.tune.actors), by name."""
     if not ctx.manifold_actors:
         return {}
-    from raysweep.tune.manifold_client import manifold_from_actor
+    from raysweep.tune.manifold_client import manifold_from_actors
 
-    return {name: manifold_from_actor(actor) for name, actor in ctx.manifold_actors.items()}
+    return {kind: manifold_from_actors(names) for kind, names in ctx.manifold_actors.items()}
 
 
 def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
@@ -72,7 +73,7 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
 
     # One "Checkpoint successfully created" info line per epoch per trial drowns the progress line.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
-    import_plugins(list(ctx.plugins))
+    catalog.load(ctx.plugins)
     cfg = TrialConfig.from_dict(config["trial"])
     store = TableStore(ctx.storage, ctx.sweep)
     if store.has(cfg.trial_id):
@@ -80,7 +81,7 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
         return
     started = time.time()
     hooks = TrialHooks(state=_load_state(), on_epoch=_report_epoch, manifolds=_manifolds(ctx))
-    out = resolve_trial_fn(ctx.trial_fn)(cfg, hooks)
+    out = catalog.resolve_trial_fn(ctx.trial_fn)(cfg, hooks)
     trial, examples = ok_tables(
         cfg, out.row, out.examples, ctx.schema, started_at=started, finished_at=time.time(),
         node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else socket.gethostname(),

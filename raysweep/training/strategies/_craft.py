@@ -3,7 +3,6 @@ the small lookups every strategy factory repeats (typed parameters, manifolds, t
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable, Optional, TypeVar
 
 import torch
@@ -13,6 +12,7 @@ from raysweep.attacks import ATTACKS, Attack
 from raysweep.data.batch import Batch
 from raysweep.data.transform import DEFAULT_PRESET, get_preset
 from raysweep.errors import UserError
+from raysweep.params import typed
 from raysweep.training.strategies._mix import Craft
 from raysweep.training.strategy import StrategyContext
 
@@ -20,14 +20,8 @@ P = TypeVar("P")
 
 
 def parse_params(strategy: str, cls: type[P], params: dict[str, Any]) -> P:
-    """The frozen parameter dataclass `cls` from a spec's params; unknown names are a UserError
-    that lists the known ones."""
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise UserError(f"strategy {strategy!r} has no parameter(s) {', '.join(unknown)}; "
-                        f"known: {', '.join(sorted(known))}")
-    return cls(**params)
+    """The frozen parameter dataclass `cls` from a spec's params, names and types checked."""
+    return typed(cls, params, f"strategy {strategy!r}")
 
 
 def get_manifold(ctx: StrategyContext, kind: str, strategy: str) -> Any:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from raysweep.attacks import Attack
 from raysweep.attacks.norms import check_norm
 from raysweep.training.strategies._craft import attack_craft, build_attack, parse_params
 from raysweep.training.strategies._mix import MixedStrategy, check_fraction, get_variant
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class AdversarialParams:
     fraction: Optional[float] = None  # share of the batch perturbed; None: the variant's
 
 
-def _build(name: str, ctx: StrategyContext, params: dict[str, Any], random: bool) -> MixedStrategy:
+def _resolve(name: str, params: dict[str, Any], random: bool) -> tuple[Attack, bool, float]:
+    """(attack, early_stop, fraction) from the spec's params; data-free, so validation runs it."""
     p = parse_params(name, AdversarialParams, params)
     variant = get_variant(p.variant)
     check_norm(p.norm)
@@ -42,19 +44,23 @@ def _build(name: str, ctx: StrategyContext, params: dict[str, Any], random: bool
         attack = build_attack(p.norm, early_stop=variant.early_stop, eps=p.eps, norm=p.norm,
                               iterations=p.iterations, lr=p.lr)
         early_stop = variant.early_stop
+    return attack, early_stop, fraction
+
+
+def _build(name: str, ctx: StrategyContext, params: dict[str, Any], random: bool) -> MixedStrategy:
+    attack, early_stop, fraction = _resolve(name, params, random)
     craft = attack_craft(attack, early_stop=early_stop, generator=ctx.generator)
     return MixedStrategy(name, craft, fraction, ctx.generator)
 
 
-@STRATEGIES.register("adversarial", "regular adversarial training, L-inf eps 0.3, 50/50 clean/adversarial (Eq. 2)")
+@STRATEGIES.register("adversarial", "regular adversarial training, L-inf eps 0.3, 50/50 clean/adversarial (Eq. 2)",
+                     family="regular", check=lambda **p: _resolve("adversarial", p, random=False))
 def build_adversarial(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     return _build("adversarial", ctx, params, random=False)
 
 
-@STRATEGIES.register("random_image", "baseline: uniform noise in the eps-ball instead of adversarial (supp. H)")
+@STRATEGIES.register("random_image", "baseline: uniform noise in the eps-ball instead of adversarial (supp. H)",
+                     family="baseline", check=lambda **p: _resolve("random_image", p, random=True))
 def build_random_image(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     return _build("random_image", ctx, params, random=True)
 
-
-STRATEGY_NEEDS["adversarial"] = ()
-STRATEGY_NEEDS["random_image"] = ()

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from raysweep.data.batch import Batch
-from raysweep.data.transform import warp
+from raysweep.data.transform import get_preset, warp
 from raysweep.training.strategies._craft import parse_params, theta_box
 from raysweep.training.strategies._mix import MixedStrategy, check_fraction, uniform_box
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,19 @@ def random_transform(lower: torch.Tensor, upper: torch.Tensor, generator: Option
     return craft
 
 
-@STRATEGIES.register("augment", "STN data augmentation: random 6-DOF transformations in the preset's box")
-def build_augment(ctx: StrategyContext, **params: Any) -> MixedStrategy:
+def _resolve(params: dict[str, Any]) -> AugmentParams:
     p = parse_params("augment", AugmentParams, params)
+    check_fraction("fraction", p.fraction)
+    if p.preset is not None:
+        get_preset(p.preset)
+    return p
+
+
+@STRATEGIES.register("augment", "STN data augmentation: random 6-DOF transformations in the preset's box",
+                     family="baseline", check=lambda **p: _resolve(p))
+def build_augment(ctx: StrategyContext, **params: Any) -> MixedStrategy:
+    p = _resolve(params)
     lower, upper = (torch.tensor(v, dtype=torch.float32) for v in theta_box(ctx, p.preset))
     craft = random_transform(lower, upper, ctx.generator)
     return MixedStrategy("augment", craft, check_fraction("fraction", p.fraction), ctx.generator)
 
-
-STRATEGY_NEEDS["augment"] = ()

@@ -15,12 +15,13 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from raysweep.attacks import Attack
 from raysweep.data.batch import Batch
 from raysweep.errors import UserError
 from raysweep.training.strategies._craft import attack_craft, build_attack, get_manifold, parse_params, valid_codes
-from raysweep.training.strategies._mix import Craft, MixedStrategy, check_fraction, get_variant
+from raysweep.training.strategies._mix import Craft, MixedStrategy, Variant, check_fraction, get_variant
 from raysweep.training.strategies.onmanifold import LATENT_ATTACKS
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,27 @@ def split_craft(regular: Craft, onmanifold: Craft, ratio: float) -> Craft:
     return craft
 
 
-@STRATEGIES.register("combined", "regular + on-manifold adversarial training mixed by `ratio` (Fig. 7 bottom)")
-def build_combined(ctx: StrategyContext, **params: Any) -> MixedStrategy:
+def _resolve(params: dict[str, Any]) -> tuple[CombinedParams, Variant, float, Attack, Attack]:
+    """(params, variant, fraction, regular attack, latent attack) from the spec, data-free."""
     p = parse_params("combined", CombinedParams, params)
-    ratio = check_fraction("ratio", p.ratio)
+    check_fraction("ratio", p.ratio)
     if p.manifold not in LATENT_ATTACKS:
         raise UserError(f"strategy 'combined': manifold must be one of {', '.join(LATENT_ATTACKS)}, got {p.manifold!r}")
     variant = get_variant(p.variant)
     fraction = variant.adv_fraction if p.fraction is None else check_fraction("fraction", p.fraction)
     hyper = dict(early_stop=variant.early_stop, iterations=p.iterations, lr=p.lr)
-    regular = attack_craft(build_attack("linf", eps=p.eps, **hyper), early_stop=variant.early_stop,
-                           generator=ctx.generator)
-    manifold = get_manifold(ctx, p.manifold, "combined")
     name, default_eta = LATENT_ATTACKS[p.manifold]
     latent = build_attack(name, eta=default_eta if p.eta is None else p.eta, **hyper)
+    return p, variant, fraction, build_attack("linf", eps=p.eps, **hyper), latent
+
+
+@STRATEGIES.register("combined", "regular + on-manifold adversarial training mixed by `ratio` (Fig. 7 bottom)",
+                     needs="true", family="combined", check=lambda **p: _resolve(p))
+def build_combined(ctx: StrategyContext, **params: Any) -> MixedStrategy:
+    p, variant, fraction, linf, latent = _resolve(params)
+    regular = attack_craft(linf, early_stop=variant.early_stop, generator=ctx.generator)
+    manifold = get_manifold(ctx, p.manifold, "combined")
     onmanifold = attack_craft(latent, early_stop=variant.early_stop, manifold=manifold,
                               generator=ctx.generator, keep=valid_codes(manifold))
-    return MixedStrategy("combined", split_craft(regular, onmanifold, ratio), fraction, ctx.generator)
+    return MixedStrategy("combined", split_craft(regular, onmanifold, p.ratio), fraction, ctx.generator)
 
-
-STRATEGY_NEEDS["combined"] = ("true",)

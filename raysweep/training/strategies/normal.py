@@ -9,7 +9,7 @@ from torch import nn
 
 from raysweep.data.batch import Batch
 from raysweep.errors import UserError
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 
 class NormalTraining:
@@ -25,11 +25,14 @@ class NormalTraining:
         return self.loss_and_logits(model, batch)[0]
 
 
-@STRATEGIES.register("normal", "normal training: cross-entropy on clean images (Sec. 3.1)")
-def build_normal(ctx: StrategyContext, **params: Any) -> NormalTraining:
+def _check(**params: Any) -> None:
     if params:
         raise UserError(f"strategy 'normal' takes no parameters; remove {', '.join(sorted(params))}")
+
+
+@STRATEGIES.register("normal", "normal training: cross-entropy on clean images (Sec. 3.1)", family="normal",
+                     check=_check)
+def build_normal(ctx: StrategyContext, **params: Any) -> NormalTraining:
+    _check(**params)
     return NormalTraining()
 
-
-STRATEGY_NEEDS["normal"] = ()

@@ -9,7 +9,7 @@ is (CE_clean + CE_adv) / 2 in one train-mode pass (see _mix.py). Which manifold 
   has ||z||_inf <= 2 are used (the others are dropped from the adversarial part);
 - `onmanifold_data`:  the class-agnostic VAE-GAN, eta 0.1 (supplement G).
 `random_latent`: zeta drawn uniformly in the eta-ball (Eq. 19), no optimisation (supplement H);
-its `manifold` parameter picks the manifold (default "true", which STRATEGY_NEEDS declares).
+its `manifold` parameter picks the manifold (default "true", the registered need).
 Variants half | full | weak as for regular adversarial training.
 """
 from __future__ import annotations
@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from raysweep.attacks import Attack
 from raysweep.errors import UserError
 from raysweep.training.strategies._craft import attack_craft, build_attack, get_manifold, parse_params, valid_codes
 from raysweep.training.strategies._mix import MixedStrategy, check_fraction, get_variant
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 # manifold -> (attack in raysweep.attacks, default eta from the paper)
-LATENT_ATTACKS = {"true": ("onmanifold_true", 0.3), "class": ("onmanifold_learned", 0.3), "data": ("onmanifold_data", 0.1)}
+LATENT_ATTACKS = {"true": ("onmanifold_true", 0.3), "class": ("onmanifold_class", 0.3), "data": ("onmanifold_data", 0.1)}
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class OnManifoldParams:
     manifold: Optional[str] = None  # random_latent only: "true", "class" or "data"
 
 
-def _build(name: str, ctx: StrategyContext, params: dict[str, Any], kind: Optional[str]) -> MixedStrategy:
-    """kind None: the random baseline, whose manifold comes from the `manifold` parameter."""
+def _resolve(name: str, params: dict[str, Any], kind: Optional[str]) -> tuple[str, Attack, bool, float]:
+    """(manifold kind, attack, early_stop, fraction) from the spec's params, data-free.
+    kind None: the random baseline, whose manifold comes from the `manifold` parameter."""
     p = parse_params(name, OnManifoldParams, params)
     if kind is not None and p.manifold is not None:
         raise UserError(f"strategy {name!r} always uses the {kind!r} manifold; remove the manifold parameter")
@@ -50,7 +52,6 @@ def _build(name: str, ctx: StrategyContext, params: dict[str, Any], kind: Option
     eta = default_eta if p.eta is None else p.eta
     variant = get_variant(p.variant)
     fraction = variant.adv_fraction if p.fraction is None else check_fraction("fraction", p.fraction)
-    manifold = get_manifold(ctx, kind, name)
     if random:  # iterations 0: only the Eq. 19 draw in the eta-ball, decoded
         attack = build_attack("random_latent", early_stop=False, eta=eta, norm=p.norm, manifold=kind)
         early_stop = False
@@ -58,6 +59,12 @@ def _build(name: str, ctx: StrategyContext, params: dict[str, Any], kind: Option
         attack = build_attack(attack_name, early_stop=variant.early_stop, eta=eta, norm=p.norm,
                               iterations=p.iterations, lr=p.lr)
         early_stop = variant.early_stop
+    return kind, attack, early_stop, fraction
+
+
+def _build(name: str, ctx: StrategyContext, params: dict[str, Any], kind: Optional[str]) -> MixedStrategy:
+    kind, attack, early_stop, fraction = _resolve(name, params, kind)
+    manifold = get_manifold(ctx, kind, name)
     craft = attack_craft(attack, early_stop=early_stop, manifold=manifold, generator=ctx.generator,
                          keep=valid_codes(manifold))
     return MixedStrategy(name, craft, fraction, ctx.generator)
@@ -68,8 +75,9 @@ def _register(name: str, kind: Optional[str], description: str) -> None:
         return _build(name, ctx, params, kind)
 
     factory.__doc__ = description
-    STRATEGIES.register(name, description)(factory)
-    STRATEGY_NEEDS[name] = (kind or "true",)
+    family = "baseline" if kind is None else "on-manifold"
+    STRATEGIES.register(name, description, needs=kind or "true", family=family,
+                        check=lambda **p: _resolve(name, p, kind))(factory)
 
 
 _register("onmanifold_true", "true", "on-manifold adversarial training on the true FONTS manifold, eta 0.3 (Eq. 4)")

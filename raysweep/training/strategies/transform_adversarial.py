@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from raysweep.training.strategies._craft import attack_craft, build_attack, parse_params, theta_box
-from raysweep.training.strategies._mix import MixedStrategy, check_fraction, get_variant
-from raysweep.training.strategy import STRATEGIES, STRATEGY_NEEDS, StrategyContext
+from raysweep.attacks import Attack
+from raysweep.training.strategies._mix import MixedStrategy, Variant, check_fraction, get_variant
+from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,21 @@ class TransformParams:
     preset: Optional[str] = None  # theta box; None: the data set's own (FONTS) or "hard"
 
 
-@STRATEGIES.register("transform_adversarial", "adversarial transformation training, 6 DOF, eta 0.3 (Eq. 5)")
-def build_transform_adversarial(ctx: StrategyContext, **params: Any) -> MixedStrategy:
+def _resolve(params: dict[str, Any], ctx: StrategyContext) -> tuple[Attack, Variant, float]:
+    """(attack, variant, fraction); with an empty context (validation) the box is the preset's."""
     p = parse_params("transform_adversarial", TransformParams, params)
     variant = get_variant(p.variant)
     fraction = variant.adv_fraction if p.fraction is None else check_fraction("fraction", p.fraction)
     lower, upper = theta_box(ctx, p.preset)
     attack = build_attack("transform", early_stop=variant.early_stop, eta=p.eta, iterations=p.iterations,
                           lr=p.lr, lower=tuple(lower), upper=tuple(upper))
+    return attack, variant, fraction
+
+
+@STRATEGIES.register("transform_adversarial", "adversarial transformation training, 6 DOF, eta 0.3 (Eq. 5)",
+                     family="transformation", check=lambda **p: _resolve(p, StrategyContext()))
+def build_transform_adversarial(ctx: StrategyContext, **params: Any) -> MixedStrategy:
+    attack, variant, fraction = _resolve(params, ctx)
     craft = attack_craft(attack, early_stop=variant.early_stop, generator=ctx.generator)
     return MixedStrategy("transform_adversarial", craft, fraction, ctx.generator)
 
-
-STRATEGY_NEEDS["transform_adversarial"] = ()

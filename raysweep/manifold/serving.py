@@ -1,0 +1,61 @@
+"""Manifolds as payloads: what a manifold actor ships to trials, and the Manifold built from it.
+
+A payload is a dict of plain values and CPU tensors (safe through Ray's object store and on
+CPU-only workers): `kind` ("true", "class", "data"), `cls`, and either the FONTS meta the true
+decoder needs or a VAE-GAN's serving weights with its config. No Ray here: raysweep.tune.actors
+ships payloads, raysweep.tune.manifold_client turns them back into Manifolds with
+`manifold_from_payloads`.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from raysweep.device import default_device
+from raysweep.errors import UserError
+from raysweep.vaegan.job import class_rows
+
+TRUE_META = ("prototypes", "theta_lower", "theta_upper", "preset")
+
+
+def true_payload(ds, cls: Optional[int]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+    """FONTS: (payload, codes) with the prototypes and theta box, and theta/ctx of both splits."""
+    if ds.train.z is None or "prototypes" not in ds.meta:
+        raise UserError(f"data set {ds.name!r} has no true manifold; use kind 'class' or 'data' "
+                        "(only FONTS knows its latent codes)")
+    payload = {"kind": "true", "cls": cls, "meta": {k: ds.meta[k] for k in TRUE_META if k in ds.meta}}
+    codes = {}
+    for name, split in (("train", ds.train), ("test", ds.test)):
+        rows = class_rows(split.y, cls, None, 0)
+        codes[name] = {"idx": rows, "z": split.z[rows], "ctx": split.ctx[rows]}
+    return payload, codes
+
+
+def learned_payload(kind: str, cls: Optional[int], model, record) -> dict[str, Any]:
+    """A trained VAE-GAN's serving weights (encoder and decoder) with its config and provenance."""
+    from raysweep.vaegan.network import serving_state_dict
+
+    return {"kind": kind, "cls": cls, "lam": record.lam, "config": record.cfg.to_dict(),
+            "data_hash": record.data_hash, "metrics": record.metrics, "state_dict": serving_state_dict(model)}
+
+
+def manifold_from_payloads(payloads: list[dict[str, Any]], device: Optional[torch.device] = None):
+    """One Manifold from the payloads of one kind (one per class for "class", else one)."""
+    from raysweep.manifold.learned import ClassManifold, DataManifold, frozen_vae
+    from raysweep.manifold.true import TrueManifold
+    from raysweep.vaegan.config import VAEGANConfig
+
+    device = device or default_device()
+    kinds = {p["kind"] for p in payloads}
+    if len(kinds) != 1:
+        raise ValueError(f"payloads of different kinds {sorted(kinds)} cannot form one manifold")
+    kind = kinds.pop()
+    if kind == "class":
+        # Each class may have its own lambda, but lambda does not change the architecture.
+        models = {p["cls"]: frozen_vae(p["state_dict"], VAEGANConfig.from_dict(p["config"])) for p in payloads}
+        return ClassManifold(models).to(device)
+    (p,) = payloads
+    if kind == "data":
+        return DataManifold.from_state_dict(p["state_dict"], VAEGANConfig.from_dict(p["config"])).to(device)
+    return TrueManifold.from_meta(p["meta"]).to(device)

@@ -1,0 +1,78 @@
+"""The VAE-GAN's configuration and the paper's constants (supplement B.2).
+
+`VAEGANConfig` holds everything that decides a training run; `for_dataset` fills the paper's
+epochs and lambda per data set (and per class where the paper tuned it), the image shape from
+the data set itself, then a spec's overrides (`manifolds.options.vaegan`), whose keys are
+checked here, once, at load (raysweep.validate).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Optional
+
+from raysweep.errors import UserError
+from raysweep.params import check_keys, known_names, typed
+from raysweep.vaegan.network import VAEGANArch
+
+# Epochs per data set and the paper's hand-tuned lambda (supplement B.2).
+PAPER_EPOCHS = {"fonts": 10, "emnist": 30, "fmnist": 60, "celeba": 30}
+PAPER_LAMBDA = {"fonts": 3.0, "emnist": 2.5, "fmnist": 2.75, "celeba": 3.0}
+PAPER_LAMBDA_CLASS = {("emnist", 0): 2.75, ("emnist", 1): 5.6, ("emnist", 8): 2.25}
+PAPER_LAMBDA_AGNOSTIC = {"fonts": 3.0, "emnist": 3.0, "fmnist": 2.75, "celeba": 3.0}
+
+def paper_lambda(dataset: str, cls: Optional[int] = None) -> float:
+    """The paper's lambda for a class-specific model (cls given) or the class-agnostic one."""
+    if dataset not in PAPER_LAMBDA:
+        raise UserError(f"no paper lambda for data set {dataset!r}; choose one of {sorted(PAPER_LAMBDA)}")
+    if cls is None:
+        return PAPER_LAMBDA_AGNOSTIC[dataset]
+    return PAPER_LAMBDA_CLASS.get((dataset, int(cls)), PAPER_LAMBDA[dataset])
+
+
+@dataclass(frozen=True)
+class VAEGANConfig:
+    """Everything that determines a VAE-GAN training run (defaults: supplement B.2, FONTS)."""
+
+    in_shape: tuple[int, int, int] = (1, 28, 28)
+    latent_dim: int = 10
+    width: float = 1.0  # channel multiplier; smoke runs use e.g. 0.25
+    lam: float = 3.0  # weight of the L1 reconstruction term (Eq. 7, 8)
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.005
+    lr_decay: float = 0.9  # lr * lr_decay**epoch, per epoch
+    weight_decay: float = 1e-4  # Adam's own (L2) weight decay, as the authors used it
+    betas: tuple[float, float] = (0.5, 0.9)
+
+    @classmethod
+    def for_dataset(cls, dataset: str, in_shape: tuple[int, int, int], klass: Optional[int] = None,
+                    **overrides: Any) -> "VAEGANConfig":
+        """The paper's settings for `dataset` (class-specific if `klass` is given) on images of the
+        data set's own shape (Dataset.image_shape), then the spec's overrides (names and types
+        checked)."""
+        if dataset not in PAPER_EPOCHS:
+            raise UserError(f"unknown VAE-GAN data set {dataset!r}; choose one of {sorted(PAPER_EPOCHS)}")
+        check_overrides(overrides)
+        base = cls(in_shape=tuple(in_shape), epochs=PAPER_EPOCHS[dataset], lam=paper_lambda(dataset, klass))
+        return typed(cls, {**base.to_dict(), **overrides}, "manifolds.options.vaegan")
+
+    def arch(self) -> VAEGANArch:
+        return VAEGANArch(in_shape=tuple(self.in_shape), latent_dim=self.latent_dim, width=self.width)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["in_shape"], d["betas"] = list(self.in_shape), list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "VAEGANConfig":
+        return cls(**{**d, "in_shape": tuple(d["in_shape"]), "betas": tuple(d["betas"])})
+
+
+# Keys a spec may override: the image shape always comes from the data set.
+OVERRIDABLE = [k for k in known_names(VAEGANConfig) if k != "in_shape"]
+
+
+def check_overrides(overrides: Mapping[str, Any]) -> None:
+    """Unknown `manifolds.options.vaegan` keys are a UserError listing the known ones."""
+    check_keys("manifolds.options.vaegan", overrides, OVERRIDABLE)

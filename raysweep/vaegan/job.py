@@ -1,0 +1,160 @@
+"""One VAE-GAN to train as a resumable job, and where it lives in storage (supplement B.2).
+
+A `VAEGANJob` names one model: data set, class (None: the class-agnostic "data" manifold), the
+weight lambda of Eq. 7-8, VAEGANConfig overrides and a seed. `fit_job` trains it and writes the
+finished checkpoint to a deterministic place, `<storage>/manifolds/<dataset key>/<job key>/`,
+where the manifold actors (raysweep.tune.actors) look for it. No Ray here: the Tune trainable
+(raysweep.tune.vaegan_trainable) and the actors call these functions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+import torch
+
+from raysweep import storage
+from raysweep.config.schema import DatasetSpec, ManifoldOptions
+from raysweep.device import default_device
+from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
+from raysweep.vaegan.config import VAEGANConfig, paper_lambda
+
+FINAL = "vaegan.pt"
+PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
+COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
+
+
+def digest(obj: Any, n: int = 10) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def dataset_key(dataset: DatasetSpec) -> str:
+    """Stable short name of a data set spec: actor names and storage paths use it."""
+    return f"{dataset.name}-{digest({'name': dataset.name, 'options': dataset.options})}"
+
+
+@dataclass(frozen=True)
+class VAEGANJob:
+    """One VAE-GAN to train. Plain values only, so it survives pickling to any Ray worker."""
+
+    dataset: dict[str, Any]  # DatasetSpec.model_dump(): {"name": ..., "options": {...}}
+    cls: Optional[int]  # None: class-agnostic, trained on every class
+    lam: float  # lambda of Eq. 7-8
+    vaegan: dict[str, Any] = field(default_factory=dict)  # VAEGANConfig overrides (width, epochs)
+    seed: int = 0
+    train_size: Optional[int] = None  # cap on training images (smoke runs)
+
+    @property
+    def kind(self) -> str:
+        return "data" if self.cls is None else "class"
+
+    @property
+    def dataset_spec(self) -> DatasetSpec:
+        return DatasetSpec.model_validate(self.dataset)
+
+    def key(self) -> str:
+        who = "all" if self.cls is None else str(self.cls)
+        rest = digest({"vaegan": self.vaegan, "seed": self.seed, "train_size": self.train_size}, 8)
+        return f"{self.kind}-{who}-lam{self.lam:.4g}-{rest}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "VAEGANJob":
+        return cls(**d)
+
+
+def make_job(dataset: DatasetSpec, cls: Optional[int], opts: ManifoldOptions,
+             lambdas: Mapping[Optional[int], float]) -> VAEGANJob:
+    """The job for one class (None: class-agnostic); lambda from the table, else the paper's."""
+    lam = lambdas.get(cls, paper_lambda(dataset.name, cls))
+    return VAEGANJob(dataset=dataset.model_dump(), cls=cls, lam=float(lam), vaegan=dict(opts.vaegan),
+                     seed=opts.seed, train_size=opts.train_size)
+
+
+def job_dir(where: str | storage.Location, job: VAEGANJob) -> storage.Location:
+    return storage.resolve(where) / "manifolds" / dataset_key(job.dataset_spec) / job.key()
+
+
+def train_count(where: str | storage.Location, job: VAEGANJob) -> int:
+    """How many times this job's training started from scratch (0: never trained here)."""
+    data = storage.read_bytes(job_dir(where, job) / COUNTER)
+    return 0 if data is None else int(json.loads(data)["fresh_starts"])
+
+
+def _bump_counter(where: str | storage.Location, job: VAEGANJob) -> None:
+    storage.atomic_write_bytes(job_dir(where, job) / COUNTER,
+                               json.dumps({"fresh_starts": train_count(where, job) + 1}).encode())
+
+
+def class_rows(labels: torch.Tensor, cls: Optional[int], limit: Optional[int], seed: int) -> torch.Tensor:
+    """Row numbers of class `cls` (all rows when None); a seeded random `limit` of them if given."""
+    rows = torch.arange(len(labels)) if cls is None else torch.nonzero(labels == cls).flatten()
+    if limit is not None and limit < len(rows):
+        g = torch.Generator().manual_seed(seed)
+        rows = rows[torch.randperm(len(rows), generator=g)[:limit]].sort().values
+    return rows
+
+
+def load_job_data(job: VAEGANJob):
+    """(dataset, uint8 train images [N,C,H,W]) of the job's class, capped by train_size."""
+    from raysweep.data.dataset import load_dataset
+
+    spec = job.dataset_spec
+    ds = load_dataset(spec.name, **spec.options)
+    return ds, ds.train.x[class_rows(ds.train.y, job.cls, job.train_size, job.seed)]
+
+
+def vaegan_config(job: VAEGANJob, in_shape: tuple[int, int, int]) -> VAEGANConfig:
+    """The paper's settings for the data set, the data's image shape, then the job's overrides."""
+    return VAEGANConfig.for_dataset(job.dataset["name"], in_shape, job.cls, **{**job.vaegan, "lam": job.lam})
+
+
+EpochHook = Callable[[int, dict[str, float], dict[str, Any]], None]
+
+
+def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[torch.device] = None,
+            state: Optional[dict[str, Any]] = None, on_epoch: Optional[EpochHook] = None,
+            keep_partial: bool = False) -> str:
+    """Train the job's VAE-GAN (resuming from a training `state` if given) and store it.
+
+    on_epoch(epoch, metrics, state) runs after every epoch with the full training state (what a
+    resume needs). keep_partial: also keep the last epoch's state in storage and resume from it,
+    so an actor killed mid-training goes on where it stopped. Counts fresh starts in storage.
+    Returns the final checkpoint's location.
+    """
+    from raysweep.vaegan.train import train_vaegan
+
+    device = device or default_device()
+    ds, images = load_job_data(job)
+    cfg = vaegan_config(job, ds.image_shape)
+    partial = job_dir(where, job) / PARTIAL
+    if keep_partial and state is None:
+        saved = load_training_state(partial)
+        state = None if saved is None else saved[0]
+    if state is None:
+        _bump_counter(where, job)
+
+    def hook(epoch: int, metrics: dict[str, float], st: dict[str, Any]) -> None:
+        if keep_partial:
+            save_training_state(partial, st, cfg, job.seed)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics, st)
+
+    start = 0 if state is None else int(state["next_epoch"])
+    model, metrics = train_vaegan(images, cfg, seed=job.seed, device=device, on_epoch=hook,
+                                  start_epoch=start, state=state)
+    return save_checkpoint(job_dir(where, job) / FINAL, model, cfg, data_hash=ds.data_hash, metrics=metrics)
+
+
+def load_final(where: str | storage.Location, job: VAEGANJob):
+    """(model, CheckpointRecord) of the job's finished VAE-GAN on CPU, or None if not trained yet."""
+    final = job_dir(where, job) / FINAL
+    return load_checkpoint(final) if storage.exists(final) else None
+
+
+def is_trained(where: str | storage.Location, job: VAEGANJob) -> bool:
+    return storage.exists(job_dir(where, job) / FINAL)

@@ -1,0 +1,114 @@
+"""Scoring one VAE-GAN weight lambda (Eq. 7-8) for the lambda search, without Ray.
+
+`score_lambda` trains one VAE-GAN with the given lambda on the class's training images and
+returns the objective of raysweep.vaegan.quality (lower is better): on FONTS the true-manifold
+distance of prior samples plus that of reconstructions; elsewhere held-out L1 + frechet_weight *
+Frechet distance in the features of a classifier trained once per search. The Optuna/Tune glue
+is raysweep.tune.lambda_search; the best lambda per class lands in a table the actors read.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from raysweep import storage
+from raysweep.config.lambda_spec import LambdaSpec
+from raysweep.device import default_device
+from raysweep.errors import UserError
+from raysweep.vaegan.job import class_rows
+
+METRIC = "objective"
+AGNOSTIC = -1  # the class column of the class-agnostic model's row
+
+
+def _feature_path(spec: LambdaSpec) -> str:
+    return f"{spec.out_dir()}/feature_classifier.pt"
+
+
+def ensure_feature_classifier(spec: LambdaSpec, ds, device: torch.device) -> None:
+    """Train the classifier whose features the Frechet distance uses, once per search (not FONTS)."""
+    if storage.exists(_feature_path(spec)):
+        return
+    from raysweep.models import build_model
+    from raysweep.training.loop import TrainConfig, train
+    from raysweep.training.strategies import STRATEGIES
+    from raysweep.training.strategy import StrategyContext
+
+    model = build_model(spec.objective.classifier, ds.image_shape, ds.n_classes, seed=spec.seed)
+    strategy = STRATEGIES.build("normal", ctx=StrategyContext(device=device))
+    train(model, ds.train, strategy, TrainConfig(epochs=spec.objective.classifier_epochs), seed=spec.seed, device=device)
+    storage.save_torch(_feature_path(spec), {k: v.cpu() for k, v in model.state_dict().items()})
+
+
+def penultimate_features(model: torch.nn.Module):
+    """images -> the input of the classifier's last linear layer (its penultimate features)."""
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    store: dict[str, torch.Tensor] = {}
+    last.register_forward_hook(lambda mod, inp, out: store.__setitem__("f", inp[0]))
+    model.eval()
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        model(x)
+        return store["f"]
+
+    return features
+
+
+def _load_features(spec: LambdaSpec, ds, device: torch.device):
+    from raysweep.models import build_model
+
+    model = build_model(spec.objective.classifier, ds.image_shape, ds.n_classes)
+    model.load_state_dict(storage.load_torch(_feature_path(spec)))
+    return penultimate_features(model.to(device))
+
+
+def has_true_manifold(ds) -> bool:
+    return ds.train.z is not None and "prototypes" in ds.meta
+
+
+def score_lambda(spec: LambdaSpec, cls: Optional[int], lam: float, device: Optional[torch.device] = None) -> dict[str, float]:
+    """Train one VAE-GAN with weight `lam` on class `cls` (None: all classes) and score it."""
+    from raysweep.data.dataset import load_dataset
+    from raysweep.manifold.true import TrueManifold
+    from raysweep.vaegan.config import VAEGANConfig
+    from raysweep.vaegan.quality import QualityConfig, fonts_quality, learned_quality
+    from raysweep.vaegan.train import train_vaegan
+
+    device = device or default_device()
+    ds = load_dataset(spec.dataset.name, **spec.dataset.options)
+    train_rows = class_rows(ds.train.y, cls, spec.train_size, spec.seed)
+    cfg = VAEGANConfig.for_dataset(spec.dataset.name, ds.image_shape, cls, **{**spec.vaegan, "lam": float(lam)})
+    model, losses = train_vaegan(ds.train.x[train_rows], cfg, seed=spec.seed, device=device)
+    held_out = ds.test.subset(class_rows(ds.test.y, cls, spec.objective.held_out, spec.seed))
+    qcfg = QualityConfig(n_samples=spec.objective.held_out, frechet_weight=spec.objective.frechet_weight)
+    if has_true_manifold(ds):
+        true = TrueManifold.from_dataset(ds).to(device)
+        scores = fonts_quality(model, true, ds.train.subset(class_rows(ds.train.y, cls, None, 0)), held_out, qcfg, spec.seed)
+    else:
+        x = held_out.batch(device=device).x
+        scores = learned_quality(model, x, _load_features(spec, ds, device), qcfg, spec.seed)
+    return {METRIC: float(scores["combined"]), **{k: float(v) for k, v in scores.items()},
+            "loss_enc": losses.get("loss_enc", float("nan")), "l1_train": losses.get("l1", float("nan"))}
+
+
+def write_table(df: pd.DataFrame, path: str) -> None:
+    storage.write_parquet(path, pa.Table.from_pandas(df, preserve_index=False))
+
+
+def read_table(path: str) -> pd.DataFrame:
+    table = storage.read_parquet(path)
+    if table is None:
+        raise UserError(f"lambda table {path!r} not found; run `raysweep tune-lambda SPEC` first or fix the path")
+    return table.to_pandas()
+
+
+def read_lambda_table(path: Optional[str], kind: str = "class") -> dict[Optional[int], float]:
+    """{class (None for the class-agnostic model): lambda} from a tune-lambda Parquet table."""
+    if path is None:
+        return {}
+    df = read_table(path)
+    df = df[df["kind"] == kind]
+    return {(None if c < 0 else int(c)): float(lam) for c, lam in zip(df["class"], df["lambda"])}

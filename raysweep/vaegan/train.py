@@ -1,0 +1,135 @@
+"""Training a VAE-GAN that approximates a class manifold (supplement B.2), without Ray.
+
+Class-specific model: call `train_vaegan` on one class's images; class-agnostic: on all images.
+The Tune trainable passes `on_epoch` to report and checkpoint, and `state` and `start_epoch` to
+resume; batch order and noise are seeded per (seed, epoch), so a resumed run draws exactly what
+an uninterrupted one draws.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import Any, Callable, Optional, Union
+
+import torch
+
+from raysweep.data.batch import Split
+from raysweep.errors import UserError
+from raysweep.tensors import cpu_copy
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.losses import Optimisers, make_optimisers, train_step
+from raysweep.vaegan.network import VAEGAN
+
+OnEpoch = Callable[[int, dict[str, float], dict[str, Any]], None]
+
+
+def _images(data: Union[torch.Tensor, Split]) -> torch.Tensor:
+    x = data.x if isinstance(data, Split) else data
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise UserError("VAE-GAN training needs images as a [N, C, H, W] tensor or a Split; pass split.x")
+    if x.shape[0] == 0:
+        raise UserError("VAE-GAN training got no images; check the class label and the data set")
+    return x
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+def images_hash(images: torch.Tensor) -> str:
+    """A short stable hash of the training images, recorded in checkpoints."""
+    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def build_vaegan(cfg: VAEGANConfig, seed: int) -> VAEGAN:
+    """A freshly initialised VAE-GAN; the seed alone decides the weights (global RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VAEGAN(cfg.arch())
+
+
+def train_epoch(
+    model: VAEGAN, opts: Optimisers, images: torch.Tensor, cfg: VAEGANConfig, epoch: int, seed: int
+) -> dict[str, float]:
+    """One pass over `images` (uint8 or float, on the model's device) in a seeded order.
+
+    Batch order and reparameterisation noise come from a CPU generator seeded by (seed, epoch),
+    so a run resumed at any epoch draws exactly what an uninterrupted run draws.
+    """
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    order = torch.randperm(images.shape[0], generator=gen)
+    lr = cfg.lr * cfg.lr_decay**epoch
+    opts.set_lr(lr)
+    model.train()
+    sums: dict[str, float] = {}
+    n_batches = 0
+    start = time.perf_counter()
+    for i in range(0, images.shape[0], cfg.batch_size):
+        idx = order[i : i + cfg.batch_size]
+        x = _as_float(images[idx.to(images.device)]).to(device)
+        eps = torch.randn(x.shape[0], cfg.latent_dim, generator=gen).to(device)
+        for k, v in train_step(model, opts, x, eps, cfg.lam).items():
+            sums[k] = sums.get(k, 0.0) + v
+        n_batches += 1
+    elapsed = time.perf_counter() - start
+    out = {k: v / n_batches for k, v in sums.items()}
+    bad = sorted(k for k, v in out.items() if not math.isfinite(v))
+    if bad:
+        raise UserError(f"VAE-GAN training diverged: {', '.join(bad)} became non-finite in epoch {epoch + 1} "
+                        f"(lambda {cfg.lam}); lower the VAE-GAN lr (now {cfg.lr}) or lambda")
+    out.update(epoch=float(epoch), lr=lr, images_per_s=images.shape[0] / max(elapsed, 1e-9))
+    return out
+
+
+def training_state(model: VAEGAN, opts: Optimisers, next_epoch: int) -> dict[str, Any]:
+    """What a resumable checkpoint holds: model and optimiser state dicts (CPU copies, safe to
+    keep while training goes on) and the next epoch."""
+    return cpu_copy({
+        "model": model.state_dict(),
+        "opt_enc": opts.enc.state_dict(),
+        "opt_dec": opts.dec.state_dict(),
+        "opt_dis": opts.dis.state_dict(),
+        "next_epoch": next_epoch,
+    })
+
+
+def train_vaegan(
+    data: Union[torch.Tensor, Split],
+    cfg: VAEGANConfig,
+    *,
+    seed: int,
+    device: Union[torch.device, str] = "cpu",
+    on_epoch: Optional[OnEpoch] = None,
+    start_epoch: int = 0,
+    state: Optional[dict[str, Any]] = None,
+) -> tuple[VAEGAN, dict[str, float]]:
+    """Train a VAE-GAN on `data` (uint8 images or a Split) for epochs start_epoch .. cfg.epochs-1.
+
+    on_epoch(epoch, metrics, state) runs after every epoch; `state` (see `training_state`) is
+    what to checkpoint and to pass back as `state` with start_epoch = state["next_epoch"] to
+    resume. Returns the model (train mode off) and the last epoch's metrics.
+    """
+    images = _images(data)
+    if tuple(images.shape[1:]) != tuple(cfg.in_shape):
+        raise UserError(
+            f"VAE-GAN config expects images {tuple(cfg.in_shape)} but got {tuple(images.shape[1:])}; "
+            "set in_shape (VAEGANConfig.for_dataset picks it per data set)"
+        )
+    device = torch.device(device)
+    model = build_vaegan(cfg, seed).to(device)
+    opts = make_optimisers(model, cfg)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opts.enc.load_state_dict(state["opt_enc"])
+        opts.dec.load_state_dict(state["opt_dec"])
+        opts.dis.load_state_dict(state["opt_dis"])
+    images = images.to(device)  # stays uint8 on the device; batches convert to float
+    metrics: dict[str, float] = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        metrics = train_epoch(model, opts, images, cfg, epoch, seed)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics, training_state(model, opts, epoch + 1))
+    model.eval()
+    return model, metrics
