@@ -1,5 +1,6 @@
-"""report.md for a finished sweep: the claims table (statistic, value, threshold, verdict), the
-thresholds used, the figures, the sweep's config summary and run time.
+"""report.md for a finished sweep: the claims table (deciding statistic, interval, threshold,
+falsifier, verdict), the thresholds used, the attack-strength check (APGD beside the paper's
+attack, analysis/strength.py), the figures, the sweep's config summary and run time.
 
 Usage: python -m analysis.report RESULTS_DIR [--out DIR]   (what `raysweep analyze` calls)
 """
@@ -17,6 +18,8 @@ from analysis import _plot as P
 from analysis import claims as C
 from analysis import fig_attacks, fig_distance, fig_onmanifold, fig_regular, fig_sample_complexity
 from analysis import load as L
+from analysis import stats as S
+from analysis import strength
 from raysweep.errors import UserError
 
 # Paper order: Fig. 3, 5, 6, 7, then the supplement's attack variants.
@@ -36,24 +39,36 @@ def _num(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
+def _verdict_text(r: C.ClaimResult) -> str:
+    return f"**{r.verdict}**"
+
+
 def claims_section(results: list[C.ClaimResult]) -> list[str]:
-    lines = ["## Claims", "", "| claim | verdict | statistic | value | threshold |", "|---|---|---|---|---|"]
+    """The claims table (one row per claim: deciding statistic, interval, threshold, falsifier),
+    then every statistic behind each claim, the notes and the thresholds."""
+    lines = ["## Claims", "", "| claim | verdict | deciding statistic | value | interval | threshold | falsifier |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
-        first = True
-        for s in r.statistics or [C.Statistic("(none)", float("nan"))]:
+        deciding = r.deciding() or [C.Statistic("(none)", float("nan"))]
+        for i, s in enumerate(deciding):
             mark = "" if s.passed is None else (" (pass)" if s.passed else " (fail)")
-            claim = f"({r.number}) {r.title}" if first else ""
-            verdict = f"**{r.verdict}**" if first else ""
-            lines.append(f"| {_cell(claim)} | {verdict} | {_cell(s.name)} | {_num(s.value)} | "
-                         f"{_cell(s.threshold)}{mark} |")
-            first = False
+            head = (f"({r.number}) {r.title}", _verdict_text(r), ) if i == 0 else ("", "")
+            lines.append(f"| {_cell(head[0])} | {head[1]} | {_cell(s.name)} | {_num(s.value)} | "
+                         f"{S.interval_text(s.interval)} | {_cell(s.threshold)}{mark} | {_cell(r.falsifier) if i == 0 else ''} |")
     notes = [f"- ({r.number}) {r.note}" for r in results if r.note]
+    notes += [f"- ({r.number}) decided on: {r.measure}" for r in results if r.measure]
     if notes:
         lines += ["", "Notes:", *notes]
-    lines += ["", "Thresholds (analysis/claims.py; fixed before looking at results):", ""]
+    lines += ["", "All statistics:", "", "| claim | statistic | value | interval |", "|---|---|---|---|"]
+    for r in results:
+        for s in r.statistics:
+            lines.append(f"| ({r.number}) | {_cell(s.name)}{' (decides)' if s.decides else ''} | {_num(s.value)} | "
+                         f"{S.interval_text(s.interval)} |")
+    lines += ["", "Thresholds (analysis/thresholds.py; fixed before looking at results):", ""]
     lines += [f"- `{k}` = {v:g}" for k, v in C.thresholds().items()]
-    lines += [f"- bootstrap: {C.BOOTSTRAP_SAMPLES} resamples of trials, {C.BOOTSTRAP_LEVEL:.0%} percentile interval; "
-              f"claims (2)-(4) use `{C.REFERENCE_STRATEGY}` training; success rates are per attempt."]
+    lines += [f"- intervals: {C.BOOTSTRAP_SAMPLES} bootstrap resamples of seeds (of trials with one seed), "
+              f"{C.BOOTSTRAP_LEVEL:.0%} percentile interval; claims (1)-(4) use `{C.REFERENCE_STRATEGY}` training; "
+              "success rates are per attempt."]
     return lines
 
 
@@ -120,7 +135,8 @@ def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.Figu
     verdicts = ", ".join(f"({r.number}) {r.verdict}" for r in results)
     lines = ["# raysweep report: Disentangling Adversarial Robustness and Generalization", "",
              f"Claims: {verdicts}.", ""]
-    lines += claims_section(results) + [""] + figures_section(outcomes, out_dir) + config_section(tables)
+    lines += claims_section(results) + [""] + strength.section(tables.trials)
+    lines += figures_section(outcomes, out_dir) + config_section(tables)
     return "\n".join(lines) + "\n"
 
 

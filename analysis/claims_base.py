@@ -1,0 +1,119 @@
+"""What every claim verdict is made of (analysis/claims.py): statistics with intervals, checks
+against the fixed thresholds (analysis/thresholds.py), the verdict rule, the falsifier line.
+
+A check passes on its interval where it has one ("the interval lies above 0.5"), so a verdict
+needs the evidence, not only the point estimate. One failed check: "does not hold"; an undefined
+one (NaN, too few trials, no interval): "not measured"; no deciding check: "not measured".
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from analysis import load as L
+from analysis import stats as S
+from analysis import thresholds as T
+
+HOLDS = "holds"
+FAILS = "does not hold"
+NOT_MEASURED = "not measured"
+REFERENCE_STRATEGY = L.NORMAL  # claims (2)-(4) are about normally trained models
+EPS = 1e-9
+
+
+@dataclass
+class Statistic:
+    """One number behind a claim; `decides` ones are compared with their threshold."""
+
+    name: str
+    value: float
+    interval: Optional[S.Interval] = None
+    threshold: str = ""
+    passed: Optional[bool] = None
+    decides: bool = False
+
+
+@dataclass
+class ClaimResult:
+    number: str  # the paper's claims 1-5 and 3b (Sec. 3.2-3.6)
+    title: str
+    verdict: str
+    statistics: list[Statistic] = field(default_factory=list)
+    note: str = ""
+    falsifier: str = ""  # what result would have made the claim fail
+    measure: str = ""  # which measure decided, when the claim can choose (claim 4 at the ceiling)
+
+    def deciding(self) -> list[Statistic]:
+        return [s for s in self.statistics if s.decides]
+
+
+def _finite(*values: float) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
+def check(name: str, value: float, interval: Optional[S.Interval], rule: str, bound: float) -> Statistic:
+    """A deciding statistic. Rules on the interval: "ci>" (low > bound), "ci<" (high < bound),
+    "ci|<=|" (inside [-bound, bound]); on the value: ">=" and "<="."""
+    text = {"ci>": f"interval > {bound:g}", "ci<": f"interval < {bound:g}",
+            "ci|<=|": f"interval inside [-{bound:g}, {bound:g}]", ">=": f">= {bound:g}", "<=": f"<= {bound:g}"}[rule]
+    lo, hi = interval if interval is not None else (float("nan"), float("nan"))
+    if rule.startswith("ci"):
+        if not _finite(lo, hi):
+            return Statistic(name, value, interval, text, None, True)
+        # strict rules need the interval clear of the bound by more than float round-off
+        passed = {"ci>": lo > bound + EPS, "ci<": hi < bound - EPS, "ci|<=|": -bound <= lo and hi <= bound}[rule]
+    else:
+        if not _finite(value):
+            return Statistic(name, value, interval, text, None, True)
+        passed = value >= bound if rule == ">=" else value <= bound
+    return Statistic(name, value, interval, text, bool(passed), True)
+
+
+def undefined(name: str, threshold: str) -> Statistic:
+    """A deciding statistic that could not be computed: the claim is not measured."""
+    return Statistic(name, float("nan"), None, threshold, None, True)
+
+
+def verdict_of(stats: list[Statistic]) -> tuple[str, str]:
+    deciding = [s for s in stats if s.decides]
+    unknown = [s.name for s in deciding if s.passed is None]
+    if any(s.passed is False for s in deciding):
+        return FAILS, ""
+    if not deciding:
+        return NOT_MEASURED, "no deciding statistic"
+    if unknown:
+        return NOT_MEASURED, "undefined: " + ", ".join(unknown)
+    return HOLDS, ""
+
+
+def result(number: str, title: str, stats: list[Statistic], falsifier: str, note: str = "",
+           measure: str = "") -> ClaimResult:
+    verdict, why = verdict_of(stats)
+    return ClaimResult(number, title, verdict, stats, "; ".join(t for t in (note, why) if t), falsifier, measure)
+
+
+def reference(trials: pd.DataFrame) -> pd.DataFrame:
+    """The normally trained trials (claims 2-4 are about them)."""
+    if L.STRATEGY not in trials.columns:
+        return trials.iloc[0:0]
+    return trials[trials[L.STRATEGY] == REFERENCE_STRATEGY]
+
+
+def clusters(df: pd.DataFrame) -> np.ndarray:
+    """Bootstrap clusters: the seed when there are several (trials of one seed share a nested
+    subset), else each trial on its own (analysis/stats.py)."""
+    if L.SEED in df.columns and df[L.SEED].nunique() > 1:
+        return df[L.SEED].to_numpy()
+    if L.TRIAL_ID in df.columns:
+        return df[L.TRIAL_ID].astype(str).to_numpy()
+    return np.arange(len(df))
+
+
+def boot(kind: str, *columns: np.ndarray, groups: np.ndarray, seed: int) -> S.Interval:
+    """The seeded cluster-bootstrap interval of one statistic (slope, pearson, mean, median)."""
+    fn = {"slope": S.slope_ci, "pearson": S.pearson_ci, "mean": S.mean_ci, "median": S.median_ci}[kind]
+    return fn(*columns, groups, seed=seed, samples=T.BOOTSTRAP_SAMPLES, level=T.BOOTSTRAP_LEVEL)

@@ -1,0 +1,193 @@
+"""Claims 2-4 (Sec. 3.3-3.5, Fig. 5 and 6) over normally trained trials.
+
+Claims 3 and 4 are decided on one statistic, the least-squares slope of a success rate against
+test error across trials, with a cluster-bootstrap interval (seeds resampled): claim 3 needs the
+on-manifold slope's interval above CLAIM3_MIN_SLOPE, claim 4 the regular slope's interval inside
++-CLAIM4_MAX_ABS_SLOPE and clearly below the on-manifold slope. The two regions are disjoint, so a
+table with the same dependence for both attacks can never pass both claims.
+
+A regular rate saturated at every N (>= CLAIM4_CEILING, or <= CLAIM4_FLOOR) has no slope to
+speak of; claim 4 then decides on a measure that does not saturate: the success of a smaller-eps
+attack label of the same norm when the spec has one, else Fig. 8's mean perturbation norm of the
+successful attacks as 1 - mean ||delta|| / eps (on the scale of a success rate).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from analysis import claims_base as B
+from analysis import load as L
+from analysis import stats as S
+from analysis import strength
+from analysis import thresholds as T
+
+TITLE2 = "On-manifold adversarial examples exist"
+TITLE3 = "On-manifold robustness is essentially generalization"
+TITLE4 = "Regular robustness is independent of generalization"
+FALSIFIER2 = f"fails if the interval of the smallest per-N mean on-manifold success reaches {T.CLAIM2_MIN_SUCCESS_RATE:g} or below"
+FALSIFIER3 = (f"fails if the on-manifold success/test-error slope's interval reaches {T.CLAIM3_MIN_SLOPE:g} or below, "
+              f"or Pearson r < {T.CLAIM3_MIN_PEARSON:g}")
+FALSIFIER4 = (f"fails if the regular slope's interval leaves [-{T.CLAIM4_MAX_ABS_SLOPE:g}, {T.CLAIM4_MAX_ABS_SLOPE:g}] "
+              f"or the on-manifold minus regular slope's interval reaches {T.CLAIM4_MIN_SLOPE_GAP:g} or below; "
+              f"a saturated rate never decides")
+
+
+def _onmanifold(ref: pd.DataFrame) -> list[str]:
+    return L.attacks_in(ref, L.ONMANIFOLD)
+
+
+# --- claim 2 -----------------------------------------------------------------------------------
+def _min_mean_over_n_ci(n: np.ndarray, v: np.ndarray, groups: np.ndarray, seed: int) -> S.Interval:
+    codes = np.unique(n, return_inverse=True)[1]
+
+    def stat(w: np.ndarray) -> np.ndarray:  # w [s, rows] -> min over N of the weighted means [s]
+        means = [S.weighted_mean(v[codes == c], w[:, codes == c]) for c in range(codes.max() + 1)]
+        return np.nanmin(np.stack(means, axis=1), axis=1)
+
+    return S.bootstrap(stat, groups, seed, T.BOOTSTRAP_SAMPLES, T.BOOTSTRAP_LEVEL)
+
+
+def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
+    """(2) Sec. 3.3: on-manifold success per N (mean over seeds, normal training); decides on the
+    smallest per-N mean with its interval."""
+    ref = B.reference(trials)
+    attacks = _onmanifold(ref)
+    if not attacks or not L.has_columns(ref, L.N):
+        return B.result("2", TITLE2, [], FALSIFIER2, "no on-manifold success rate for normal training in the trial table")
+    stats: list[B.Statistic] = []
+    for i, attack in enumerate(attacks):
+        col = L.success_col(attack)
+        per_n = L.mean_std_by_n(ref, col)
+        for _, row in per_n.iterrows():
+            stats.append(B.Statistic(f"{attack} success at N={int(row[L.N])} (std {row['std']:.3f}, "
+                                     f"seeds: {int(row['count'])})", float(row["mean"])))
+        df = ref[[L.N, col] + [c for c in (L.SEED, L.TRIAL_ID) if c in ref.columns]].dropna(subset=[col])
+        ci = _min_mean_over_n_ci(df[L.N].to_numpy(), df[col].to_numpy(float), B.clusters(df), seed)
+        name, value = f"min over N of mean {attack} success", float(per_n["mean"].min())
+        stats.append(B.check(name, value, ci, "ci>", T.CLAIM2_MIN_SUCCESS_RATE) if i == 0 else B.Statistic(name, value, ci))
+    return B.result("2", TITLE2, stats, FALSIFIER2)
+
+
+# --- claim 3 -----------------------------------------------------------------------------------
+def _frame(ref: pd.DataFrame, values: dict[str, pd.Series]) -> pd.DataFrame:
+    """Test error, the given per-trial values and the cluster columns, rows with all values."""
+    keep = [c for c in (L.TEST_ERROR, L.N, L.SEED, L.TRIAL_ID) if c in ref.columns]
+    df = ref[keep].copy()
+    for k, v in values.items():
+        df[k] = v
+    return df.dropna(subset=[L.TEST_ERROR, *values]).reset_index(drop=True)
+
+
+def slope_stats(df: pd.DataFrame, col: str, seed: int) -> tuple[float, S.Interval, float, S.Interval]:
+    x, y, g = df[L.TEST_ERROR].to_numpy(float), df[col].to_numpy(float), B.clusters(df)
+    return (S.slope(x, y), B.boot("slope", x, y, groups=g, seed=seed),
+            S.pearson(x, y), B.boot("pearson", x, y, groups=g, seed=seed))
+
+
+def claim_onmanifold_generalization(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
+    """(3) Sec. 3.4, Fig. 5 bottom: slope of on-manifold success vs test error across N and seeds
+    (normal training), with its interval, and Pearson r; the first on-manifold attack decides."""
+    ref = B.reference(trials)
+    attacks = _onmanifold(ref)
+    if not attacks or not L.has_columns(ref, L.TEST_ERROR):
+        return B.result("3", TITLE3, [], FALSIFIER3, "needs test error and an on-manifold success rate for normal training")
+    stats: list[B.Statistic] = []
+    note = ""
+    for i, attack in enumerate(attacks):
+        df = _frame(ref, {"y": ref[L.success_col(attack)]})
+        if len(df) < T.MIN_TRIALS_FOR_SLOPE:
+            if i == 0:
+                note = f"only {len(df)} normal trials (need {T.MIN_TRIALS_FOR_SLOPE}) for {attack}"
+                stats.append(B.undefined(f"slope success/test error [{attack}]", f"interval > {T.CLAIM3_MIN_SLOPE:g}"))
+            continue
+        b, b_ci, r, r_ci = slope_stats(df, "y", seed)
+        name = f"slope success/test error [{attack}] ({len(df)} trials)"
+        if i == 0:
+            stats += [B.check(name, b, b_ci, "ci>", T.CLAIM3_MIN_SLOPE),
+                      B.check(f"Pearson r [{attack}]", r, r_ci, ">=", T.CLAIM3_MIN_PEARSON)]
+        else:
+            stats += [B.Statistic(name, b, b_ci), B.Statistic(f"Pearson r [{attack}]", r, r_ci)]
+        stats.append(B.Statistic(f"Spearman r [{attack}]", S.spearman(df[L.TEST_ERROR], df["y"])))
+    return B.result("3", TITLE3, stats, FALSIFIER3, note)
+
+
+# --- claim 4 -----------------------------------------------------------------------------------
+def saturated(df: pd.DataFrame, col: str) -> bool:
+    """True when the per-N mean is at the ceiling (or the floor) at every N: the rate says nothing."""
+    means = df.groupby(L.N)[col].mean() if L.N in df.columns else df[col]
+    return bool(len(means)) and (bool((means >= T.CLAIM4_CEILING).all()) or bool((means <= T.CLAIM4_FLOOR).all()))
+
+
+def _primary(ref: pd.DataFrame) -> tuple[Optional[str], list[strength.AttackInfo]]:
+    infos = [i for i in strength.regular_infos(ref) if not i.strong]
+    if infos:
+        return infos[0].key, infos
+    keys = [k for k in L.attacks_in(ref, L.REGULAR) if not L.attack_names(ref).get(k, k).startswith(strength.STRONG_PREFIX)]
+    return (keys[0] if keys else None), []
+
+
+def _measure(ref: pd.DataFrame, key: str, infos: list[strength.AttackInfo]) -> tuple[Optional[pd.Series], str, list[str]]:
+    """(per-trial values, what they are, notes) of the measure claim 4 decides on."""
+    values, label, note = strength.stronger_success(ref, key)
+    notes = [note] if note else []
+    if not saturated(_frame(ref, {"v": values}), "v"):
+        return values, f"success of {label}", notes
+    notes.append(f"{label} success is saturated at every N (>= {T.CLAIM4_CEILING:g} or <= {T.CLAIM4_FLOOR:g}): "
+                 "the rate does not decide")
+    info = next((i for i in infos if i.key == key), None)
+    if info is None or info.eps is None or info.norm is None:
+        return None, "", notes + [f"no eps known for {key}: no measure that does not saturate"]
+    smaller = sorted((i for i in infos if i.norm == info.norm and i.eps is not None and i.eps < info.eps - 1e-12),
+                     key=lambda i: -i.eps)
+    for other in smaller:
+        v, lab, n = strength.stronger_success(ref, other.key)
+        if not saturated(_frame(ref, {"v": v}), "v"):
+            return v, f"success of {lab} (eps {other.eps:g}, smaller than {key}'s {info.eps:g})", notes + ([n] if n else [])
+    col = L.mean_norm_col(key, info.norm)
+    if not L.has_columns(ref, col):
+        return None, "", notes + [f"no {col} column: no measure that does not saturate"]
+    return (1.0 - ref[col] / info.eps, f"1 - mean ||delta||_{info.norm.replace('l', '')} / eps of {key} "
+            f"(eps {info.eps:g}, successful early-stopped attacks, Fig. 8)", notes)
+
+
+def _gap_ci(df: pd.DataFrame, seed: int) -> S.Interval:
+    """Interval of slope(on-manifold) - slope(regular), both on the same resampled trials."""
+    x, on, reg = df[L.TEST_ERROR].to_numpy(float), df["on"].to_numpy(float), df["v"].to_numpy(float)
+    stat = lambda w: S.weighted_slope(x, on, w) - S.weighted_slope(x, reg, w)  # noqa: E731
+    return S.bootstrap(stat, B.clusters(df), seed, T.BOOTSTRAP_SAMPLES, T.BOOTSTRAP_LEVEL)
+
+
+def claim_regular_independent(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
+    """(4) Sec. 3.5, Fig. 6 (Fig. 8 for the norm): slope of regular success (the stronger of the
+    paper's attack and APGD per trial) vs test error, normal training, inside a band around 0 and
+    below the on-manifold slope; at the ceiling, a measure that does not saturate decides."""
+    ref = B.reference(trials)
+    key, infos = _primary(ref)
+    if key is None or not L.has_columns(ref, L.TEST_ERROR, L.N):
+        return B.result("4", TITLE4, [], FALSIFIER4, "needs test error and a regular attack's success rate for normal training")
+    values, measure, notes = _measure(ref, key, infos)
+    band = f"interval inside [-{T.CLAIM4_MAX_ABS_SLOPE:g}, {T.CLAIM4_MAX_ABS_SLOPE:g}]"
+    if values is None:
+        return B.result("4", TITLE4, [B.undefined(f"slope [{key}]", band)], FALSIFIER4, "; ".join(notes))
+    onman = _onmanifold(ref)
+    cols = {"v": values, **({"on": ref[L.success_col(onman[0])]} if onman else {})}
+    df = _frame(ref, {"v": values})
+    if len(df) < T.MIN_TRIALS_FOR_SLOPE:
+        notes.append(f"only {len(df)} normal trials (need {T.MIN_TRIALS_FOR_SLOPE})")
+        return B.result("4", TITLE4, [B.undefined(f"slope [{measure}]", band)], FALSIFIER4, "; ".join(notes), measure)
+    b, b_ci, r, r_ci = slope_stats(df, "v", seed)
+    stats = [B.check(f"slope vs test error of {measure} ({len(df)} trials)", b, b_ci, "ci|<=|", T.CLAIM4_MAX_ABS_SLOPE),
+             B.Statistic(f"Pearson r [{measure}]", r, r_ci)]
+    both = _frame(ref, cols) if onman else df.iloc[0:0]
+    if onman and len(both) >= T.MIN_TRIALS_FOR_SLOPE:
+        gap = S.slope(both[L.TEST_ERROR], both["on"]) - S.slope(both[L.TEST_ERROR], both["v"])
+        stats.append(B.check(f"slope {onman[0]} - slope of regular measure", gap, _gap_ci(both, seed), "ci>",
+                             T.CLAIM4_MIN_SLOPE_GAP))
+    else:
+        notes.append("no on-manifold slope measured on the same trials: decided on the band alone")
+    per_n = df.groupby(L.N)["v"].mean()
+    stats.append(B.Statistic(f"spread of the per-N mean over N ({per_n.size} N)", float(per_n.max() - per_n.min())))
+    return B.result("4", TITLE4, stats, FALSIFIER4, "; ".join(notes), measure)

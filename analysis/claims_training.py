@@ -1,0 +1,131 @@
+"""Claims about training strategies: 3b (Sec. 3.4.1, Fig. 5 top) and 5 (Sec. 3.6, Fig. 7 top).
+
+(3b) On-manifold adversarial training boosts generalization: the test-error change against
+     normal training at the same N and seed (paired), per N and pooled over the small N.
+(5)  Adversarial training needs more data: the factor N_adversarial / N_normal at equal test
+     error. Normal training's test error is fitted against log N per seed by an isotonic
+     (non-increasing) fit, which is inverted at each adversarially trained model's test error;
+     factors are pooled as a geometric mean, per architecture (never pooled across them).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import claims_base as B
+from analysis import load as L
+from analysis import stats as S
+from analysis import thresholds as T
+
+TITLE3B = "On-manifold adversarial training boosts generalization"
+TITLE5 = "Adversarial training needs more data"
+FALSIFIER3B = (f"fails if the interval of the mean test-error change (on-manifold adversarial minus normal, "
+               f"same N and seed, pooled over the small N) reaches {T.CLAIM3B_MAX_CHANGE:g} or above")
+FALSIFIER5 = (f"fails if, for some architecture, the interval of the N factor at equal test error reaches "
+              f"{T.CLAIM5_MIN_FACTOR:g} or below")
+# The exact manifold first (FONTS), then the learned approximations (Sec. 3.4.1).
+ONMANIFOLD_PREFERENCE = ("onmanifold_true", "onmanifold_class", "onmanifold_data")
+
+
+def _keys(df: pd.DataFrame) -> list[str]:
+    return [c for c in (L.N, L.SEED, L.ARCH) if c in df.columns]
+
+
+def paired_changes(trials: pd.DataFrame, strategy: str) -> pd.DataFrame:
+    """Rows (N, seed[, arch], change) of test error under `strategy` minus normal training."""
+    keys = _keys(trials)
+    if not L.has_columns(trials, L.TEST_ERROR) or L.N not in keys:
+        return pd.DataFrame(columns=[*keys, "change"])
+    part = lambda s: trials[trials[L.STRATEGY] == s].groupby(keys)[L.TEST_ERROR].mean()  # noqa: E731
+    change = (part(strategy) - part(B.REFERENCE_STRATEGY)).dropna()
+    return change.rename("change").reset_index()
+
+
+def _ordered(strategies: list[str]) -> list[str]:
+    rank = {s: i for i, s in enumerate(ONMANIFOLD_PREFERENCE)}
+    return sorted(strategies, key=lambda s: (rank.get(s, len(rank)), s))
+
+
+def claim_onmanifold_training(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
+    """(3b) Sec. 3.4.1: mean paired test-error change of on-manifold adversarial training vs
+    normal, per N and pooled over the lower half of the N grid; the first strategy decides."""
+    if L.STRATEGY not in trials.columns:
+        return B.result("3b", TITLE3B, [], FALSIFIER3B, "no strategy column")
+    strategies = _ordered(L.strategies_of_family(trials, L.ONMANIFOLD))
+    if not strategies:
+        return B.result("3b", TITLE3B, [], FALSIFIER3B, "no on-manifold adversarial training in the sweep")
+    stats: list[B.Statistic] = []
+    note = ""
+    for i, strategy in enumerate(strategies):
+        ch = paired_changes(trials, strategy)
+        if ch.empty:
+            if i == 0:
+                note = f"no {strategy} trial shares N and seed with a normal trial"
+                stats.append(B.undefined(f"mean test error change {strategy} - normal", f"interval < {T.CLAIM3B_MAX_CHANGE:g}"))
+            continue
+        for n, g in ch.groupby(L.N):
+            stats.append(B.Statistic(f"test error change {strategy} - normal at N={int(n)} ({len(g)} pairs)",
+                                     float(g["change"].mean()), B.boot("mean", g["change"].to_numpy(), groups=B.clusters(g), seed=seed)))
+        cut = float(np.quantile(np.unique(ch[L.N]), T.CLAIM3B_SMALL_N_QUANTILE))
+        small = ch[ch[L.N] <= cut]
+        name = f"mean test error change {strategy} - normal, N <= {cut:g} ({len(small)} pairs)"
+        value = float(small["change"].mean())
+        ci = B.boot("mean", small["change"].to_numpy(), groups=B.clusters(small), seed=seed)
+        stats.append(B.check(name, value, ci, "ci<", T.CLAIM3B_MAX_CHANGE) if i == 0 else B.Statistic(name, value, ci))
+    return B.result("3b", TITLE3B, stats, FALSIFIER3B, note)
+
+
+# --- claim 5 -----------------------------------------------------------------------------------
+def data_factors(trials: pd.DataFrame, strategy: str) -> pd.DataFrame:
+    """Per (seed, N) of `strategy`: the N normal training of the same seed needs for the same test
+    error (inverse of its isotonic fit in log N), the factor and how it was read ("inside", or a
+    bound: "above" = worse than normal at its smallest N, "below" = better than at its largest)."""
+    rows = []
+    for seed_value, g in trials.groupby(L.SEED) if L.SEED in trials.columns else [(0, trials)]:
+        normal = g[g[L.STRATEGY] == B.REFERENCE_STRATEGY].dropna(subset=[L.TEST_ERROR])
+        other = g[g[L.STRATEGY] == strategy].dropna(subset=[L.TEST_ERROR])
+        if normal[L.N].nunique() < 2 or other.empty:
+            continue
+        kx, ky = S.isotonic_decreasing(np.log(normal[L.N].to_numpy(float)), normal[L.TEST_ERROR].to_numpy(float))
+        for n, error in other.groupby(L.N)[L.TEST_ERROR].mean().items():
+            log_n, how = S.invert_decreasing(kx, ky, float(error))
+            rows.append({L.SEED: seed_value, L.N: n, "test_error": float(error), "n_normal": float(np.exp(log_n)),
+                         "factor": float(n) / float(np.exp(log_n)), "read": how})
+    return pd.DataFrame(rows, columns=[L.SEED, L.N, "test_error", "n_normal", "factor", "read"])
+
+
+def _factor_ci(f: pd.DataFrame, seed: int) -> S.Interval:
+    logs = np.log(f["factor"].to_numpy(float))
+    groups = f[L.SEED].to_numpy() if f[L.SEED].nunique() > 1 else f[L.N].to_numpy()
+    lo, hi = B.boot("mean", logs, groups=groups, seed=seed)
+    return float(np.exp(lo)), float(np.exp(hi))
+
+
+def claim_sample_complexity(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
+    """(5) Sec. 3.6, Fig. 7 top: geometric-mean N factor at equal test error of regular adversarial
+    training vs normal, per architecture, with its interval over seeds; every architecture decides."""
+    if not L.has_columns(trials, L.TEST_ERROR, L.N, L.STRATEGY):
+        return B.result("5", TITLE5, [], FALSIFIER5, "needs test error, N and strategy")
+    adversarial = sorted(L.strategies_of_family(trials, L.REGULAR), key=lambda s: (s != L.ADVERSARIAL, s))
+    if not adversarial or B.REFERENCE_STRATEGY not in set(trials[L.STRATEGY]):
+        return B.result("5", TITLE5, [], FALSIFIER5, "needs normal and regular adversarial training")
+    strategy = adversarial[0]
+    stats: list[B.Statistic] = []
+    notes: list[str] = []
+    groups = trials.groupby(L.ARCH) if L.ARCH in trials.columns and trials[L.ARCH].notna().any() else [("all", trials)]
+    for arch, g in groups:
+        f = data_factors(g, strategy)
+        name = f"N factor {strategy} / normal at equal test error [{arch}]"
+        if f.empty:
+            stats.append(B.undefined(name, f"interval > {T.CLAIM5_MIN_FACTOR:g}"))
+            notes.append(f"{arch}: normal training needs >= 2 N per seed and {strategy} trials of the same seed")
+            continue
+        value = S.geometric_mean(f["factor"])
+        stats.append(B.check(f"{name} ({len(f)} (seed, N) points)", value, _factor_ci(f, seed), "ci>", T.CLAIM5_MIN_FACTOR))
+        for n, h in f.groupby(L.N):
+            stats.append(B.Statistic(f"N factor at N={int(n)} [{arch}] (over {len(h)} seeds)", S.geometric_mean(h["factor"])))
+        bounded = f[f["read"] != "inside"]
+        if len(bounded):
+            notes.append(f"{arch}: {len(bounded)} of {len(f)} points beyond normal training's range, counted at the "
+                         "nearest end (a bound)")
+    return B.result("5", TITLE5, stats, FALSIFIER5, "; ".join(notes))

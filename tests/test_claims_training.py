@@ -1,0 +1,130 @@
+"""Claims 3b and 5 (analysis/claims_training.py) and the statistics under every claim
+(analysis/stats.py), on synthetic tables with known answers: positive and negative controls."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import claims as C
+from analysis import load as L
+from analysis import stats as S
+
+NS = [250, 500, 1000, 2000, 4000]
+SEEDS = [0, 1, 2]
+
+
+def normal_te(n, seed):
+    return 0.8 / math.log(n) - 0.05 + 0.004 * seed
+
+
+def trials(strategy_te: dict, archs=("cnn",)) -> pd.DataFrame:
+    """Trials for each strategy with test error f(n, seed, arch)."""
+    rows = []
+    for arch in archs:
+        for strategy, f in strategy_te.items():
+            for n in NS:
+                for seed in SEEDS:
+                    rows.append({L.TRIAL_ID: f"{arch}-{strategy}-{n}-{seed}", L.ARCH: arch, L.STRATEGY: strategy,
+                                 L.N: n, L.SEED: seed, L.TEST_ERROR: f(n, seed, arch)})
+    return pd.DataFrame(rows)
+
+
+def normal(n, seed, arch):
+    return normal_te(n, seed)
+
+
+# --- claim 3b --------------------------------------------------------------------------------------
+def test_claim3b_positive_control_holds():
+    t = trials({"normal": normal, "onmanifold_true": lambda n, s, a: normal_te(n, s) - 0.05 + 0.003 * math.sin(n + s)})
+    r = C.claim_onmanifold_training(t)
+    assert r.verdict == C.HOLDS
+    pooled = r.deciding()[0]
+    assert pooled.value == pytest.approx(-0.05, abs=0.005) and pooled.interval[1] < 0
+    assert "N <= 1000" in pooled.name and len([s for s in r.statistics if "at N=" in s.name]) == len(NS)
+
+
+@pytest.mark.parametrize("shift", [0.15, 0.0])
+def test_claim3b_negative_controls_do_not_hold(shift):
+    """Issue case 4 (test error up by 0.15) and no effect at all."""
+    t = trials({"normal": normal, "onmanifold_true": lambda n, s, a: normal_te(n, s) + shift + 0.003 * math.sin(n + s)})
+    assert C.claim_onmanifold_training(t).verdict == C.FAILS
+
+
+def test_claim3b_without_the_strategy_is_not_measured():
+    r = C.claim_onmanifold_training(trials({"normal": normal, "adversarial": normal}))
+    assert r.verdict == C.NOT_MEASURED and "no on-manifold adversarial training" in r.note
+
+
+def test_claim3b_learned_manifold_decides_when_no_true_one():
+    t = trials({"normal": normal, "onmanifold_class": lambda n, s, a: normal_te(n, s) - 0.02 + 0.001 * s})
+    r = C.claim_onmanifold_training(t)
+    assert r.verdict == C.HOLDS and "onmanifold_class" in r.deciding()[0].name
+
+
+# --- claim 5 ---------------------------------------------------------------------------------------
+def twice(n, seed, arch):
+    """Adversarial training at N reaches normal training's error at N / 2."""
+    return normal_te(n / 2, seed)
+
+
+def test_claim5_positive_control_recovers_a_factor_of_two():
+    r = C.claim_sample_complexity(trials({"normal": normal, "adversarial": twice}))
+    factor = r.deciding()[0]
+    assert r.verdict == C.HOLDS and factor.interval[0] > 1
+    inside = [s for s in r.statistics if "at N=" in s.name and "N=250" not in s.name]
+    assert all(s.value == pytest.approx(2.0, rel=0.02) for s in inside)
+    assert "beyond normal training's range" in r.note  # N=250 has no N/2 measured: a bound
+
+
+def test_claim5_better_adversarial_training_does_not_hold():
+    r = C.claim_sample_complexity(trials({"normal": normal, "adversarial": lambda n, s, a: normal_te(n, s) - 0.01}))
+    assert r.verdict == C.FAILS and r.deciding()[0].value < 1
+
+
+def test_claim5_is_per_architecture_never_pooled():
+    def by_arch(n, s, a):
+        return twice(n, s, a) if a == "cnn" else normal_te(n * 2, s)  # the MLP needs half the data
+
+    r = C.claim_sample_complexity(trials({"normal": normal, "adversarial": by_arch}, archs=("cnn", "mlp")))
+    cnn, mlp = r.deciding()
+    assert "[cnn]" in cnn.name and "[mlp]" in mlp.name
+    assert cnn.passed and not mlp.passed and r.verdict == C.FAILS
+
+
+def test_claim5_without_adversarial_training_is_not_measured():
+    assert C.claim_sample_complexity(trials({"normal": normal})).verdict == C.NOT_MEASURED
+
+
+# --- statistics ------------------------------------------------------------------------------------
+def test_isotonic_fit_pools_violators_and_inverts():
+    kx, ky = S.isotonic_decreasing(np.array([0.0, 1.0, 2.0]), np.array([3.0, 1.0, 2.0]))
+    assert kx.tolist() == [0.0, 1.5] and ky.tolist() == [3.0, 1.5]
+    assert S.invert_decreasing(kx, ky, 2.25) == (pytest.approx(0.75), "inside")
+    assert S.invert_decreasing(kx, ky, 4.0)[1] == "above" and S.invert_decreasing(kx, ky, 1.0)[1] == "below"
+
+
+def test_pearson_spearman_slope_known_values():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert S.pearson(x, -3 * x + 1) == pytest.approx(-1.0) and S.slope(x, -3 * x + 1) == pytest.approx(-3.0)
+    assert S.spearman(x, x ** 3) == pytest.approx(1.0) and S.pearson(x, x ** 3) < 1.0
+    assert math.isnan(S.pearson(x, np.ones(5))) and math.isnan(S.slope(np.ones(5), x))
+
+
+def test_cluster_bootstrap_is_seeded_brackets_and_needs_two_clusters():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=40)
+    y = 2 * x + rng.normal(size=40)
+    groups = np.arange(40) % 8
+    a = S.slope_ci(x, y, groups, seed=7, samples=500, level=0.95)
+    assert a == S.slope_ci(x, y, groups, seed=7, samples=500, level=0.95)
+    assert a[0] < S.slope(x, y) < a[1] and a != S.slope_ci(x, y, groups, seed=8, samples=500, level=0.95)
+    assert all(math.isnan(v) for v in S.slope_ci(x, y, np.zeros(40), seed=0, samples=100, level=0.95))
+
+
+def test_weighted_median_matches_numpy_on_unit_weights():
+    v = np.array([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert S.weighted_median(v, np.ones((1, 5)))[0] == 3.0
+    assert S.weighted_median(v, np.array([[0, 3, 0, 0, 1.0]]))[0] == 1.0
