@@ -27,3 +27,25 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# FONTS at the paper's scale (issue 12): install the pinned Debian font packages, then generate
+# FONTS-1000 (sweeps/fonts-paper.yaml names it). demo and test never need it: they use the fonts
+# bundled with matplotlib. Pinned versions first; after an `apt-get update`, the current ones
+# (the font set may then differ: `raysweep data fonts --check MANIFEST` says which fonts).
+FONT_PACKAGES := raysweep/data/fonts-packages.txt
+FONTS_DIR     ?= /usr/share/fonts
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL   := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends
+HAND_INSTALL  := install the packages in $(FONT_PACKAGES) by hand (or put 1000+ Latin .ttf/.otf fonts in a folder), then run: $(BIN)/raysweep data fonts --fonts-dir DIR --max-fonts 1000
+
+.PHONY: fonts
+fonts: $(STAMP)
+	@command -v apt-get >/dev/null || { echo "make fonts: no apt-get on this system; $(HAND_INSTALL)"; exit 1; }
+	@pinned="$$(sed 's/#.*//' $(FONT_PACKAGES) | xargs)"; \
+	$(APT_INSTALL) $$pinned >/dev/null 2>&1 \
+	|| { $(SUDO) apt-get update -qq >/dev/null 2>&1; $(APT_INSTALL) $$pinned >/dev/null 2>&1; } \
+	|| { echo "make fonts: pinned versions unavailable, installing the current ones (the font set may differ)"; \
+	     $(APT_INSTALL) $$(echo $$pinned | sed 's/=[^ ]*//g') >/dev/null; } \
+	|| { echo "make fonts: apt-get failed; $(HAND_INSTALL)"; exit 1; }
+	@echo "make fonts: $$(sed 's/#.*//' $(FONT_PACKAGES) | xargs | wc -w) font packages installed; generating FONTS-1000 from $(FONTS_DIR)"
+	$(BIN)/raysweep data fonts --fonts-dir $(FONTS_DIR) --max-fonts 1000

@@ -7,9 +7,9 @@ nothing beyond the package's dependencies. Rendering uses matplotlib's FreeType 
 are tried in content-hash order (raysweep.data.fonts_manifest), so `max_fonts` names one font
 set on every machine with the same font files; `make fonts` installs the paper-scale set.
 
-A font is skipped, with one warning line, when it fails to load, lacks a glyph, maps a letter to
-a non-letter glyph (symbol fonts), renders a glyph blank, renders two letters identically, or
-renders exactly like a font already taken.
+A font is skipped, with one warning line (the first 20; then one summary line), when it fails
+to load, lacks a glyph, maps a letter to a non-letter glyph (symbol fonts), renders a glyph
+blank, renders two letters identically, or renders exactly like a font already taken.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ RESOLUTION = 56  # prototype side in pixels: 2x the 28x28 output (see raysweep.d
 EM_FRACTION = 0.75  # em size / canvas side, the paper's point size 21 on 28 pixels
 MARGIN = 2  # pixels kept free around a glyph scaled down to fit the canvas
 MIN_INK = 0.5  # a glyph with less than this many pixels' worth of ink counts as blank
+MAX_SKIP_WARNINGS = 20  # one line per skipped font up to here, then one summary line
 
 
 def default_fonts_dir() -> Path:
@@ -154,12 +155,16 @@ def load_fonts(fonts_dir: Optional[str | os.PathLike] = None, max_fonts: Optiona
             if digest in seen:
                 raise ValueError(f"renders exactly like {seen[digest]}")
         except ValueError as e:
-            log.warning("skipping font %s: %s", font.name, e)
+            if len(skipped) < MAX_SKIP_WARNINGS:
+                log.warning("skipping font %s: %s", font.name, e)
             skipped.append((font.name, str(e)))
             continue
         seen[digest] = font.name
         prototypes.append(stack)
         manifest.append(FontRecord(font.name, font_family(font.path), font.sha256))
+    if len(skipped) > MAX_SKIP_WARNINGS:
+        log.warning("skipped %d more fonts (all skips are listed under `skipped` in the cache entry's meta.json)",
+                    len(skipped) - MAX_SKIP_WARNINGS)
     if not manifest:
         raise UserError(
             f"no usable font in {root} ({len(files)} .ttf/.otf files, {len(skipped)} skipped); "
