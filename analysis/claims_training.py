@@ -94,6 +94,18 @@ def data_factors(trials: pd.DataFrame, strategy: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[L.SEED, L.N, "test_error", "n_normal", "factor", "read"])
 
 
+def informative(f: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The points that can decide, and how many were dropped. A point beyond normal training's
+    range is a bound: "above" (worse than normal's smallest N) a lower bound on the factor,
+    "below" an upper one. Bounds on the threshold's far side are kept (they pull the estimate
+    toward the threshold, the conservative way); a lower bound <= the threshold or an upper
+    bound >= it is consistent with either verdict and is dropped."""
+    tol = 1e-9  # N / exp(log N) is not exactly 1
+    useless = (((f["read"] == "above") & (f["factor"] <= T.CLAIM5_MIN_FACTOR + tol))
+               | ((f["read"] == "below") & (f["factor"] >= T.CLAIM5_MIN_FACTOR - tol)))
+    return f[~useless], int(useless.sum())
+
+
 def _factor_ci(f: pd.DataFrame, seed: int) -> S.Interval:
     logs = np.log(f["factor"].to_numpy(float))
     groups = f[L.SEED].to_numpy() if f[L.SEED].nunique() > 1 else f[L.N].to_numpy()
@@ -120,12 +132,17 @@ def claim_sample_complexity(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResul
             stats.append(B.undefined(name, f"interval > {T.CLAIM5_MIN_FACTOR:g}"))
             notes.append(f"{arch}: normal training needs >= 2 N per seed and {strategy} trials of the same seed")
             continue
-        value = S.geometric_mean(f["factor"])
-        stats.append(B.check(f"{name} ({len(f)} (seed, N) points)", value, _factor_ci(f, seed), "ci>", T.CLAIM5_MIN_FACTOR))
-        for n, h in f.groupby(L.N):
+        used, dropped = informative(f)
+        bounded = int((used["read"] != "inside").sum())
+        if used.empty:
+            stats.append(B.undefined(name, f"interval > {T.CLAIM5_MIN_FACTOR:g}"))
+        else:
+            stats.append(B.check(f"{name} ({len(used)} (seed, N) points)", S.geometric_mean(used["factor"]),
+                                 _factor_ci(used, seed), "ci>", T.CLAIM5_MIN_FACTOR))
+        for n, h in used.groupby(L.N):
             stats.append(B.Statistic(f"N factor at N={int(n)} [{arch}] (over {len(h)} seeds)", S.geometric_mean(h["factor"])))
-        bounded = f[f["read"] != "inside"]
-        if len(bounded):
-            notes.append(f"{arch}: {len(bounded)} of {len(f)} points beyond normal training's range, counted at the "
-                         "nearest end (a bound)")
+        if bounded or dropped:
+            notes.append(f"{arch}: of {len(f)} (seed, N) points, {bounded + dropped} lie beyond normal training's N range: "
+                         f"{bounded} counted as bounds at the nearest end, {dropped} dropped (a bound on the wrong side "
+                         f"of {T.CLAIM5_MIN_FACTOR:g} says nothing)")
     return B.result("5", TITLE5, stats, FALSIFIER5, "; ".join(notes))
