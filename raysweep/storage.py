@@ -83,6 +83,23 @@ def resolve(where: str | Location) -> Location:
     return Location(fs, path.rstrip("/"), scheme, query)
 
 
+def is_local(where: str | Location) -> bool:
+    """Whether `where` is a local path, decided from the string alone (opens no filesystem)."""
+    return where.is_local if isinstance(where, Location) else "://" not in str(where)
+
+
+def join(where: str | Location, *parts: str) -> str:
+    """`where` / parts as a string other processes can open, without opening the filesystem
+    (resolving an s3:// URI asks the network for the bucket's region)."""
+    if isinstance(where, Location):
+        return Location(where.fs, "/".join([where.path.rstrip("/"), *(p.strip("/") for p in parts)]),
+                        where.scheme, where.query).uri
+    base, _, query = str(where).partition("?")
+    if is_local(base):
+        return os.path.join(os.path.abspath(os.path.expanduser(base)), *parts)
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)]) + (f"?{query}" if query else "")
+
+
 def uri(where: str | Location) -> str:
     """The resolved form other processes should receive (absolute local path, or the URI)."""
     return resolve(where).uri

@@ -186,13 +186,13 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
         row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
         cols = {k: np.asarray(v) for k, v in result.records.items()}
         cols["attack"] = np.full(len(cols["sample"]), key, dtype=object)
-        cols["delta_l2"] = cols["l2"]
+        cols["delta_l2"] = cols["real_l2"]  # ||x_adv - x||_2 to the real image, also for learned attacks
         for d in dists:
             rows, dist = measure_distance(d, result, batch, ds, manifolds, device)
             full = np.full(len(cols["sample"]), np.nan)
             full[rows] = dist
             cols[f"dist_{d.method}"] = full
-            summary = _distance_summary(dist, cols["l2"][rows])
+            summary = _distance_summary(dist, cols["real_l2"][rows])
             row.update({f"{d.method}.{key}.{m}": v for m, v in summary.items()})
         examples.append(cols)
     return TrialOutput(row=row, examples=concat_columns(examples))

@@ -5,17 +5,21 @@ one epoch on 100 images, so every test here is about plumbing and counts, not mo
 """
 import json
 import time
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import torch
 
+from raysweep.config.parse import parse_model
+from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.errors import UserError
 from raysweep.tune import vaegan_trainable as vt
-from raysweep.tune.actors import ManifoldOptions, actor_name, read_lambda_table
+from raysweep.tune.actors import actor_name
+from raysweep.vaegan import job as vj
+from raysweep.vaegan.lambda_score import read_lambda_table
 
-SMOKE = {"vaegan": {"width": 0.125, "epochs": 1}, "train_size": 100}
+SMOKE = ManifoldOptions(vaegan={"width": 0.125, "epochs": 1}, train_size=100)
+SHARE = ActorResources(cpu=0, gpu=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -26,63 +30,64 @@ def fonts(tmp_path_factory):
     opts = {"max_fonts": 3, "train_size": 600, "test_size": 120,
             "cache_dir": str(tmp_path_factory.mktemp("fonts-cache"))}
     load_dataset("fonts", **opts)  # build the cache once, before any worker reads it
-    return {"name": "fonts", "options": opts}
+    return DatasetSpec(name="fonts", options=opts)
 
 
 
 # -- without Ray ---------------------------------------------------------------------------------
 
 def test_actor_names_are_deterministic_and_distinct(fonts):
-    other = {"name": "fonts", "options": {**fonts["options"], "preset": "easy"}}
-    assert actor_name(fonts, 3, "class") == actor_name(json.loads(json.dumps(fonts)), 3, "class")
+    other = DatasetSpec(name="fonts", options={**fonts.options, "preset": "easy"})
+    again = DatasetSpec.model_validate(json.loads(fonts.model_dump_json()))
+    assert actor_name(fonts, 3, "class") == actor_name(again, 3, "class")
     names = {actor_name(fonts, 3, "class"), actor_name(fonts, 4, "class"), actor_name(other, 3, "class"),
              actor_name(fonts, None, "data"), actor_name(fonts, None, "true")}
     assert len(names) == 5
 
 
 def test_manifold_options_reject_unknown_keys():
-    with pytest.raises(UserError, match="unknown key 'widht'"):
-        ManifoldOptions.parse({"widht": 1})
-    assert ManifoldOptions.parse(SMOKE).train_size == 100
+    with pytest.raises(UserError, match="widht: unknown key"):
+        parse_model(ManifoldOptions, {"widht": 1}, "spec", "manifold options")
+    assert parse_model(ManifoldOptions, SMOKE.model_dump(), "spec", "manifold options").train_size == 100
 
 
 def test_lambda_table_feeds_the_jobs(tmp_path, fonts):
-    from raysweep.tune.actors import make_job
-    from raysweep.tune.lambda_search import write_table
+    from raysweep.vaegan.job import make_job
+    from raysweep.vaegan.lambda_score import write_table
 
     path = str(tmp_path / "lambda.parquet")
     write_table(pd.DataFrame({"kind": ["class", "class"], "class": [0, 2], "lambda": [1.5, 7.0]}), path)
     lambdas = read_lambda_table(path)
     assert lambdas == {0: 1.5, 2: 7.0}
-    opts = ManifoldOptions.parse(SMOKE)
-    assert make_job(fonts, 2, opts, lambdas).lam == 7.0
-    assert make_job(fonts, 1, opts, lambdas).lam == 3.0  # not tuned: the paper's FONTS lambda
+    assert make_job(fonts, 2, SMOKE, lambdas).lam == 7.0
+    assert make_job(fonts, 1, SMOKE, lambdas).lam == 3.0  # not tuned: the paper's FONTS lambda
 
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, fonts, monkeypatch):
     """A crash after epoch 0 resumes from the stored epoch (no fresh start) and ends where an
     uninterrupted run ends."""
-    job = vt.VAEGANJob(dataset=fonts, cls=1, lam=3.0, vaegan={"width": 0.125, "epochs": 2}, train_size=100)
+    job = vj.VAEGANJob(dataset=fonts.model_dump(), cls=1, lam=3.0, vaegan={"width": 0.125, "epochs": 2},
+                       train_size=100)
     straight = str(tmp_path / "straight")
-    vt.fit_job_resumable(job, straight, device=torch.device("cpu"))
+    vj.fit_job(job, straight, device=torch.device("cpu"), keep_partial=True)
 
     crashed = str(tmp_path / "crashed")
-    real_save = vt.save_torch
+    real_save = vj.save_training_state
 
-    def save_then_crash(path, obj):
-        real_save(path, obj)
+    def save_then_crash(*args):
+        real_save(*args)
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(vt, "save_torch", save_then_crash)
+    monkeypatch.setattr(vj, "save_training_state", save_then_crash)
     with pytest.raises(RuntimeError, match="worker died"):
-        vt.fit_job_resumable(job, crashed, device=torch.device("cpu"))
-    monkeypatch.setattr(vt, "save_torch", real_save)
-    assert not vt.is_trained(crashed, job)
-    vt.fit_job_resumable(job, crashed, device=torch.device("cpu"))
+        vj.fit_job(job, crashed, device=torch.device("cpu"), keep_partial=True)
+    monkeypatch.setattr(vj, "save_training_state", real_save)
+    assert not vj.is_trained(crashed, job)
+    vj.fit_job(job, crashed, device=torch.device("cpu"), keep_partial=True)
 
-    assert vt.train_count(crashed, job) == 1  # resumed, not restarted
-    a, _ = vt.load_final(straight, job)
-    b, rec = vt.load_final(crashed, job)
+    assert vj.train_count(crashed, job) == 1  # resumed, not restarted
+    a, _ = vj.load_final(straight, job)
+    b, rec = vj.load_final(crashed, job)
     assert rec.lam == 3.0
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k
@@ -96,19 +101,19 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     """Four trials at 0.25 GPU beside an actor at 0.05 GPU: no deadlock, one actor, one training."""
     from ray import tune
 
-    from raysweep.tune.actors import ensure_manifold_actors, start_manifold_actors, stop_manifold_actors, teardown
-    from raysweep.tune.manifold_client import manifold_from_actor
+    from raysweep.tune.actors import ensure_manifold_actors, teardown
+    from raysweep.tune.manifold_client import manifold_from_actors
 
     storage = str(tmp_path / "store")
-    handles = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0], options=SMOKE)
-    again = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0], options=SMOKE)
+    handles = ensure_manifold_actors(fonts, ["class"], storage, SHARE, classes=[0], options=SMOKE)
+    again = ensure_manifold_actors(fonts, ["class"], storage, SHARE, classes=[0], options=SMOKE)
     actor = handles.actors["class"][0]
     assert ray_local.get(again.actors["class"][0].info.remote())["actor_id"] == ray_local.get(actor.info.remote())["actor_id"]
     names = {"class": actor_name(fonts, 0, "class")}
     z = torch.linspace(-1, 1, 20).reshape(2, 10)
 
     def trial(config):
-        m = manifold_from_actor(names["class"], device=torch.device("cpu"))
+        m = manifold_from_actors(names["class"], device=torch.device("cpu"))
         a = ray_local.get_actor(names["class"], namespace="raysweep")
         x = m.decode(z, torch.zeros(2, dtype=torch.long))
         info = ray_local.get(a.info.remote())
@@ -126,8 +131,8 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     served = ray_local.get(actor.decode.remote(z))  # the actor's own decoder agrees with the local copy
     assert df["checksum"].tolist() == pytest.approx([float(served.sum())] * 4, rel=1e-5)
     assert ray_local.get(actor.info.remote())["train_count"] == 1
-    job = vt.VAEGANJob(dataset=fonts, cls=0, lam=3.0, vaegan=SMOKE["vaegan"], train_size=SMOKE["train_size"])
-    assert vt.train_count(storage, job) == 1  # the counter in storage, beside the checkpoint
+    job = vj.VAEGANJob(dataset=fonts.model_dump(), cls=0, lam=3.0, vaegan=SMOKE.vaegan, train_size=SMOKE.train_size)
+    assert vj.train_count(storage, job) == 1  # the counter in storage, beside the checkpoint
 
     # Killed with restarts allowed: __init__ re-runs from storage paths and loads the checkpoint.
     before = ray_local.get(ray_local.get(actor.weights_ref.remote())[1][0])
@@ -141,21 +146,21 @@ def test_trials_share_one_actor_which_trains_once(ray_local, fonts, tmp_path):
     assert codes["z"].shape == (len(codes["idx"]), 10) and len(codes["idx"]) > 0
 
     # Same name, another model (seed): the stale actor is replaced, not silently reused.
-    other = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0],
-                                   options={**SMOKE, "seed": 1})
+    other = ensure_manifold_actors(fonts, ["class"], storage, SHARE, classes=[0],
+                                   options=SMOKE.model_copy(update={"seed": 1}))
     replaced = ray_local.get(other.actors["class"][0].info.remote())
     assert replaced["actor_id"] != info["actor_id"] and replaced["trained_here"] is True
     teardown(other)
     with pytest.raises(ValueError):
         ray_local.get_actor(names["class"], namespace="raysweep")
 
-    # The sweep runner's hook: plain actor names in, a Manifold in the trial, names freed at the end.
-    spec = SimpleNamespace(dataset=fonts, storage=storage,  # the SweepSpec fields the hook reads
-                           manifolds=SimpleNamespace(resources={"cpu": 0, "gpu": 0.05}, options=SMOKE, keep=False))
-    started = start_manifold_actors(spec, ["data"])
+    # What the sweep runner hands trials: plain actor names in, a Manifold in the trial, names freed
+    # at the end.
+    data = ensure_manifold_actors(fonts, ["data"], storage, SHARE, options=SMOKE)
+    started = data.names()
     assert started == {"data": actor_name(fonts, None, "data")}
-    assert manifold_from_actor(started["data"], torch.device("cpu")).decode(z).shape == (2, 1, 28, 28)
-    stop_manifold_actors(started)
+    assert manifold_from_actors(started["data"], torch.device("cpu")).decode(z).shape == (2, 1, 28, 28)
+    teardown(data)
     with pytest.raises(ValueError):
         ray_local.get_actor(started["data"], namespace="raysweep")
 
@@ -177,20 +182,20 @@ def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
     """The FONTS true manifold through the same interface: decoding served theta gives the images."""
     from raysweep.data.dataset import load_dataset
     from raysweep.tune.actors import ensure_manifold_actors, teardown
-    from raysweep.tune.manifold_client import fetch_manifold
+    from raysweep.tune.manifold_client import manifold_from_actors
 
-    handles = ensure_manifold_actors(fonts, ["true"], str(tmp_path), {"cpu": 0, "gpu": 0.05})
+    handles = ensure_manifold_actors(fonts, ["true"], str(tmp_path), SHARE)
     actor = handles.actors["true"][None]
     codes = ray_local.get(actor.codes.remote("test"))
-    manifold = fetch_manifold("true", fonts, device=torch.device("cpu"))
-    ds = load_dataset("fonts", **fonts["options"])
+    manifold = manifold_from_actors(handles.names()["true"], device=torch.device("cpu"))
+    ds = load_dataset("fonts", **fonts.options)
     idx = codes["idx"][:8]
     x = manifold.decode(codes["z"][:8], codes["ctx"][:8])
     assert (x - ds.test.batch(idx).x).abs().max() <= 1 / 255 + 1e-4
     from raysweep.tune import manifold_client
 
     cached = manifold_client._CACHE[actor_name(fonts, None, "true")][1]
-    fetch_manifold("true", fonts, device=torch.device("cpu"))
+    manifold_from_actors(handles.names()["true"], device=torch.device("cpu"))
     assert manifold_client._CACHE[actor_name(fonts, None, "true")][1] is cached  # not fetched again
     served = ray_local.get(actor.decode.remote(codes["z"][:8], codes["ctx"][:8]))
     assert torch.allclose(served, x, atol=1e-6)
@@ -202,22 +207,22 @@ def test_true_manifold_actor_decodes_the_data(ray_local, fonts, tmp_path):
 def test_vaegan_trainable_trains_classes_in_parallel(ray_local, fonts, tmp_path):
     """One Tune trial per class, a report per epoch; finished checkpoints land where actors look."""
     storage = str(tmp_path)
-    jobs = [vt.VAEGANJob(dataset=fonts, cls=c, lam=3.0, vaegan={"width": 0.125, "epochs": 2}, train_size=100)
-            for c in (0, 1)]
+    jobs = [vj.VAEGANJob(dataset=fonts.model_dump(), cls=c, lam=3.0, vaegan={"width": 0.125, "epochs": 2},
+                         train_size=100) for c in (0, 1)]
     results = vt.train_vaegans(jobs, storage, cpu=1, gpu=0.25)
     assert not results.errors
     df = pd.DataFrame([r.metrics for r in results])
     assert sorted(df["training_iteration"]) == [2, 2]  # one report per epoch
     for job in jobs:
-        assert vt.is_trained(storage, job) and vt.train_count(storage, job) == 1
+        assert vj.is_trained(storage, job) and vj.train_count(storage, job) == 1
     assert vt.train_vaegans(jobs, storage) is None  # nothing left to train
 
     # Actors asked to pre-train through Tune find both checkpoints and only load them.
     from raysweep.tune.actors import ensure_manifold_actors, teardown
 
-    handles = ensure_manifold_actors(fonts, ["class"], storage, {"cpu": 0, "gpu": 0.05}, classes=[0, 1],
-                                     options={"vaegan": {"width": 0.125, "epochs": 2}, "train_size": 100,
-                                              "train_resources": {"cpu": 1, "gpu": 0.25}})
+    handles = ensure_manifold_actors(fonts, ["class"], storage, SHARE, classes=[0, 1],
+                                     options=ManifoldOptions(vaegan={"width": 0.125, "epochs": 2}, train_size=100,
+                                                             train_resources={"cpu": 1, "gpu": 0.25}))
     infos = ray_local.get([a.info.remote() for a in handles.all()])
     assert [i["trained_here"] for i in infos] == [False, False] and [i["train_count"] for i in infos] == [1, 1]
     teardown(handles)

@@ -8,7 +8,8 @@ import torch
 import yaml
 
 from raysweep.cli import main
-from raysweep.config.lambda_spec import load_lambda_spec, parse_lambda_spec
+from raysweep.config.lambda_spec import parse_lambda_spec
+from raysweep.validate import load_lambda_spec
 from raysweep.errors import UserError
 
 SWEEPS = sorted((Path(__file__).parent.parent / "sweeps").glob("*-lambda.yaml"))
@@ -46,14 +47,14 @@ def test_score_without_true_manifold_uses_l1_and_frechet(tmp_path, monkeypatch):
     """The EMNIST/F-MNIST/CelebA objective path (run on FONTS with its true manifold hidden):
     a classifier is trained once for the features, and the score is l1 + w * frechet."""
     from raysweep.data.dataset import load_dataset
-    from raysweep.tune import lambda_search as ls
+    from raysweep.vaegan import lambda_score as ls
 
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
                                          "cache_dir": str(tmp_path / "cache")}}
     spec = parse_lambda_spec({"name": "t", "dataset": data, "storage": str(tmp_path), "train_size": 60,
                               "vaegan": {"width": 0.125, "epochs": 1},
                               "objective": {"held_out": 12, "frechet_weight": 0.5, "classifier_epochs": 1}})
-    monkeypatch.setattr(ls, "_has_true_manifold", lambda ds: False)
+    monkeypatch.setattr(ls, "has_true_manifold", lambda ds: False)
     ls.ensure_feature_classifier(spec, load_dataset("fonts", **data["options"]), torch.device("cpu"))
     scores = ls.score_lambda(spec, 4, 2.0, torch.device("cpu"))
     assert scores["objective"] == pytest.approx(scores["l1"] + 0.5 * scores["frechet"])
@@ -66,6 +67,7 @@ def test_score_without_true_manifold_uses_l1_and_frechet(tmp_path, monkeypatch):
 def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
     import optuna
 
+    from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
     from raysweep.tune.actors import ensure_manifold_actors, teardown
     from raysweep.tune.lambda_search import completed, run_lambda_search, _study
 
@@ -93,9 +95,9 @@ def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
 
     # The actors train final VAE-GANs with the tuned lambda.
     table = pd.read_parquet(spec.table_path())
-    handles = ensure_manifold_actors(data, ["class"], str(tmp_path / "store"), {"cpu": 0, "gpu": 0.05}, classes=[2],
-                                     options={"vaegan": {"width": 0.125, "epochs": 1}, "train_size": 60},
-                                     lambda_table=spec.table_path())
+    options = ManifoldOptions(vaegan={"width": 0.125, "epochs": 1}, train_size=60, lambda_table=spec.table_path())
+    handles = ensure_manifold_actors(DatasetSpec(**data), ["class"], str(tmp_path / "store"),
+                                     ActorResources(cpu=0, gpu=0.05), classes=[2], options=options)
     info = ray_local.get(handles.actors["class"][2].info.remote())
     assert info["lam"] == pytest.approx(float(table["lambda"][0]))
     teardown(handles)

@@ -45,16 +45,16 @@ def written(tmp_path_factory):
     ok = trials[0]
     out = run_trial(ok)
     store.write(ok.trial_id, *ok_tables(ok, out.row, out.examples, schema, started_at=1.0, finished_at=2.0))
-    bad = next(t for t in trials if t.strategy == "explode")
+    bad = next(t for t in trials if t.strategy.name == "explode")
     store.write(bad.trial_id, failed_table(bad, "RuntimeError: boom", schema))
     return store, ok, bad, out
 
 
 def test_tables_read_back_with_documented_columns(written):
     store, ok, bad, out = written
-    trials = pd.read_parquet(store.dir("trials"))
+    trials = pd.read_parquet(store.dir("trials").path)
     assert set(DOCUMENTED_TRIAL) <= set(trials.columns)
-    assert list(trials.columns) == list(pads.dataset(store.dir("trials")).schema.names)
+    assert list(trials.columns) == list(pads.dataset(store.dir("trials").path).schema.names)
     by_id = trials.set_index("trial_id")
     assert by_id.loc[ok.trial_id, "status"] == "ok" and by_id.loc[bad.trial_id, "status"] == "failed"
     assert by_id.loc[ok.trial_id, "test_error"] == pytest.approx(out.row["test_error"])
@@ -63,7 +63,7 @@ def test_tables_read_back_with_documented_columns(written):
     assert by_id.loc[bad.trial_id, "strategy.dir"].endswith("x")
     assert (trials["schema_version"] == SCHEMA_VERSION).all()
 
-    examples = pd.read_parquet(store.dir("examples"))
+    examples = pd.read_parquet(store.dir("examples").path)
     assert list(examples.columns) == EXAMPLE_SCHEMA.names and set(DOCUMENTED_EXAMPLE) <= set(examples.columns)
     assert len(examples) == 10 * 2 and set(examples["trial_id"]) == {ok.trial_id}
     measured = examples["dist_knn"].notna()
@@ -75,18 +75,18 @@ def test_tables_read_back_with_documented_columns(written):
 
 def test_rewrite_replaces_instead_of_duplicating(written):
     store, ok, bad, _ = written
-    schema = pads.dataset(store.dir("trials")).schema
+    schema = pads.dataset(store.dir("trials").path).schema
     store.write(bad.trial_id, failed_table(bad, "RuntimeError: again", schema))
-    trials = pd.read_parquet(store.dir("trials"))
+    trials = pd.read_parquet(store.dir("trials").path)
     assert len(trials) == 2 and trials["trial_id"].is_unique
     assert store.done_ids() == {ok.trial_id, bad.trial_id}
-    leftovers = [p for p in Path(store.dir("trials")).iterdir() if p.name.startswith(".")]
+    leftovers = [p for p in Path(store.dir("trials").path).iterdir() if p.name.startswith(".")]
     assert not leftovers
 
 
 def test_tables_command_prints_summary(written, capsys):
     store, ok, bad, _ = written
-    assert main(["tables", str(Path(store.root).parent)]) == 0
+    assert main(["tables", store.root.parent.uri]) == 0
     out = capsys.readouterr().out
     assert "2 trials (1 failed, 1 ok)" in out and "20 example rows" in out
     assert "linf.success_rate_attempt" in out and f"failed {bad.trial_id}" in out

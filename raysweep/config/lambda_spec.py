@@ -77,15 +77,15 @@ class LambdaSpec(_Strict):
         return v
 
     def out_dir(self) -> str:
-        return (storage.resolve(self.storage) / self.name).uri
+        return storage.join(self.storage, self.name)
 
     def table_path(self) -> str:
-        return f"{self.out_dir()}/lambda.parquet"
+        return storage.join(self.out_dir(), "lambda.parquet")
 
     def study_url(self) -> str:
         if self.study_db:
             return self.study_db
-        if not storage.resolve(self.storage).is_local:
+        if not storage.is_local(self.storage):
             raise UserError(
                 f"storage {self.storage!r} is a URI and sqlite needs a local file; "
                 "set study_db: to an RDB url such as sqlite:////abs/path/optuna.sqlite"

@@ -43,7 +43,7 @@ def completed(study) -> list:
 
 
 def _tune_dir(spec: LambdaSpec) -> str:
-    return (storage.resolve(spec.out_dir()) / "tune").uri
+    return storage.join(spec.out_dir(), "tune")
 
 
 def search_class(spec: LambdaSpec, cls: Optional[int]) -> None:

@@ -71,7 +71,7 @@ def connect(address: Optional[str]) -> None:
 
 
 def experiment_path(spec: SweepSpec) -> str:
-    return (storage.resolve(spec.storage) / spec.name).uri
+    return storage.join(spec.storage, spec.name)
 
 
 def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> ManifoldHandles:

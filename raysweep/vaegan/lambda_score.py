@@ -25,7 +25,7 @@ AGNOSTIC = -1  # the class column of the class-agnostic model's row
 
 
 def _feature_path(spec: LambdaSpec) -> str:
-    return f"{spec.out_dir()}/feature_classifier.pt"
+    return storage.join(spec.out_dir(), "feature_classifier.pt")
 
 
 def ensure_feature_classifier(spec: LambdaSpec, ds, device: torch.device) -> None:
