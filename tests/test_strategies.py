@@ -159,6 +159,38 @@ def test_augment_draws_theta_in_the_box_around_identity_not_clamped(fonts):
     assert (lo <= torch.tensor([0, 0, 0, 0, 1, 0.0])).all() and (torch.tensor([0, 0, 0, 0, 1, 0.0]) <= hi).all()
 
 
+def test_augment_draws_from_the_set_transform_adversarial_searches(fonts):
+    """Both draw theta = identity + t with ||t||_inf <= 0.3, inside the data set's box: the
+    attack's projection of any t lands in augment's sampling box, its extremes are the box's
+    corners, and augment's draws fill that box (not the whole preset box)."""
+    from raysweep.attacks.transform import TransformConfig, TransformProblem
+    from raysweep.training.strategies.augment import sampling_box
+
+    ctx = context(fonts, {})
+    lo, hi = sampling_box(ctx, {})
+    identity = torch.tensor([0, 0, 0, 0, 1, 0.0])
+    lower, upper = (torch.tensor(fonts.meta[k]) for k in ("theta_lower", "theta_upper"))
+    cfg = TransformConfig(eta=EPS, lower=tuple(lower.tolist()), upper=tuple(upper.tolist()))
+    problem = TransformProblem(batch(fonts, 2), cfg)
+    wild = torch.cat([torch.full((1, 6), -5.0), torch.full((1, 6), 5.0), torch.randn(200, 6) * 3])
+    searched = identity + problem.project(wild, {})
+    assert torch.allclose(searched[0], lo) and torch.allclose(searched[1], hi)
+    assert ((searched >= lo - 1e-6) & (searched <= hi + 1e-6)).all()
+    theta = uniform_box(lo, hi, 4000, torch.Generator().manual_seed(0))
+    assert ((theta - identity).abs().amax(1) <= EPS + 1e-6).all()
+    assert torch.allclose(theta.amin(0), lo, atol=0.02) and torch.allclose(theta.amax(0), hi, atol=0.02)
+    assert (hi[5] - lo[5]).item() == pytest.approx(2 * EPS)  # rotation: +-0.3, not the preset's +-pi/2
+    whole = sampling_box(ctx, {"sampling": "preset_box"})
+    assert torch.equal(whole[0], lower) and torch.equal(whole[1], upper)
+
+
+def test_augment_warps_the_clean_image_within_eta(fonts, manifolds):
+    strategy = STRATEGIES.build("augment", ctx=context(fonts, manifolds))
+    b = batch(fonts, 20)
+    x_aug, keep = strategy.craft(model(fonts).eval(), b)
+    assert keep.all() and x_aug.shape == b.x.shape and not torch.equal(x_aug, b.x)
+
+
 def test_same_generator_seed_same_loss_and_state_round_trip(fonts, manifolds):
     net, b = model(fonts), batch(fonts)
     first = STRATEGIES.build("random_image", ctx=context(fonts, manifolds, seed=3))
@@ -188,6 +220,7 @@ def test_combined_ratio_splits_regular_and_onmanifold_rows(fonts, manifolds):
     ("random_latent", {"manifold": "moon"}, "manifold"),
     ("onmanifold_true", {"manifold": "class"}, "manifold"),
     ("augment", {"preset": "extreme"}, "preset"),
+    ("augment", {"sampling": "ball"}, "sampling"),
 ])
 def test_bad_parameters_are_user_errors(name, params, match, fonts, manifolds):
     with pytest.raises(UserError, match=match):
