@@ -53,6 +53,28 @@ def test_cnn_matches_the_paper_layout():
     assert len(convs(build_model("cnn", (3, 56, 48), 2))) == 4
 
 
+def test_paper_defaults_resnet_64_channels_celeba_hidden_100():
+    """Reference: ResNet-13 at 64 base channels; the CNN's hidden layer is 100 units on CelebA too."""
+    convs = [l for l in build_model("resnet13", (1, 28, 28), 10).modules() if isinstance(l, torch.nn.Conv2d)]
+    assert convs[0].out_channels == 64 and max(c.out_channels for c in convs) == 256
+    celeba = [l for l in build_model("cnn", (3, 56, 48), 2).modules() if isinstance(l, torch.nn.Linear)]
+    assert [l.out_features for l in celeba] == [100, 2]
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_glorot_initialisation_by_default_he_on_request(name):
+    """Sec. 3.1 cites Glorot [29]: uniform weights within sqrt(6 / (fan_in + fan_out))."""
+    layer = lambda m: next(l for l in m.modules() if isinstance(l, torch.nn.Linear))  # noqa: E731
+    w = layer(build_model(name, (1, 28, 28), 10, seed=0)).weight
+    bound = (6.0 / (w.shape[0] + w.shape[1])) ** 0.5
+    top = float(w.detach().abs().max())
+    assert 0.9 * bound < top <= bound
+    he = layer(build_model(name, (1, 28, 28), 10, seed=0, init="he")).weight
+    assert float(he.detach().std()) == pytest.approx((2.0 / he.shape[1]) ** 0.5, rel=0.1)
+    with pytest.raises(UserError, match="initialisation"):
+        build_model(name, (1, 28, 28), 10, init="lecun")
+
+
 def test_mlp_has_four_hidden_layers_of_128():
     linears = [l for l in build_model("mlp", (1, 28, 28), 10).modules() if isinstance(l, torch.nn.Linear)]
     assert [l.out_features for l in linears] == [128, 128, 128, 128, 10]

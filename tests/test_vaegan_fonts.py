@@ -48,3 +48,23 @@ def test_true_projection_recovers_a_fonts_image_from_a_displaced_theta(fonts):
     before = (true.decode(start, batch.ctx) - x).flatten(1).norm(dim=1)
     proj = true_projection(true, x, start, batch.ctx)
     assert proj.distance.median() < 0.2 * before.median()
+
+
+def test_true_projection_keeps_theta_in_the_preset_box(fonts):
+    """Images rendered outside the box (rotation past the hard preset's pi/2, scale below 0.75)
+    project onto the manifold, i.e. inside the box, even though an unconstrained Adam run would
+    follow them out; latent_projection without the clamp does leave it."""
+    true = TrueManifold.from_dataset(fonts)
+    batch = fonts.test.batch(torch.arange(12))
+    outside = batch.z.clone()
+    outside[:6, 5] = true.upper[5] + 0.6  # rotation
+    outside[6:, 4] = true.lower[4] - 0.2  # scale
+    x = true.decode(outside, batch.ctx)
+    start = outside.clamp(true.lower, true.upper)
+    cfg = LatentProjectionConfig(iters=40, restarts=2, candidates=16)
+    proj = true_projection(true, x, start, batch.ctx, cfg)
+    assert ((proj.z >= true.lower - 1e-6) & (proj.z <= true.upper + 1e-6)).all()
+    from raysweep.manifold.projection_latent import latent_projection
+
+    free = latent_projection(true, x, start, batch.ctx, cfg).z
+    assert ((free < true.lower - 1e-3) | (free > true.upper + 1e-3)).any()

@@ -7,7 +7,8 @@ what the caller must pass: "true" / "class" / "data" (which manifold) or "train"
 images, uint8 [N, C, H, W]).
 
 - true:    true projection over theta on FONTS, started from the test image's theta and from
-  the best of codes spread over the preset's box (restarts, raysweep.manifold.projection_latent).
+  the best of codes spread over the preset's box (restarts, raysweep.manifold.projection_latent);
+  theta never leaves the box.
 - class / data: projection onto a VAE-GAN manifold over z, started from the
   encoder mean of x (class-specific models, or the class-agnostic one) and the same restarts.
 Hyperparameters (iters, lr, restarts, candidates, ...) are LatentProjectionConfig's; a spec sets
@@ -25,7 +26,7 @@ from raysweep.data.batch import Batch
 from raysweep.errors import UserError
 from raysweep.manifold.base import Manifold
 from raysweep.manifold.projection_knn import knn_projection
-from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection
+from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection, true_projection
 from raysweep.registry import Registry
 
 
@@ -56,7 +57,8 @@ def _latent(name: str, cfg: LatentProjectionConfig, start_from_data_code: bool) 
             z0, ctx = batch.z, batch.ctx
         else:  # learned: the encoder mean of the clean image
             z0, ctx, _ = manifold.codes(batch)
-        proj = latent_projection(manifold, x_adv, z0, ctx, cfg)
+        project = true_projection if start_from_data_code else latent_projection  # true: theta kept in the box
+        proj = project(manifold, x_adv, z0, ctx, cfg)
         return DistanceResult(proj.distance, _delta_l2(x_adv, batch.x))
 
     return distance

@@ -19,7 +19,7 @@ Batched: the loss is a sum of per-example losses and Adam acts per coordinate, s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import torch
@@ -147,8 +147,13 @@ def true_projection(
     ctx: torch.Tensor,
     cfg: LatentProjectionConfig = LatentProjectionConfig(),
 ) -> Projection:
-    """Projection onto the FONTS true manifold: z = theta [B, 6], ctx = (font, class) [B, 2]."""
-    return latent_projection(manifold, x_adv, z0, ctx, cfg)
+    """Projection onto the FONTS true manifold: z = theta [B, 6], ctx = (font, class) [B, 2].
+
+    theta stays inside the preset's box [manifold.lower, manifold.upper] whatever cfg says: the
+    true manifold is the decoder's image of that box (every FONTS image was drawn from it), so
+    a theta outside it (a rotation past pi/2, a scale below 0.75) is not on the manifold.
+    """
+    return latent_projection(manifold, x_adv, z0, ctx, replace(cfg, clamp_to_box=True))
 
 
 def learned_projection(

@@ -21,15 +21,25 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def kaiming_init(module: nn.Module) -> None:
-    """He-normal weights and zero biases for conv/linear layers, unit BN, as the authors' code.
+INITS = ("glorot", "he")
 
-    (The original passed the ReLU gain as Kaiming's negative-slope argument by mistake; we use
-    the plain ReLU initialisation.)
+
+def init_weights(module: nn.Module, scheme: str = "glorot") -> None:
+    """Conv/linear weights, zero biases and unit BN for every layer of `module`.
+
+    "glorot" (default): Glorot and Bengio's normalised initialisation (uniform, their Eq. 16),
+    the "random weight initialization [29]" of the paper's Sec. 3.1. "he": He-normal for ReLU,
+    what this code used before (the authors' code passed the ReLU gain as Kaiming's
+    negative-slope argument by mistake; "he" is the plain ReLU initialisation).
     """
+    if scheme not in INITS:
+        raise UserError(f"unknown weight initialisation {scheme!r}; use one of {', '.join(INITS)}")
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if scheme == "glorot":
+                nn.init.xavier_uniform_(m.weight)
+            else:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):

@@ -3,14 +3,15 @@
 Conv k4 s2 p1 with 16 -> 32 -> 64 channels (doubling), each followed by BN and ReLU; layers are
 added while the feature map stays at least 2 pixels high after the next halving, which gives three
 layers for 28x28 (28 -> 14 -> 7 -> 3) and four for CelebA's 56x48 (-> 28x24 -> 14x12 -> 7x6 ->
-3x3). Then flatten -> Linear(10 * n_classes) -> Linear(n_classes), with no nonlinearity between
-the two linear layers, as in the original.
+3x3). Then flatten -> Linear(100) -> Linear(n_classes), with no nonlinearity between the two
+linear layers, as in the original; the hidden layer has 100 units for every data set (CelebA's two
+classes included), as the authors' code has it. Glorot initialisation (Sec. 3.1, [29]).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from raysweep.models._registry import MODELS, kaiming_init, scaled
+from raysweep.models._registry import MODELS, init_weights, scaled
 
 
 def conv_resolutions(height: int, width: int) -> list[tuple[int, int]]:
@@ -25,7 +26,7 @@ class ConvClassifier(nn.Module):
     """Strided-conv feature extractor + two linear layers; returns logits [B, n_classes]."""
 
     def __init__(self, in_shape: tuple[int, int, int], n_classes: int, channels: int = 16,
-                 hidden: int | None = None, width: float = 1.0):
+                 hidden: int = 100, width: float = 1.0, init: str = "glorot"):
         super().__init__()
         c, h, w = in_shape
         sizes = conv_resolutions(h, w)
@@ -37,10 +38,9 @@ class ConvClassifier(nn.Module):
             in_c = out_c
         self.features = nn.Sequential(*layers)
         flat = in_c * sizes[-1][0] * sizes[-1][1]  # 64 * 3 * 3 = 576 for 28x28
-        hidden = hidden or 10 * n_classes  # 100 for ten classes, as in the paper
         # No nonlinearity between the two linear layers: the original's quirk, kept on purpose.
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.Linear(hidden, n_classes))
-        kaiming_init(self)
+        init_weights(self, init)
 
     def forward(self, x):
         return self.head(self.features(x))

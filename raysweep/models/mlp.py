@@ -5,14 +5,14 @@ from math import prod
 
 from torch import nn
 
-from raysweep.models._registry import MODELS, kaiming_init, scaled
+from raysweep.models._registry import MODELS, init_weights, scaled
 
 
 class MLPClassifier(nn.Module):
     """Flatten -> [Linear -> BN -> ReLU] x depth -> Linear(n_classes); returns logits."""
 
     def __init__(self, in_shape: tuple[int, int, int], n_classes: int, hidden: int = 128,
-                 depth: int = 4, width: float = 1.0):
+                 depth: int = 4, width: float = 1.0, init: str = "glorot"):
         super().__init__()
         units = scaled(hidden, width)
         layers: list[nn.Module] = [nn.Flatten()]
@@ -22,7 +22,7 @@ class MLPClassifier(nn.Module):
             in_f = units
         layers.append(nn.Linear(in_f, n_classes))
         self.net = nn.Sequential(*layers)
-        kaiming_init(self)
+        init_weights(self, init)
 
     def forward(self, x):
         return self.net(x)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from raysweep.models._registry import MODELS, kaiming_init, scaled
+from raysweep.models._registry import MODELS, init_weights, scaled
 
 
 class VGGClassifier(nn.Module):
     def __init__(self, in_shape: tuple[int, int, int], n_classes: int, stages: tuple[int, ...] = (64, 128),
-                 hidden: int = 1024, width: float = 1.0):
+                 hidden: int = 1024, width: float = 1.0, init: str = "glorot"):
         super().__init__()
         c, h, w = in_shape
         layers: list[nn.Module] = []
@@ -33,7 +33,7 @@ class VGGClassifier(nn.Module):
             nn.Linear(units, units), nn.ReLU(inplace=True),
             nn.Linear(units, n_classes),
         )
-        kaiming_init(self)
+        init_weights(self, init)
 
     def forward(self, x):
         return self.head(self.features(x))

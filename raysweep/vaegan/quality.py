@@ -22,7 +22,7 @@ import torch
 from raysweep.data.batch import Split
 from raysweep.manifold.base import Manifold
 from raysweep.manifold.projection_knn import nearest_neighbours
-from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection
+from raysweep.manifold.projection_latent import LatentProjectionConfig, true_projection
 from raysweep.vaegan.network import VAEGAN
 
 Features = Callable[[torch.Tensor], torch.Tensor]  # images [B, C, H, W] -> features [B, F]
@@ -91,7 +91,7 @@ def learned_quality(
 
 def _true_distance(true: Manifold, x: torch.Tensor, z0: torch.Tensor, ctx: torch.Tensor, cfg: QualityConfig) -> torch.Tensor:
     dists = [
-        latent_projection(true, x[i : i + cfg.batch_size], z0[i : i + cfg.batch_size], ctx[i : i + cfg.batch_size], cfg.projection).distance
+        true_projection(true, x[i : i + cfg.batch_size], z0[i : i + cfg.batch_size], ctx[i : i + cfg.batch_size], cfg.projection).distance
         for i in range(0, x.shape[0], cfg.batch_size)
     ]
     return torch.cat(dists)
