@@ -69,7 +69,8 @@ def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
 
     from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
     from raysweep.tune.actors import ensure_manifold_actors, teardown
-    from raysweep.tune.lambda_search import completed, run_lambda_search, _study
+    from raysweep.tune.lambda_search import run_lambda_search
+    from raysweep.vaegan.lambda_score import completed, study as _study
 
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
                                          "cache_dir": str(tmp_path / "cache")}}
@@ -86,11 +87,11 @@ def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
 
     # A second run with a larger budget continues the same study (sqlite), it does not restart it.
     second = run_lambda_search(spec.model_copy(update={"budget": 2}))
-    study = _study(spec, 2)
-    assert len(completed(study)) == 2 and second["n_trials"].tolist() == [2]
-    values = [t.params["lambda"] for t in completed(study)]
+    study_2 = _study(spec, 2)
+    assert len(completed(study_2)) == 2 and second["n_trials"].tolist() == [2]
+    values = [t.params["lambda"] for t in completed(study_2)]
     assert len(set(values)) == 2  # the resumed run proposed a new lambda
-    assert second["objective"][0] == min(t.value for t in completed(study))
+    assert second["objective"][0] == min(t.value for t in completed(study_2))
     assert optuna.study.get_all_study_names(spec.study_url()) == ["fonts-tiny-class-2"]
 
     # The actors train final VAE-GANs with the tuned lambda.
@@ -101,3 +102,38 @@ def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
     info = ray_local.get(handles.actors["class"][2].info.remote())
     assert info["lam"] == pytest.approx(float(table["lambda"][0]))
     teardown(handles)
+
+
+class _PoisonedSplit:
+    """A test split that fails on any use: the lambda search must never read it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the lambda search read the test split (.{name})")
+
+    def __len__(self):
+        raise AssertionError("the lambda search read the test split (len)")
+
+
+@pytest.mark.parametrize("true_manifold", [True, False], ids=["fonts-objective", "l1-frechet-objective"])
+def test_lambda_search_never_reads_the_test_split(tmp_path, monkeypatch, true_manifold):
+    """Item 3 of issue 17: held-out images come from the training split, for both objectives."""
+    import raysweep.data.dataset as dataset_module
+    from raysweep.data.dataset import Dataset, load_dataset
+    from raysweep.vaegan import lambda_score as ls
+
+    options = {"max_fonts": 3, "train_size": 600, "test_size": 120, "cache_dir": str(tmp_path / "cache")}
+    real = load_dataset("fonts", **options)
+    poisoned = Dataset("fonts", real.train, _PoisonedSplit(), real.n_classes, real.data_hash, dict(real.meta))
+    monkeypatch.setattr(dataset_module, "load_dataset", lambda name, **kw: poisoned)
+    if not true_manifold:
+        monkeypatch.setattr(ls, "has_true_manifold", lambda ds: False)
+    spec = parse_lambda_spec({"name": "t", "dataset": {"name": "fonts", "options": options}, "storage": str(tmp_path),
+                              "train_size": 40, "vaegan": {"width": 0.125, "epochs": 1},
+                              "objective": {"held_out": 12, "classifier_epochs": 1}})
+    if not true_manifold:
+        ls.ensure_feature_classifier(spec, poisoned, torch.device("cpu"))
+    scores = ls.score_lambda(spec, 2, 3.0, torch.device("cpu"))
+    assert torch.isfinite(torch.tensor(scores["objective"]))
+    fit, held = ls.held_out_split(real.train.y, 2, 12, 40, spec.seed)
+    assert len(held) == 12 and len(fit) == 40 and not set(fit.tolist()) & set(held.tolist())
+    assert (real.train.y[torch.cat([fit, held])] == 2).all()

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import sweep_fixtures  # noqa: E402
 from raysweep.config import expand, parse_spec  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
-from raysweep.tune.resources import Request, estimate_seconds, plan, strategy_requests, trials_at_once  # noqa: E402
+from raysweep.plan import Request, estimate_seconds, plan, strategy_requests, trials_at_once  # noqa: E402
 
 
 def _spec(tmp_path):

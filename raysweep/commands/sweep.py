@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     from raysweep.tune.sweep import run_sweep  # imports Ray: only when the command runs
 
     summary = run_sweep(args.spec, address=args.address, resume=args.resume, dry=args.dry_run,
-                        storage=args.storage)
+                        storage_uri=args.storage)
     return 1 if summary.failed else 0

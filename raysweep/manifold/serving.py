@@ -32,6 +32,17 @@ def true_payload(ds, cls: Optional[int]) -> tuple[dict[str, Any], dict[str, dict
     return payload, codes
 
 
+def class_codes(encode, ds, cls: Optional[int], batch_size: int, latent_dim: int) -> dict[str, dict[str, torch.Tensor]]:
+    """Encoder means (what `encode` gives) of the class's train and test images, with their row
+    numbers: cached beside the checkpoint, so a restarted actor needs no data set at all."""
+    out = {}
+    for name, split in (("train", ds.train), ("test", ds.test)):
+        rows = class_rows(split.y, cls, None, 0)
+        mus = [encode(split.batch(rows[i:i + batch_size]).x) for i in range(0, len(rows), batch_size)]
+        out[name] = {"idx": rows, "z": torch.cat(mus) if mus else torch.zeros(0, latent_dim)}
+    return out
+
+
 def learned_payload(kind: str, cls: Optional[int], model, record) -> dict[str, Any]:
     """A trained VAE-GAN's serving weights (encoder and decoder) with its config and provenance."""
     from raysweep.vaegan.network import serving_state_dict

@@ -1,8 +1,6 @@
-"""Manifold actors: one Ray actor per (data set, kind, class) serves a manifold to every trial.
-
-Kinds: "class" (one actor per class, that class's VAE-GAN, supplement B.2) and "data" (one actor,
-the class-agnostic VAE-GAN, supplement G); "true" (FONTS' known manifold) is served the same way
-when asked for, though sweep trials build it themselves.
+"""Manifold actors: one Ray actor per (data set, kind, class) serves a manifold to every trial:
+"class" (one per class, its VAE-GAN, supplement B.2), "data" (the class-agnostic VAE-GAN,
+supplement G), "true" (FONTS' known manifold; sweep trials build it themselves).
 
 An actor loads its finished VAE-GAN from storage and trains it first (raysweep.vaegan.job) only
 if no checkpoint exists; its arguments are plain values and storage URIs, never ObjectRefs, so a
@@ -30,10 +28,10 @@ from raysweep import storage
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
 from raysweep.errors import UserError
-from raysweep.manifold.serving import learned_payload, true_payload
+from raysweep.manifold.serving import class_codes, learned_payload, true_payload
 from raysweep.registry import MANIFOLD_KINDS
 from raysweep.vaegan.job import (
-    VAEGANJob, class_rows, dataset_key, fit_job, job_dir, load_final, make_job, train_count,
+    VAEGANJob, dataset_key, fit_job, job_dir, load_final, make_job, train_count,
 )
 from raysweep.vaegan.lambda_score import read_lambda_table
 
@@ -90,14 +88,8 @@ class ManifoldActor:
         return learned_payload(self.kind, self.cls, model, record), codes
 
     def _encode_class_images(self, code_batch: int) -> dict[str, dict[str, torch.Tensor]]:
-        """Encoder means of the class's train and test images, with their row numbers."""
-        ds = _load_dataset(self.dataset)
-        out = {}
-        for name, split in (("train", ds.train), ("test", ds.test)):
-            rows = class_rows(split.y, self.cls, None, 0)
-            mus = [self.encode(split.batch(rows[i:i + code_batch]).x) for i in range(0, len(rows), code_batch)]
-            out[name] = {"idx": rows, "z": torch.cat(mus) if mus else torch.zeros(0, self.model.arch.latent_dim)}
-        return out
+        return class_codes(self.encode, _load_dataset(self.dataset), self.cls, code_batch,
+                           self.model.arch.latent_dim)
 
     # Served to trials. Weights travel as one object-store entry, returned by reference inside a
     # list so Ray does not resolve it here and every process on a node reads the same copy.

@@ -1,8 +1,9 @@
 """Optuna picks the VAE-GAN weight lambda (Eq. 7-8) per class, through Ray Tune.
 
 One Optuna study per class (OptunaSearch cannot be mixed with grid_search), lambda log-uniform in
-the spec's range, `budget` completed trials per class counted in the study itself, so a re-run
-after an interruption only runs what is missing. Each trial is raysweep.vaegan.lambda_score's
+the spec's range, `budget` completed trials per class counted in the study itself (the studies'
+bookkeeping is raysweep.vaegan.lambda_score), so a re-run after an interruption only runs what is
+missing. Each trial is raysweep.vaegan.lambda_score's
 `score_lambda`; the best lambda per class goes to `<storage>/<name>/lambda.parquet`, which the
 manifold actors read (manifolds.options.lambda_table).
 """
@@ -16,10 +17,10 @@ from ray import tune
 from raysweep import storage
 from raysweep.config.lambda_spec import LambdaSpec
 from raysweep.device import default_device
-from raysweep.errors import UserError
 from raysweep.tune.vaegan_trainable import trial_resources
 from raysweep.vaegan.lambda_score import (
-    AGNOSTIC, METRIC, ensure_feature_classifier, has_true_manifold, score_lambda, write_table,
+    AGNOSTIC, METRIC, best_row, completed, ensure_feature_classifier, has_true_manifold, score_lambda,
+    search_classes, study, write_table,
 )
 
 
@@ -27,19 +28,6 @@ def lambda_trial(config: dict[str, Any], *, spec_json: str, cls: Optional[int]) 
     """Tune function trainable: one lambda, one report with the objective (what Optuna reads)."""
     spec = LambdaSpec.model_validate_json(spec_json)
     tune.report(score_lambda(spec, cls, config["lambda"]))
-
-
-def _study(spec: LambdaSpec, cls: Optional[int]):
-    import optuna
-
-    return optuna.create_study(study_name=spec.study_name(cls), storage=spec.study_url(),
-                               direction="minimize", load_if_exists=True)
-
-
-def completed(study) -> list:
-    import optuna
-
-    return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
 
 
 def _tune_dir(spec: LambdaSpec) -> str:
@@ -51,7 +39,7 @@ def search_class(spec: LambdaSpec, cls: Optional[int]) -> None:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
-    done = len(completed(_study(spec, cls)))
+    done = len(completed(study(spec, cls)))
     todo = spec.budget - done
     if todo <= 0:
         return
@@ -70,30 +58,6 @@ def search_class(spec: LambdaSpec, cls: Optional[int]) -> None:
                                   failure_config=tune.FailureConfig(max_failures=1), verbose=0),
     )
     tuner.fit()
-
-
-def best_row(spec: LambdaSpec, cls: Optional[int]) -> dict[str, Any]:
-    from raysweep.vaegan.config import paper_lambda
-
-    trials = completed(_study(spec, cls))
-    if not trials:
-        raise UserError(f"study {spec.study_name(cls)!r} has no completed trial; see the trial errors under "
-                        f"{_tune_dir(spec)} and re-run")
-    best = min(trials, key=lambda t: t.value)
-    return {"dataset": spec.dataset.name, "kind": spec.kind, "class": AGNOSTIC if cls is None else int(cls),
-            "lambda": float(best.params["lambda"]), METRIC: float(best.value),
-            "paper_lambda": float(paper_lambda(spec.dataset.name, cls)), "n_trials": len(trials),
-            "study_name": spec.study_name(cls), "study_db": spec.study_url()}
-
-
-def search_classes(spec: LambdaSpec, n_classes: int) -> list[Optional[int]]:
-    if spec.kind == "data":
-        return [None]
-    classes = spec.classes if spec.classes is not None else list(range(n_classes))
-    bad = [c for c in classes if c >= n_classes]
-    if bad:
-        raise UserError(f"classes: {bad[0]} is not a label of {spec.dataset.name} (0..{n_classes - 1}); fix the list")
-    return classes
 
 
 def run_lambda_search(spec: LambdaSpec) -> pd.DataFrame:

@@ -36,7 +36,7 @@ from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
-from raysweep.tune.resources import estimate_seconds, plan, strategy_requests  # noqa: E402
+from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 from raysweep.validate import load_spec  # noqa: E402
@@ -82,7 +82,7 @@ def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> Manifol
                                   options=spec.manifolds.options, detached=spec.manifolds.detached)
 
 
-def _trainable(spec: SweepSpec, ctx: SweepContext, requests):
+def _trainable(ctx: SweepContext, requests):
     fn = tune.with_parameters(run_sweep_trial, ctx=ctx)
     by_strategy = {k: r.as_dict() for k, r in requests.items()}
     return tune.with_resources(fn, lambda config: by_strategy[config["trial"]["strategy"]["name"]])
@@ -104,7 +104,7 @@ def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, ou
                       tune_config=tune_config, run_config=run_config)
 
 
-def _record_failures(results, store: TableStore, schema, spec: SweepSpec) -> int:
+def _record_failures(results, store: TableStore, schema) -> int:
     """A failed row for each trial that errored after its retries and left no row."""
     done = store.done_ids()
     failed = 0
@@ -121,13 +121,8 @@ def _record_failures(results, store: TableStore, schema, spec: SweepSpec) -> int
 
 def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: TextIO) -> None:
     cluster_gpus = ray.cluster_resources().get("GPU", 0.0) if ray.is_initialized() else None
-    requests = strategy_requests(spec, cluster_gpus, out)
-    p = plan(trials, requests, {t.trial_id: estimate_seconds(spec, t) for t in trials})
-    pending = sum(t.trial_id not in done for t in trials)
-    print(f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)", file=out)
-    for line in p.lines():
+    for line in plan_lines(spec, trials, done, cluster_gpus, out):
         print(line, file=out)
-    print(f"storage: {TableStore(spec.storage, spec.name).root.uri}", file=out)
 
 
 def _leave_job_working_dir() -> None:
@@ -140,12 +135,12 @@ def _leave_job_working_dir() -> None:
 
 
 def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
-              storage: Optional[str] = None, out: Optional[TextIO] = None) -> SweepSummary:
-    """Run (or, with dry, plan) the sweep in `spec_path`; `storage` overrides the spec's."""
+              storage_uri: Optional[str] = None, out: Optional[TextIO] = None) -> SweepSummary:
+    """Run (or, with dry, plan) the sweep in `spec_path`; `storage_uri` overrides the spec's."""
     out = out or sys.stderr
     spec = load_spec(spec_path)
-    if storage:
-        spec = spec.model_copy(update={"storage": storage})
+    if storage_uri:
+        spec = spec.model_copy(update={"storage": storage_uri})
     trials = expand(spec)
     store = TableStore(spec.storage, spec.name)
     done = store.done_ids()
@@ -170,14 +165,14 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     # long trial running alone while the other slots idle.
     pending.sort(key=lambda t: -estimate_seconds(spec, t))
     print(f"sweep {spec.name}: {len(pending)} trials to run, {len(done)} already have rows", file=out)
-    trainable = _trainable(spec, ctx, requests)
+    trainable = _trainable(ctx, requests)
     tuner = restore_or_new(path, trainable, pending, resume, out=out,
                            new_tuner=lambda: _tuner(spec, trainable, pending, path, out, len(done)))
     try:
         results = tuner.fit()
     finally:
         teardown(actors)
-    failed = _record_failures(results, store, schema, spec)
+    failed = _record_failures(results, store, schema)
     finished = store.done_ids()
     ok = sum(t.trial_id in finished for t in pending) - failed
     print(f"sweep {spec.name}: {ok} ok, {failed} failed, {len(done)} skipped; tables in {store.root.uri}", file=out)

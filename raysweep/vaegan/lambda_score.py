@@ -3,12 +3,16 @@
 `score_lambda` trains one VAE-GAN with the given lambda on the class's training images and
 returns the objective of raysweep.vaegan.quality (lower is better): on FONTS the true-manifold
 distance of prior samples plus that of reconstructions; elsewhere held-out L1 + frechet_weight *
-Frechet distance in the features of a classifier trained once per search. The Optuna/Tune glue
+Frechet distance in the features of a classifier trained once per search.
+"Held-out" means held out of the TRAINING split: `objective.held_out` seeded rows of the class's
+training images are set aside before the VAE-GAN is fitted on the rest. The test split is never
+read during the search, so the images later attacked and used for test error play no part in
+choosing lambda (the feature classifier, too, trains on the training split only). The Optuna/Tune glue
 is raysweep.tune.lambda_search; the best lambda per class lands in a table the actors read.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +22,7 @@ from raysweep import storage
 from raysweep.config.lambda_spec import LambdaSpec
 from raysweep.device import default_device
 from raysweep.errors import UserError
+from raysweep.vaegan.config import paper_lambda
 from raysweep.vaegan.job import class_rows
 
 METRIC = "objective"
@@ -69,6 +74,19 @@ def has_true_manifold(ds) -> bool:
     return ds.train.z is not None and "prototypes" in ds.meta
 
 
+def held_out_split(labels: torch.Tensor, cls: Optional[int], held_out: int, train_size: Optional[int],
+                   seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fit rows, held-out rows) of class `cls` in the training split: a seeded permutation of
+    the class's rows, the first `held_out` held out, the rest (capped at train_size) fitted."""
+    rows = class_rows(labels, cls, None, 0)
+    if len(rows) <= held_out:
+        raise UserError(f"class {cls}: {len(rows)} training images cannot spare objective.held_out={held_out} "
+                        "for scoring; lower objective.held_out")
+    perm = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))]
+    fit = perm[held_out:] if train_size is None else perm[held_out:held_out + train_size]
+    return fit.sort().values, perm[:held_out].sort().values
+
+
 def score_lambda(spec: LambdaSpec, cls: Optional[int], lam: float, device: Optional[torch.device] = None) -> dict[str, float]:
     """Train one VAE-GAN with weight `lam` on class `cls` (None: all classes) and score it."""
     from raysweep.data.dataset import load_dataset
@@ -79,19 +97,56 @@ def score_lambda(spec: LambdaSpec, cls: Optional[int], lam: float, device: Optio
 
     device = device or default_device()
     ds = load_dataset(spec.dataset.name, **spec.dataset.options)
-    train_rows = class_rows(ds.train.y, cls, spec.train_size, spec.seed)
+    train_rows, held_rows = held_out_split(ds.train.y, cls, spec.objective.held_out, spec.train_size, spec.seed)
     cfg = VAEGANConfig.for_dataset(spec.dataset.name, ds.image_shape, cls, **{**spec.vaegan, "lam": float(lam)})
     model, losses = train_vaegan(ds.train.x[train_rows], cfg, seed=spec.seed, device=device)
-    held_out = ds.test.subset(class_rows(ds.test.y, cls, spec.objective.held_out, spec.seed))
+    held_out = ds.train.subset(held_rows)
     qcfg = QualityConfig(n_samples=spec.objective.held_out, frechet_weight=spec.objective.frechet_weight)
     if has_true_manifold(ds):
         true = TrueManifold.from_dataset(ds).to(device)
-        scores = fonts_quality(model, true, ds.train.subset(class_rows(ds.train.y, cls, None, 0)), held_out, qcfg, spec.seed)
+        scores = fonts_quality(model, true, ds.train.subset(train_rows), held_out, qcfg, spec.seed)
     else:
         x = held_out.batch(device=device).x
         scores = learned_quality(model, x, _load_features(spec, ds, device), qcfg, spec.seed)
     return {METRIC: float(scores["combined"]), **{k: float(v) for k, v in scores.items()},
             "loss_enc": losses.get("loss_enc", float("nan")), "l1_train": losses.get("l1", float("nan"))}
+
+
+# -- the Optuna studies' bookkeeping (no Ray; the Tune glue is raysweep.tune.lambda_search) ----
+
+def study(spec: LambdaSpec, cls: Optional[int]):
+    import optuna
+
+    return optuna.create_study(study_name=spec.study_name(cls), storage=spec.study_url(),
+                               direction="minimize", load_if_exists=True)
+
+
+def completed(study) -> list:
+    import optuna
+
+    return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def best_row(spec: LambdaSpec, cls: Optional[int]) -> dict[str, Any]:
+    trials = completed(study(spec, cls))
+    if not trials:
+        raise UserError(f"study {spec.study_name(cls)!r} has no completed trial; see the trial errors under "
+                        f"{storage.join(spec.out_dir(), 'tune')} and re-run")
+    best = min(trials, key=lambda t: t.value)
+    return {"dataset": spec.dataset.name, "kind": spec.kind, "class": AGNOSTIC if cls is None else int(cls),
+            "lambda": float(best.params["lambda"]), METRIC: float(best.value),
+            "paper_lambda": float(paper_lambda(spec.dataset.name, cls)), "n_trials": len(trials),
+            "study_name": spec.study_name(cls), "study_db": spec.study_url()}
+
+
+def search_classes(spec: LambdaSpec, n_classes: int) -> list[Optional[int]]:
+    if spec.kind == "data":
+        return [None]
+    classes = spec.classes if spec.classes is not None else list(range(n_classes))
+    bad = [c for c in classes if c >= n_classes]
+    if bad:
+        raise UserError(f"classes: {bad[0]} is not a label of {spec.dataset.name} (0..{n_classes - 1}); fix the list")
+    return classes
 
 
 def write_table(df: pd.DataFrame, path: str) -> None:

@@ -1,4 +1,4 @@
-"""Per-trial resource requests (fractional GPUs) and the plan shown by `--dry-run`.
+"""Per-trial resource requests (fractional GPUs) and the plan shown by `--dry-run` (no Ray here).
 
 Each strategy asks for its own share (e.g. normal 0.1 GPU, adversarial 0.25); a cluster without
 GPUs runs the same spec on CPU, dropping the GPU request with one warning line, so a laptop runs
@@ -15,6 +15,7 @@ from typing import Optional, TextIO
 
 from raysweep.config.resolve import TrialConfig
 from raysweep.config.schema import SweepSpec
+from raysweep.results.store import TableStore
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,13 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig, images_per_s: float = 
     train_s = seen * (1 + inner / 2) / images_per_s
     attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
     return train_s + attack_s
+
+
+def plan_lines(spec: SweepSpec, trials: list[TrialConfig], done: set[str], cluster_gpus: Optional[float],
+               out: Optional[TextIO] = None) -> list[str]:
+    """What `--dry-run` prints: pending trials, the per-strategy requests, the cost, the storage."""
+    p = plan(trials, strategy_requests(spec, cluster_gpus, out),
+             {t.trial_id: estimate_seconds(spec, t) for t in trials})
+    pending = sum(t.trial_id not in done for t in trials)
+    head = f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)"
+    return [head, *p.lines(), f"storage: {TableStore(spec.storage, spec.name).root.uri}"]
