@@ -17,7 +17,8 @@ KEY_NUMBER = re.compile(r"^([A-Za-z0-9_.]+): (-?[0-9.]+(?:e[-+]?\d+)?|nan|inf)$"
 
 # script -> the keys its issue asks for
 EXPECTED = {
-    "bench_fonts": ["images_per_s"],
+    "bench_fonts": ["fonts_used", "images_per_s", "load_s"],
+    "bench_trial_memory": ["trial_rss_mb", "trial_anon_mb"],
     "bench_train": ["ratio_vs_bare_loop"],
     "bench_attacks": ["step_ratio_vs_bare_loop", "early_stop_speedup"],
     "bench_class_manifold": ["routing_ratio_vs_mask_loop"],

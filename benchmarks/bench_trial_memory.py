@@ -1,0 +1,107 @@
+"""Resident memory of one sweep trial on FONTS-1000 at N = 40,000 (issue 12; target < 1.5 GB on CPU).
+
+Runs `raysweep.trial.run_trial` in a fresh child process, as a Tune worker does (the parent
+generates the FONTS cache first when it is missing, outside the measurement): the data set is loaded
+through the trial's per-process cache (images memory-mapped from the FONTS cache), the class-
+balanced subset of N images is copied out, a normal CNN trains, then the test error on the
+whole test split, an L-inf attack on 1000 test images x 5 restarts and an on-manifold attack,
+and true-manifold and kNN distances of the adversarial examples. Memory does not grow with
+epochs, so one epoch; the distance samples are smaller than the paper's to keep it minutes.
+
+trial_rss_mb is the peak resident set (VmHWM), which counts the pages of the memory-mapped
+image files the trial touched; those are shared page cache, not per-process memory, so
+trial_anon_mb (private memory at the end) and trial_file_mb are printed beside it. The kNN
+distance reads every training image (the paper's neighbours come from the whole training set),
+so it touches all 750 MB of the training file; `--no-knn` measures a trial without it.
+
+    python benchmarks/bench_trial_memory.py [--fonts-dir /usr/share/fonts] [--n 40000] [--no-knn] [--smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import time
+
+import torch
+
+
+def status_mb() -> dict[str, float]:
+    """VmHWM, VmRSS, RssAnon, RssFile of this process in MB (Linux /proc)."""
+    out = {}
+    for line in open("/proc/self/status"):
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def spec_dict(args: argparse.Namespace) -> dict:
+    options = {"preset": "hard"} if args.smoke else {"preset": "hard", "fonts_dir": args.fonts_dir, "max_fonts": 1000}
+    samples, restarts = (100, 1) if args.smoke else (1000, 5)
+    measured = 20 if args.smoke else 200
+    distances = [{"method": "true", "attack": "linf", "samples": measured}]
+    if not args.no_knn:
+        distances.append({"method": "knn", "attack": "linf", "samples": measured, "k": 50})
+    return {
+        "name": "bench-trial-memory",
+        "dataset": {"name": "fonts", "options": options},
+        "grid": {"n": [1000 if args.smoke else args.n], "seed": [1], "arch": ["cnn"]},
+        "strategies": [{"name": "normal"}],
+        "train": {"epochs": 1},
+        "evaluate": {
+            "attacks": [
+                {"name": "linf", "samples": samples, "restarts": restarts},
+                {"name": "onmanifold_true", "samples": samples // 2, "restarts": 1},
+            ],
+            "distances": distances,
+        },
+    }
+
+
+def measure(spec: dict, threads: int, queue) -> None:
+    """In the child: one trial, then this process's memory figures."""
+    torch.set_num_threads(threads)
+    from raysweep.config import expand, parse_spec
+    from raysweep.trial import TrialHooks, dataset_for, run_trial
+
+    cfg = expand(parse_spec(spec, "bench_trial_memory"))[0]
+    before = status_mb()
+    started = time.perf_counter()
+    out = run_trial(cfg, TrialHooks(device=torch.device("cpu")))
+    seconds = time.perf_counter() - started
+    ds = dataset_for(cfg)  # the per-process cache: the same object the trial used
+    queue.put({**{f"after_{k}": v for k, v in status_mb().items()}, "baseline": before["VmRSS"], "seconds": seconds,
+               "n_train": len(ds.train), "n_test": len(ds.test), "fonts": len(ds.meta["fonts"]), "n": cfg.n,
+               "test_error": out.row["test_error"], "rows": len(out.examples["sample"])})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fonts-dir", default="/usr/share/fonts", help="where `make fonts` put FONTS-1000's fonts")
+    parser.add_argument("--n", type=int, default=40_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-knn", action="store_true", help="leave out the kNN distance (it reads all training images)")
+    parser.add_argument("--smoke", action="store_true", help="bundled fonts, N=1000, small attacks, for CI")
+    args = parser.parse_args()
+
+    from raysweep.data.dataset import load_dataset
+
+    spec = spec_dict(args)
+    load_dataset("fonts", **spec["dataset"]["options"])  # fills the cache (once) outside the child
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=measure, args=(spec, args.threads, queue))
+    child.start()
+    r = queue.get()
+    child.join()
+    print(f"# FONTS {r['n_train']} + {r['n_test']} images, {r['fonts']} fonts; N = {r['n']}; "
+          f"test_error {r['test_error']:.3f}; {r['rows']} example rows; knn {'off' if args.no_knn else 'on'}")
+    print(f"baseline_rss_mb: {r['baseline']:.0f}")
+    print(f"trial_rss_mb: {r['after_VmHWM']:.0f}")
+    print(f"trial_anon_mb: {r['after_RssAnon']:.0f}")
+    print(f"trial_file_mb: {r['after_RssFile']:.0f}")
+    print(f"trial_s: {r['seconds']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
