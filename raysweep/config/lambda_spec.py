@@ -41,7 +41,7 @@ class LambdaRange(_Strict):
 class ObjectiveSpec(_Strict):
     """How one VAE-GAN is scored (lower is better; raysweep.vaegan.quality.QualityConfig)."""
 
-    held_out: int = Field(200, ge=10)  # held-out test images of the class, and as many prior samples
+    held_out: int = Field(200, ge=10)  # class TRAINING images held out of the fit and scored, and as many prior samples
     # Off FONTS only: objective = held-out L1 per pixel + frechet_weight * Frechet distance.
     frechet_weight: float = Field(0.1, ge=0)
     # The classifier whose penultimate features the Frechet distance uses; trained once per search
