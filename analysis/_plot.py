@@ -134,7 +134,7 @@ def standalone(draw: Callable[[L.Tables, Path], FigureOutcome], argv: Optional[l
     args = parser.parse_args(argv)
     try:
         tables = L.load_tables(args.results_dir)
-        out = Path(args.out) if args.out else tables.root / "analysis"
+        out = Path(args.out) if args.out else tables.output_dir()
         outcome = draw(tables, out)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

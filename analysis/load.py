@@ -1,50 +1,34 @@
-"""Read a sweep's Parquet tables (docs/architecture.md, "Tables") into pandas.
+"""A sweep's Parquet tables (docs/architecture.md, "Tables") as pandas, and views over them.
 
-Every column name the analysis uses is spelled here and nowhere else, so a schema rename in
-raysweep/results/schema.py is a one-line change in this file. A results directory is either
-`<storage>/<sweep>` (holding `tables/trials` and `tables/examples`) or the `tables` folder itself;
-each table folder may be flat or Hive-partitioned (pandas.read_parquet reads both).
+Tables are read through the library's reader (raysweep.results.reader: local paths and URIs,
+schema unification); column names come from raysweep.results.schema. A results directory is
+either `<storage>/<sweep>` (holding `tables/trials` and `tables/examples`) or the `tables`
+folder itself.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 
+from raysweep import storage
 from raysweep.errors import UserError
+from raysweep.results import reader
+from raysweep.results import schema as S
 
-# --- column names (trial table) ---------------------------------------------------------------
-SWEEP = "sweep"
-TRIAL_ID = "trial_id"
-STATUS = "status"
-STATUS_OK = "ok"
-DATASET = "dataset"
-N = "n"
-SEED = "seed"
-STRATEGY = "strategy"
-ARCH = "arch"
-TEST_ERROR = "test_error"
-TRAIN_TIME = "train_time_s"
-EVAL_TIME = "eval_time_s"
-STARTED_AT = "started_at"  # unix seconds
-FINISHED_AT = "finished_at"
-CONFIG_JSON = "config_json"  # the resolved TrialConfig; maps attack labels to attack names
-
-# --- column names (example table) -------------------------------------------------------------
-ATTACK = "attack"
-SUCCESS = "success"
-CORRECT = "correct"
-VALID = "valid"
-DELTA_L2 = "delta_l2"
-IMAGE_L2 = "l2"  # the attack record's own image-space norm, used when delta_l2 is absent
-DIST_PREFIX = "dist_"
+# --- column names: declared once in raysweep.results.schema ----------------------------------
+SWEEP, TRIAL_ID, STATUS, STATUS_OK = S.SWEEP, S.TRIAL_ID, S.STATUS, S.STATUS_OK
+DATASET, N, SEED, STRATEGY, ARCH = S.DATASET, S.N, S.SEED, S.STRATEGY, S.ARCH
+TEST_ERROR, TRAIN_TIME, EVAL_TIME = S.TEST_ERROR, S.TRAIN_TIME, S.EVAL_TIME
+STARTED_AT, FINISHED_AT, CONFIG_JSON = S.STARTED_AT, S.FINISHED_AT, S.CONFIG_JSON  # unix seconds
+ATTACK, SUCCESS, CORRECT, VALID, DELTA_L2 = S.ATTACK, S.SUCCESS, S.CORRECT, S.VALID, S.DELTA_L2
+IMAGE_L2 = S.IMAGE_L2  # the attack record's own image-space norm, used when delta_l2 is absent
+DIST_PREFIX = S.DIST_PREFIX
 EXAMPLE_COLUMNS = (SWEEP, TRIAL_ID, DATASET, N, SEED, STRATEGY, ARCH, ATTACK, SUCCESS, CORRECT, VALID,
                    DELTA_L2, IMAGE_L2)
 
@@ -60,8 +44,6 @@ COMBINED = "combined"
 PREFERRED_ATTACKS = ("linf", "onmanifold_true", "l2", "cw", "onmanifold_class", "onmanifold_data")
 # Preference order when one distance method stands for all (true manifold beats approximations).
 DISTANCE_PREFERENCE = ("true", "knn")
-# Files a sweep may leave beside its tables with wall-clock metadata (first found wins).
-METADATA_FILES = ("sweep_meta.json", "sweep.json", "metadata.json")
 
 RATES = ("attempt", "any")
 
@@ -90,26 +72,21 @@ def dist_col(distance: str) -> str:
 
 @dataclass
 class Tables:
-    """The two tables of one results directory (only trials with status ok kept)."""
+    """The two tables of one results directory (only trials with status ok kept).
+
+    root: the sweep's results directory (a local path or a URI)."""
 
     trials: pd.DataFrame
     examples: pd.DataFrame
-    root: Path
+    root: str
     n_failed: int = 0
-    metadata: dict[str, Any] = field(default_factory=dict)
 
-
-def resolve_tables_dir(path: str | Path) -> Path:
-    """The `tables` folder for a results dir given as `<storage>/<sweep>` or as `tables` itself."""
-    p = Path(path)
-    if not p.is_dir():
-        raise UserError(f"results directory {str(p)!r} does not exist; pass <storage>/<sweep> of a finished sweep")
-    for candidate in (p / "tables", p):
-        if (candidate / "trials").is_dir():
-            return candidate
-    raise UserError(
-        f"{str(p)!r} holds no tables/trials folder; pass <storage>/<sweep> (or its tables folder) of a sweep that ran"
-    )
+    def output_dir(self) -> Path:
+        """Where figures and the report go by default: beside the tables, or ./<sweep>-analysis
+        when the tables live on object storage."""
+        if storage.is_local(self.root):
+            return Path(self.root) / "analysis"
+        return Path(f"{self.root.rstrip('/').rsplit('/', 1)[-1]}-analysis")
 
 
 def example_column_wanted(name: str) -> bool:
@@ -117,29 +94,7 @@ def example_column_wanted(name: str) -> bool:
     return name in EXAMPLE_COLUMNS or name.startswith(DIST_PREFIX)
 
 
-def _parquet_files(folder: Path) -> list[Path]:
-    # Writers put temporary files under names starting with "." (see raysweep.results.store).
-    return sorted(f for f in folder.rglob("*.parquet") if not f.name.startswith((".", "_")))
-
-
-def _read_table(folder: Path, wanted: Optional[Callable[[str], bool]] = None) -> pd.DataFrame:
-    """Read a (possibly Hive-partitioned) Parquet folder; an absent or empty folder is empty.
-
-    Files written under different specs may differ in columns: then each file is read alone and
-    the tables are concatenated with missing columns as nulls, instead of the first file's schema
-    silently dropping the others' columns."""
-    files = _parquet_files(folder) if folder.is_dir() else []
-    if not files:
-        return pd.DataFrame()
-    schemas = [pq.read_schema(f) for f in files]
-    if all(s.equals(schemas[0]) for s in schemas[1:]):
-        dataset = pads.dataset(str(folder), format="parquet", partitioning="hive")
-        columns = [c for c in dataset.schema.names if wanted is None or wanted(c)]
-        table = dataset.to_table(columns=columns)
-    else:
-        parts = [pq.read_table(f, columns=[c for c in s.names if wanted is None or wanted(c)])
-                 for f, s in zip(files, schemas)]
-        table = pa.concat_tables(parts, promote_options="permissive")
+def _frame(table: pa.Table) -> pd.DataFrame:
     df = table.to_pandas()
     # Hive partition keys come back as categoricals; analysis wants plain values.
     for col in df.columns:
@@ -148,32 +103,22 @@ def _read_table(folder: Path, wanted: Optional[Callable[[str], bool]] = None) ->
     return df
 
 
-def _read_metadata(sweep_dir: Path) -> dict[str, Any]:
-    for name in METADATA_FILES:
-        f = sweep_dir / name
-        if f.is_file():
-            try:
-                return json.loads(f.read_text())
-            except json.JSONDecodeError:
-                return {}
-    return {}
-
-
 def load_tables(path: str | Path) -> Tables:
-    """Load trials (status ok only) and examples (of ok trials) from a results directory."""
-    tables_dir = resolve_tables_dir(path)
-    trials = _read_table(tables_dir / "trials")
+    """Load trials (status ok only) and examples (of ok trials) from a results directory (local
+    or a URI), through the library's reader (raysweep.results.reader)."""
+    tables_dir = reader.tables_dir(str(path))
+    trials = _frame(reader.read_kind(tables_dir, "trials"))
     if trials.empty:
-        raise UserError(f"no trial rows under {str(tables_dir / 'trials')!r}; run the sweep first (raysweep sweep SPEC)")
+        raise UserError(f"no trial rows under {(tables_dir / 'trials').uri!r}; run the sweep first (raysweep sweep SPEC)")
     n_failed = 0
     if STATUS in trials.columns:
         ok = trials[STATUS] == STATUS_OK
         n_failed = int((~ok).sum())
         trials = trials[ok].reset_index(drop=True)
-    examples = _read_table(tables_dir / "examples", example_column_wanted)
+    examples = _frame(reader.read_kind(tables_dir, "examples", example_column_wanted))
     if not examples.empty and TRIAL_ID in examples.columns and TRIAL_ID in trials.columns:
         examples = examples[examples[TRIAL_ID].isin(trials[TRIAL_ID])].reset_index(drop=True)
-    return Tables(trials, examples, tables_dir.parent, n_failed, _read_metadata(tables_dir.parent))
+    return Tables(trials, examples, tables_dir.parent.uri, n_failed)
 
 
 def select(tables: Tables, arch: Optional[str] = None, dataset: Optional[str] = None) -> Tables:
@@ -188,19 +133,23 @@ def select(tables: Tables, arch: Optional[str] = None, dataset: Optional[str] = 
         trials = trials[trials[col] == value]
         if col in examples.columns:
             examples = examples[examples[col] == value]
-    return Tables(trials.reset_index(drop=True), examples.reset_index(drop=True), tables.root, tables.n_failed,
-                  tables.metadata)
+    return Tables(trials.reset_index(drop=True), examples.reset_index(drop=True), tables.root, tables.n_failed)
 
 
 # --- views over the tables ---------------------------------------------------------------------
 def attack_names(trials: pd.DataFrame) -> dict[str, str]:
     """Attack column prefix (the spec's label, default the attack name) -> registered attack name.
 
-    Labels come from each trial's config_json (evaluate.attacks); a prefix without one maps to
-    itself, so tables written without config_json still work when labels are the names."""
+    The rows carry it (`<label>.attack`, written by the trial); tables without those columns fall
+    back to each trial's config_json, and a prefix found in neither maps to itself."""
     suffix = success_col("")  # ".success_rate_attempt"
     names = {c[: -len(suffix)]: c[: -len(suffix)] for c in trials.columns if c.endswith(suffix)}
-    if CONFIG_JSON in trials.columns:
+    carried = {k: f"{k}.{S.ATTACK}" for k in names if f"{k}.{S.ATTACK}" in trials.columns}
+    for k, col in carried.items():
+        values = trials[col].dropna()
+        if len(values):
+            names[k] = str(values.iloc[0])
+    if CONFIG_JSON in trials.columns and len(carried) < len(names):
         for blob in trials[CONFIG_JSON].dropna().unique():
             try:
                 attacks = json.loads(blob).get("evaluate", {}).get("attacks", [])

@@ -28,7 +28,6 @@ FIGURES: tuple[Callable[[L.Tables, Path], P.FigureOutcome], ...] = (
 )
 REPORT_NAME = "report.md"
 # Keys a sweep metadata file may use for its wall-clock time, in seconds.
-WALL_TIME_KEYS = ("wall_time_s", "elapsed_s", "duration_s")
 
 
 def _cell(text: object) -> str:
@@ -110,10 +109,6 @@ def config_section(tables: L.Tables) -> list[str]:
         lines.append("- note: several architectures are pooled in the figures and claims; "
                      "use `--arch NAME` for one")
     lines.append(f"- compute time summed over trials: train {_duration(train)}, evaluation {_duration(evals)}")
-    for key in WALL_TIME_KEYS:
-        if isinstance(tables.metadata.get(key), (int, float)):
-            lines.append(f"- sweep wall-clock time (metadata): {_duration(float(tables.metadata[key]))}")
-            break
     if L.has_columns(t, L.STARTED_AT, L.FINISHED_AT):
         span = float(t[L.FINISHED_AT].max() - t[L.STARTED_AT].min())
         lines.append(f"- wall-clock from the first trial start to the last trial end: {_duration(span)}")
@@ -147,7 +142,7 @@ def write_report(results_dir: str | Path, out_dir: Optional[str | Path] = None, 
     out_dir defaults to <results_dir>/analysis (beside the tables); arch keeps one architecture
     (several architectures are otherwise pooled, and the report says so)."""
     tables = L.select(L.load_tables(results_dir), arch=arch)
-    out = Path(out_dir) if out_dir is not None else tables.root / "analysis"
+    out = Path(out_dir) if out_dir is not None else tables.output_dir()
     out.mkdir(parents=True, exist_ok=True)
     outcomes = [draw(tables, out) for draw in FIGURES]
     results = C.evaluate_claims(tables.trials, tables.examples, seed=seed)

@@ -78,6 +78,23 @@ BAD = {
     "knn options on true": (_mutate(["evaluate", "distances"], [{"method": "true", "attack": "linf", "k": 3}]), "k and center apply to method knn only"),
     "bad trial fn": (_mutate(["trial"], "nowhere:fn"), "trial: cannot load 'nowhere:fn'"),
     "bad plugin": (_mutate(["plugins"], ["no_such_plugin_mod"]), "plugins: cannot import 'no_such_plugin_mod'"),
+    # checked at load through the registries (before: inside every trial, after its retries)
+    "strategy param typo": (_mutate(["strategies"], [{"name": "adversarial", "params": {"iteratons": 3}}]),
+                            "strategies[0].params: strategy 'adversarial' has no parameter(s) iteratons"),
+    "strategy param value": (_mutate(["strategies"], [{"name": "adversarial", "params": {"variant": "huge"}}]),
+                             "strategies[0].params: unknown training variant 'huge'"),
+    "strategy param type": (_mutate(["strategies"], [{"name": "adversarial", "params": {"iterations": "ten"}}]),
+                            "strategies[0].params: strategy 'adversarial': parameter iterations"),
+    "unknown manifold option": (_mutate(["manifolds"], {"options": {"widht": 1}}), "manifolds.options.widht: unknown key"),
+    "unknown vaegan key": (_mutate(["manifolds"], {"options": {"vaegan": {"widht": 0.5}}}),
+                           "manifolds.options.vaegan has no parameter(s) widht"),
+    "vaegan wrong type": (_mutate(["manifolds"], {"options": {"vaegan": {"epochs": "ten"}}}),
+                          "manifolds.options.vaegan: parameter epochs"),
+    "unknown dataset option": (_mutate(["dataset"], {"name": "fonts", "options": {"presett": "easy"}}),
+                               "dataset.options: unknown fonts option(s) ['presett']"),
+    "duplicate strategy": (_mutate(["strategies"], [{"name": "normal"}, {"name": "normal"}]), "listed twice"),
+    "duplicate grid value": (_mutate(["grid", "n"], [50, 50]), "grid.n: a value is listed twice"),
+    "true manifold off fonts": (_mutate(["strategies"], [{"name": "onmanifold_true"}]), "has no true manifold"),
 }
 
 

@@ -196,7 +196,8 @@ def fonts_dataset(config: FontsConfig, cache_dir: Optional[str | os.PathLike] = 
     return Dataset("fonts", _split(entry, "train"), _split(entry, "test"), len(LETTERS), data_hash, meta)
 
 
-@DATASETS.register("fonts", "letters A..J of many fonts under random affine transformations (true manifold known)")
+@DATASETS.register("fonts", "letters A..J of many fonts under random affine transformations (true manifold known)",
+                   check=lambda root=None, cache_dir=None, **options: check_options(options))
 def build_fonts(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
     """FONTS; `root` is accepted for a uniform signature but unused (the data is generated)."""
     return fonts_dataset(check_options(options), cache_dir)

@@ -123,13 +123,15 @@ def _no_options(name: str, options: dict[str, Any]) -> None:
         raise UserError(f"{name} takes only the options root and cache_dir, not {sorted(options)}")
 
 
-@DATASETS.register("emnist", "EMNIST digits, 240k/40k, 28x28, read from the data root")
+@DATASETS.register("emnist", "EMNIST digits, 240k/40k, 28x28, read from the data root",
+                   check=lambda root=None, cache_dir=None, **options: _no_options("emnist", options))
 def build_emnist(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
     _no_options("emnist", options)
     return EMNIST.load(root)
 
 
-@DATASETS.register("fmnist", "Fashion-MNIST, 60k/10k, 28x28, read from the data root")
+@DATASETS.register("fmnist", "Fashion-MNIST, 60k/10k, 28x28, read from the data root",
+                   check=lambda root=None, cache_dir=None, **options: _no_options("fmnist", options))
 def build_fmnist(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
     _no_options("fmnist", options)
     return FMNIST.load(root)
@@ -190,7 +192,8 @@ def _celeba_key(base: Path) -> str:
     return cache.hash_files([folder / f for f in CELEBA_FILES], extra)
 
 
-@DATASETS.register("celeba", "CelebA Male vs Female, 182k/20k, 3x56x48, read from the data root")
+@DATASETS.register("celeba", "CelebA Male vs Female, 182k/20k, 3x56x48, read from the data root",
+                   check=lambda root=None, cache_dir=None, **options: _no_options("celeba", options))
 def build_celeba(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
     """Train = CelebA's train + valid partitions (182,637), test = its test partition (19,962)."""
     _no_options("celeba", options)

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
+# Column names every reader uses (analysis/load.py imports these instead of spelling them).
+SWEEP, TRIAL_ID, STATUS, ERROR = "sweep", "trial_id", "status", "error"
+STATUS_OK, STATUS_FAILED = "ok", "failed"
+DATASET, N, SEED, ARCH, STRATEGY, STRATEGY_FAMILY = "dataset", "n", "seed", "arch", "strategy", "strategy_family"
+TEST_ERROR, TRAIN_TIME, EVAL_TIME = "test_error", "train_time_s", "eval_time_s"
+STARTED_AT, FINISHED_AT, CONFIG_JSON = "started_at", "finished_at", "config_json"
+ATTACK, SUCCESS, CORRECT, VALID, DELTA_L2, IMAGE_L2 = "attack", "success", "correct", "valid", "delta_l2", "l2"
+DIST_PREFIX = "dist_"
+
 # Per attack: AttackResult.metrics() keys (the authors' per-attempt rate and ours, any-restart).
 ATTACK_METRICS: dict[str, pa.DataType] = {
     "success_rate_attempt": pa.float64(), "success_rate_any": pa.float64(),
@@ -33,15 +42,15 @@ DISTANCE_METRICS: dict[str, pa.DataType] = {
 }
 
 TRIAL_BASE = pa.schema([
-    ("sweep", pa.string()), ("trial_id", pa.string()), ("status", pa.string()), ("error", pa.string()),
-    ("dataset", pa.string()), ("dataset_options", pa.string()), ("n", pa.int64()), ("seed", pa.int64()),
-    ("arch", pa.string()), ("strategy", pa.string()), ("strategy_family", pa.string()),
+    (SWEEP, pa.string()), (TRIAL_ID, pa.string()), (STATUS, pa.string()), (ERROR, pa.string()),
+    (DATASET, pa.string()), ("dataset_options", pa.string()), (N, pa.int64()), (SEED, pa.int64()),
+    (ARCH, pa.string()), (STRATEGY, pa.string()), (STRATEGY_FAMILY, pa.string()),
     ("train.epochs", pa.int64()), ("train.batch_size", pa.int64()), ("train.lr", pa.float64()),
     ("train.lr_decay", pa.float64()), ("train.weight_decay", pa.float64()),
-    ("config_json", pa.string()),  # the whole resolved TrialConfig, for anything not a column
-    ("test_error", pa.float64()), ("train_error", pa.float64()),
-    ("train_time_s", pa.float64()), ("eval_time_s", pa.float64()),
-    ("started_at", pa.float64()), ("finished_at", pa.float64()),  # unix seconds, for scheduling checks
+    (CONFIG_JSON, pa.string()),  # the whole resolved TrialConfig, for anything not a column
+    (TEST_ERROR, pa.float64()), ("train_error", pa.float64()),
+    (TRAIN_TIME, pa.float64()), (EVAL_TIME, pa.float64()),
+    (STARTED_AT, pa.float64()), (FINISHED_AT, pa.float64()),  # unix seconds, for scheduling checks
     ("device", pa.string()), ("node_ip", pa.string()), ("gpu_ids", pa.string()), ("resumed_from_epoch", pa.int64()),
     ("raysweep_version", pa.string()), ("git_commit", pa.string()), ("schema_version", pa.int64()),
 ])

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Optional
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from raysweep import storage
 
@@ -47,9 +46,8 @@ class TableStore:
             storage.write_parquet(self._path("examples", trial_id), examples)
         storage.write_parquet(self._path("trials", trial_id), trial)
 
-    def read(self, kind: str, schema: Optional[pa.Schema] = None) -> pa.Table:
-        """All rows of one table (empty when nothing was written yet)."""
-        d = self.dir(kind)
-        if not storage.is_dir(d):
-            return (schema or pa.schema([])).empty_table()
-        return pads.dataset(d.path, filesystem=d.fs, format="parquet", schema=schema).to_table()
+    def read(self, kind: str) -> pa.Table:
+        """All rows of one table, files of differing schemas unified (empty when none yet)."""
+        from raysweep.results.reader import read_kind
+
+        return read_kind(self.root, kind)
