@@ -58,3 +58,9 @@ def manifold_needs(cfg: TrialConfig) -> frozenset[str]:
     needs |= {regs["attacks"].get(a.name).needs_for(a.params) for a in cfg.evaluate.attacks}
     needs |= {regs["distances"].get(d.method).needs for d in cfg.evaluate.distances}
     return frozenset(n for n in needs if n in MANIFOLD_KINDS)
+
+
+def needs_source_model(cfg: TrialConfig) -> bool:
+    """Whether one of the trial's attacks is a transfer attack (supplement E: a source model)."""
+    attacks = registries()["attacks"]
+    return any(attacks.get(a.name).needs_for(a.params) == "source_model" for a in cfg.evaluate.attacks)

@@ -25,6 +25,8 @@ from raysweep.data.dataset import Dataset, load_dataset
 from raysweep.device import default_device
 from raysweep.errors import UserError
 
+SOURCE_MODEL = "source_model"  # the TrialHooks.manifolds key of the transfer attack's source model
+
 
 @dataclass
 class TrialHooks:
@@ -33,7 +35,8 @@ class TrialHooks:
     state:     a training checkpoint (from on_epoch's state_dict_fn) to resume from, or None.
     on_epoch:  on_epoch(epoch, metrics, state_dict_fn), called after each training epoch.
     manifolds: named manifolds provided by the caller, e.g. learned VAE-GANs served by the sweep's
-               shared actors ({"class": ..., "data": ...}); "true" is built here when needed.
+               shared actors ({"class": ..., "data": ...}); "true" is built here when needed;
+               "source_model": the transfer attack's source classifier (supplement E).
     device:    torch device; None picks CUDA when torch sees it, else CPU.
     """
 
@@ -63,6 +66,7 @@ def dataset_for(cfg: TrialConfig) -> Dataset:
 
 def provide_manifolds(cfg: TrialConfig, ds: Dataset, given: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """The manifolds this trial needs: the given ones, plus the FONTS true manifold built locally."""
+    from raysweep import catalog
     from raysweep.catalog import manifold_needs
 
     out = dict(given)
@@ -71,10 +75,13 @@ def provide_manifolds(cfg: TrialConfig, ds: Dataset, given: dict[str, Any], devi
         from raysweep.manifold.true import TrueManifold
 
         out["true"] = TrueManifold.from_dataset(ds)
+    if catalog.needs_source_model(cfg):
+        needs = needs | {SOURCE_MODEL}
     missing = needs - set(out)
     if missing:
         raise UserError(f"trial needs manifold(s) {sorted(missing)} that the sweep did not provide; "
-                        "run it through `raysweep sweep` so the manifold actors start")
+                        "run it through `raysweep sweep` so the manifold actors (and the transfer attack's "
+                        "source model) start")
     return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in out.items()}
 
 
@@ -119,6 +126,8 @@ def run_attack(spec: AttackSpec, model: torch.nn.Module, batch: Batch, manifolds
     attack = build_attack(spec)
     need = attack.needs
     gen = torch.Generator(device=batch.x.device).manual_seed(seed)
+    if need == "source_model":  # transfer (supplement E): the sweep's source model, served like manifolds
+        return attack(model, batch, source_model=manifolds.get(SOURCE_MODEL), generator=gen, keep_images=keep_images)
     return attack(model, batch, manifold=manifolds.get(need) if need else None, generator=gen,
                   keep_images=keep_images)
 

@@ -38,6 +38,7 @@ from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
+from raysweep.tune.source import ensure_source_model  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 from raysweep.validate import load_spec  # noqa: E402
 
@@ -159,8 +160,9 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     schema = trial_schema(spec)
     path = experiment_path(spec)
     actors = start_manifold_actors(spec, pending)
+    source = ensure_source_model(spec, pending)  # transfer attacks: trained once, before the trials
     ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
-                       plugins=tuple(spec.plugins), manifold_actors=actors.names())
+                       plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source)
     # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
     # long trial running alone while the other slots idle.
     pending.sort(key=lambda t: -estimate_seconds(spec, t))

@@ -37,6 +37,7 @@ class SweepContext:
     trial_fn: str
     plugins: tuple[str, ...] = ()
     manifold_actors: dict[str, str] = field(default_factory=dict)  # manifold kind -> Ray actor names
+    source_model: Optional[dict[str, Any]] = None  # the transfer source's SourceJob, trained by the driver
 
 
 def _load_state() -> Optional[dict[str, Any]]:
@@ -57,12 +58,19 @@ def _report_epoch(epoch: int, metrics: dict[str, float], state_fn) -> None:
 
 
 def _manifolds(ctx: SweepContext) -> dict[str, Any]:
-    """Manifolds served by the sweep's shared actors (raysweep.tune.actors), by name."""
+    """Manifolds served by the sweep's shared actors (raysweep.tune.actors), by name, and the
+    transfer attack's source model (raysweep.training.source)."""
+    out: dict[str, Any] = {}
+    if ctx.source_model is not None:  # loaded from storage once per worker process
+        from raysweep.training.source import load_source
+        from raysweep.trial import SOURCE_MODEL
+
+        out[SOURCE_MODEL] = load_source(ctx.storage, ctx.source_model)
     if not ctx.manifold_actors:
-        return {}
+        return out
     from raysweep.tune.manifold_client import manifold_from_actors
 
-    return {kind: manifold_from_actors(names) for kind, names in ctx.manifold_actors.items()}
+    return {**out, **{kind: manifold_from_actors(names) for kind, names in ctx.manifold_actors.items()}}
 
 
 def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
