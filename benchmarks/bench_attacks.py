@@ -23,7 +23,7 @@ import raysweep.training.strategies  # noqa: F401  (registers "normal")
 from raysweep.attacks import ATTACKS
 from raysweep.attacks.norms import project, random_start
 from raysweep.data.batch import Batch
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 from raysweep.device import default_device
 from raysweep.models.classifiers import build_model
 from raysweep.training.loop import TrainConfig, evaluate, train

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from test_attacks_toys import ToyManifold, tiny_model, toy_batch
-from raysweep.attacks import ATTACK_NEEDS, ATTACKS, RECORD_COLUMNS
+from raysweep.attacks import ATTACKS, RECORD_COLUMNS
 from raysweep.errors import UserError
 
 NAMES = ATTACKS.names()
@@ -35,10 +35,11 @@ def run(name: str, seed: int, **params):
 
 def test_registry_has_the_paper_attacks():
     expected = {"linf", "l2", "cw", "onmanifold_true", "onmanifold_class", "onmanifold_data",
-                "transform", "transfer", "random_linf", "random_l2", "random_latent"}
+                "transform", "transfer", "random_linf", "random_l2", "random_latent",
+                "apgd_ce", "apgd_ce_l2", "apgd_t", "apgd_t_l2"}
     assert expected <= set(NAMES)
-    assert set(ATTACK_NEEDS) == set(NAMES)
-    assert ATTACK_NEEDS["onmanifold_true"] == "true" and ATTACK_NEEDS["transfer"] == "source_model"
+    assert ATTACKS.get("onmanifold_true").needs == "true" and ATTACKS.get("transfer").needs == "source_model"
+    assert {e.family for e in ATTACKS} <= {"regular", "on-manifold", "transformation", "baseline"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -58,7 +59,7 @@ def test_outputs_respect_constraints(name, seed, bound, norm):
     x_adv = result.x_adv
     assert x_adv.shape == (attack.config.restarts, len(batch), *batch.x.shape[1:])
     assert x_adv.min() >= 0 and x_adv.max() <= 1
-    if name in ("linf", "l2", "random_linf", "random_l2", "transfer"):
+    if name in ("linf", "l2", "random_linf", "random_l2", "transfer") or name.startswith("apgd"):
         delta = (x_adv - batch.x).flatten(2)
         size = delta.abs().amax(2) if attack.config.norm == "linf" else delta.norm(dim=2)
         assert float(size.max()) <= bound + 1e-6

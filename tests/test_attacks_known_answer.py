@@ -122,7 +122,7 @@ def test_early_stopping_drops_rows_from_the_batch():
     problem = ImageProblem(batch, eps=0.3, norm="linf")
     work = problem.rows(2)
     start = problem.init(work, torch.Generator().manual_seed(0))
-    eager = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=True, compact_below=1.0))
+    eager = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=True, compact_cost=0.0))
     lazy = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=True))
     off = run_loop(model, problem, work, start, LoopConfig(iterations=30, early_stop=False))
     assert off.row_steps == 24 * 30

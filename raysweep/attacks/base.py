@@ -113,7 +113,7 @@ class Attack:
         restarts = self.config.restarts
         with torch.no_grad():
             clean_pred = model(problem.x_ref).argmax(dim=1)
-        loop_cfg = LoopConfig(self.config.iterations, self.config.lr, self.config.step, self.config.early_stop)
+        loop_cfg = self.loop_config(early_stop=self.config.early_stop, keep="first_success")
         out, attacked = self._optimise(model, problem, restarts, loop_cfg, generator)
         b = len(batch)
         # rows that were not attacked (excluded by the problem) keep the clean reference
@@ -143,16 +143,24 @@ class Attack:
         z_adv = self._latent_codes(problem, out, attacked, restarts)
         return to_records(columns), x_adv.view(shape), z_adv
 
-    def _optimise(self, model: nn.Module, problem: Problem, restarts: int, cfg: LoopConfig,
+    def loop_config(self, *, early_stop: bool, keep: str) -> Any:
+        """The optimiser's settings for one call (evaluation or the training variant)."""
+        return LoopConfig(self.config.iterations, self.config.lr, self.config.step, early_stop, keep)
+
+    def run(self, model: nn.Module, problem: Problem, work: dict[str, torch.Tensor], cfg: Any,
+            generator: Optional[torch.Generator]) -> LoopResult:
+        """Optimise the rows of `work` from the problem's start (APGD brings its own optimiser)."""
+        return run_loop(model, problem, work, problem.init(work, generator), cfg)
+
+    def _optimise(self, model: nn.Module, problem: Problem, restarts: int, cfg: Any,
                   generator: Optional[torch.Generator]) -> tuple[Optional[LoopResult], torch.Tensor]:
-        """Run the loop on the valid rows (restarts stacked into the batch dimension)."""
+        """Run the optimiser on the valid rows (restarts stacked into the batch dimension)."""
         work = problem.rows(restarts)
         attacked = torch.nonzero(repeat_rows(problem.valid, restarts)).squeeze(1)
         if attacked.numel() == 0:
             return None, attacked
         work = {k: v[attacked] for k, v in work.items()}
-        var0 = problem.init(work, generator)
-        return run_loop(model, problem, work, var0, cfg), attacked
+        return self.run(model, problem, work, cfg, generator), attacked
 
     def _latent_codes(self, problem: Problem, out: Optional[LoopResult], attacked: torch.Tensor,
                       restarts: int) -> Optional[torch.Tensor]:
@@ -173,7 +181,7 @@ class Attack:
         self._check_needs(manifold, None)
         device = model_device(model)
         batch = _with_idx(batch).to(device)
-        cfg = LoopConfig(self.config.iterations, self.config.lr, self.config.step, early_stop=False, keep="highest_loss")
+        cfg = self.loop_config(early_stop=False, keep="highest_loss")
         with eval_mode(model):
             problem = self.problem(batch, manifold)
             out, attacked = self._optimise(model, problem, 1, cfg, generator)

@@ -1,9 +1,12 @@
 """The projected-Adam loop every attack runs, with per-row early stopping that saves real time.
 
 Rows that succeed are dropped from the working batch (with their Adam moments), so the cost
-falls as samples finish; masking the loss instead would save nothing. Finished rows leave once
-the open ones fall to `compact_below` of the batch, so shapes change rarely; until then they
-ride along without changing what was kept for them. Adam is written out by
+falls as samples finish; masking the loss instead would save nothing. Dropping is adaptive: a
+compaction copies every open row's state once, so finished rows leave only when the steps they
+would still cost (finished rows x iterations left) pay for that copy (`compact_cost` row-steps
+per open row); until then they ride along without changing what was kept for them. On robust
+models, where few rows finish, the loop thus never copies and costs what a plain loop costs.
+Adam is written out by
 hand over the per-row tensors because torch.optim.Adam cannot drop rows from its state; the
 update is the same as torch.optim.Adam's (default betas, eps 1e-8, no weight decay).
 """
@@ -30,7 +33,11 @@ class LoopConfig:
     step: str = "adam"  # "adam" (the paper) or "sign" (plain sign-gradient PGD, step size lr)
     early_stop: bool = True  # drop rows from the batch at their first success
     keep: str = "first_success"  # evaluation; "highest_loss" is the adversarial-training variant
-    compact_below: float = 0.9  # drop finished rows once the open ones are <= this share of the batch
+    # what copying one open row's state costs, in row-steps (forward + backward of one row);
+    # finished rows leave once (finished x iterations left) >= compact_cost x open rows. The
+    # copies are ~10 row-sized tensors, far cheaper than a CNN's forward and backward pass
+    # (bench_attacks.py measures both); 0 drops rows at every success.
+    compact_cost: float = 0.5
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
 
@@ -74,7 +81,7 @@ class _Adam:
         self.m, self.v = self.m[keep], self.v[keep]
 
 
-class _OpenCount:
+class OpenCount:
     """How many rows are still open, read without stalling a GPU: on CUDA the count is copied
     to pinned memory asynchronously and read one iteration later (None until then), so the
     host never waits for the iteration it just queued. On CPU it is read at once."""
@@ -115,7 +122,7 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
     out: dict[str, torch.Tensor] = {}  # per row of the whole problem, filled as rows leave
     var = var0.detach().clone()
     adam = _Adam(var, cfg)
-    counter = _OpenCount(lagged=drop_rows and var0.is_cuda)
+    counter = OpenCount(lagged=drop_rows and var0.is_cuda)
     row_steps = 0
     for it in range(cfg.iterations + 1):
         last = it == cfg.iterations
@@ -132,7 +139,7 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
                 store = obj > track["best"]
             else:
                 store = (newly | (track["first"] < 0)) if last else newly
-            _keep(kept, store, dict(x_adv=x_adv, var=var, logits=logits, objective=obj))
+            keep_rows(kept, store, dict(x_adv=x_adv, var=var, logits=logits, objective=obj))
             track["best"] = torch.where(store, obj.detach(), track["best"])
         if last:
             break
@@ -143,10 +150,11 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
                 n_open = counter.update(track["first"] < 0)
                 if n_open == 0:
                     break
-                stay = None if n_open is None else _compaction(track["first"] < 0, n_open, cfg.compact_below)
+                left = cfg.iterations - it - 1  # steps still to come after this one
+                stay = None if n_open is None else compaction(track["first"] < 0, n_open, left, cfg.compact_cost)
                 if stay is not None:
                     # finished rows leave the batch, their Adam moments with them
-                    _flush(out, n, track, kept, torch.nonzero(track["first"] >= 0).squeeze(1))
+                    flush(out, n, track, kept, torch.nonzero(track["first"] >= 0).squeeze(1))
                     var, grad = var[stay], grad[stay]
                     work = {k: v[stay] for k, v in work.items()}
                     track = {k: v[stay] for k, v in track.items()}
@@ -160,23 +168,26 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
             else:
                 var.sub_(cfg.lr * grad.sign())
             var = problem.project(var, work)
-    _flush(out, n, track, kept, torch.arange(track["rows"].numel(), device=var0.device))
+    flush(out, n, track, kept, torch.arange(track["rows"].numel(), device=var0.device))
     loss = F.cross_entropy(out["logits"], y_all, reduction="none")
     return LoopResult(out["x_adv"], out["var"], out["logits"].argmax(dim=1), loss, out["objective"], out["first"],
                       row_steps)
 
 
-def _compaction(open_rows: torch.Tensor, n_open: int, compact_below: float) -> Optional[torch.Tensor]:
+def compaction(open_rows: torch.Tensor, n_open: int, left: int, cost: float) -> Optional[torch.Tensor]:
     """Rows to keep in the working batch, or None to leave it as it is.
 
-    CPU: the open rows, once they are <= compact_below of the batch. CUDA: the open rows padded
-    with finished ones to a power of two, once that is smaller than the batch; every new batch
-    shape costs cuDNN new convolution plans, and power-of-two sizes recur, so their plans are
-    cached (small batches cost about the same on a GPU anyway).
+    Only when it pays: the finished rows' remaining steps (n_done x left) must cover the copy
+    of the open rows (cost x n_open row-steps). CPU: then the open rows. CUDA: the open rows
+    padded with finished ones to a power of two, once that is smaller than the batch; every new
+    batch shape costs cuDNN new convolution plans, and power-of-two sizes recur, so their plans
+    are cached (small batches cost about the same on a GPU anyway).
     """
     size = open_rows.shape[0]
+    if n_open == size or (size - n_open) * left < cost * n_open:
+        return None
     if not open_rows.is_cuda:
-        return torch.nonzero(open_rows).squeeze(1) if n_open <= compact_below * size else None
+        return torch.nonzero(open_rows).squeeze(1)
     if 1 << max(n_open - 1, 0).bit_length() >= size:
         return None
     stay = torch.nonzero(open_rows).squeeze(1)
@@ -185,16 +196,25 @@ def _compaction(open_rows: torch.Tensor, n_open: int, compact_below: float) -> O
     return torch.cat([stay, pad])
 
 
-def _keep(kept: dict[str, torch.Tensor], store: torch.Tensor, values: dict[str, torch.Tensor]) -> None:
-    """kept[name] = where(store, value, kept[name]) row-wise; no host sync."""
+def keep_rows(kept: dict[str, torch.Tensor], store: torch.Tensor, values: dict[str, torch.Tensor]) -> None:
+    """kept[name] = where(store, value, kept[name]) row-wise.
+
+    On CUDA a full-batch `where` (no host sync); on CPU, where a sync is free, only the stored
+    rows are copied, so iterations where nothing new is kept (most of them on a robust model)
+    cost nothing here.
+    """
+    rows = None if store.is_cuda else torch.nonzero(store).squeeze(1)
     for name, value in values.items():
         value = value.detach()
         if name not in kept:
             kept[name] = torch.zeros_like(value)
-        kept[name] = torch.where(store.view(-1, *([1] * (value.dim() - 1))), value, kept[name])
+        if rows is None:
+            kept[name] = torch.where(store.view(-1, *([1] * (value.dim() - 1))), value, kept[name])
+        elif rows.numel():
+            kept[name][rows] = value[rows]
 
 
-def _flush(out: dict[str, torch.Tensor], n: int, track: dict[str, torch.Tensor], kept: dict[str, torch.Tensor],
+def flush(out: dict[str, torch.Tensor], n: int, track: dict[str, torch.Tensor], kept: dict[str, torch.Tensor],
            idx: torch.Tensor) -> None:
     """Write working rows `idx` (kept iterate, first success) into the full-size result."""
     rows = track["rows"][idx]

@@ -37,6 +37,9 @@ def _per_row(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return values.view(-1, *([1] * (like.dim() - 1)))
 
 
+START_KINDS = ("paper", "box", "sphere")
+
+
 def random_start(
     shape: tuple[int, ...],
     eps: float,
@@ -44,16 +47,37 @@ def random_start(
     generator: Optional[torch.Generator],
     device: torch.device | str,
     dtype: torch.dtype = torch.float32,
+    kind: str = "paper",
 ) -> torch.Tensor:
-    """Supplement Eq. 19: delta = u * eps * d / ||d||, d ~ N(0, I), u ~ U(0, 1), one u per row.
+    """A random perturbation per row, [N, ...], inside the eps-ball (not yet clipped to the box).
 
-    Uniform over distance and direction (not over the ball's volume); the same recipe serves
-    L-inf (normalise by the max) and L2. Numbers are drawn on the generator's device, so a
-    seeded CPU generator gives the same start on CPU and GPU.
+    kind "paper" (the default, supplement Eq. 19): delta = u * eps * d / ||d||, d ~ N(0, I),
+    u ~ U(0, 1), one u per row: uniform over distance and direction, not over the ball's
+    volume. Under L-inf most coordinates then sit far inside the ball (|d_i| / max|d| is
+    about 1/3 for 784 pixels), so the start is close to x.
+    kind "box": uniform in the ball's volume, foolbox's and Madry et al.'s start: L-inf
+    delta_i ~ U(-eps, eps) independently; L2 a uniform direction at radius eps * u^(1/n).
+    kind "sphere": APGD's start (Croce & Hein 2020): on the ball's surface, L-inf
+    eps * t / max|t| with t_i ~ U(-1, 1), L2 eps * d / ||d||_2 with d ~ N(0, I).
+    Numbers are drawn on the generator's device, so a seeded CPU generator gives the same start
+    on CPU and GPU.
     """
+    if kind not in START_KINDS:
+        raise UserError(f"unknown random start {kind!r}; use one of: {', '.join(START_KINDS)}")
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    d = torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32)
-    u = torch.rand(shape[0], generator=generator, device=gen_device, dtype=torch.float32)
+    box_linf = kind in ("box", "sphere") and norm == "linf"
+    if box_linf:
+        d = torch.rand(shape, generator=generator, device=gen_device, dtype=torch.float32) * 2 - 1
+    else:
+        d = torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32)
+    if kind == "box" and norm == "linf":
+        return (d * eps).to(device=device, dtype=dtype)
+    if kind == "sphere":
+        u = torch.ones(shape[0], device=gen_device)
+    else:
+        u = torch.rand(shape[0], generator=generator, device=gen_device, dtype=torch.float32)
+        if kind == "box":  # L2 ball volume: P(r <= s) = (s / eps)^n
+            u = u.pow(1.0 / max(1, d[0].numel()))
     scale = u * eps / row_norm(d, norm).clamp_min(1e-12)
     return (d * _per_row(scale, d)).to(device=device, dtype=dtype)
 

@@ -2,7 +2,8 @@
 
 Maximise the cross-entropy with the true label over delta, ||delta|| <= eps, x + delta in
 [0, 1], with Adam (lr 0.005, 40 iterations), projecting onto the eps-ball (Eq. 18) and the box
-every iteration; random start uniform in distance and direction (Eq. 19); 5 restarts; each
+every iteration; random start uniform in distance and direction (Eq. 19; `start="box"` draws
+uniformly in the L-inf box / L2 ball instead, as foolbox and Madry et al. do); 5 restarts; each
 sample stops at its first misclassification and keeps that iterate. Defaults: L-inf eps 0.3,
 L2 eps 1.5. `step="sign"` gives the plain sign-gradient PGD step instead of Adam.
 Shapes: x [B, C, H, W] in [0, 1]; delta the same.
@@ -16,30 +17,34 @@ import torch
 from torch import nn
 
 from raysweep.attacks.base import Attack, AttackConfig, build_config
-from raysweep.attacks.norms import check_norm, project, random_start
+from raysweep.attacks.norms import START_KINDS, check_norm, project, random_start
 from raysweep.attacks.problem import Work, cross_entropy_objective, repeat_rows
 from raysweep.attacks.registry import register_attack
 from raysweep.data.batch import Batch
+from raysweep.errors import UserError
 
 
 @dataclass(frozen=True)
 class PGDConfig(AttackConfig):
     eps: float = 0.3
     norm: str = "linf"
-    random_start: bool = True  # Eq. 19 start; False starts at delta = 0
+    random_start: bool = True  # False starts at delta = 0
+    start: str = "paper"  # "paper" (Eq. 19), "box" (uniform in the ball's volume), "sphere" (APGD's)
 
     def validate(self) -> None:
         super().validate()
         check_norm(self.norm)
+        if self.start not in START_KINDS:
+            raise UserError(f"unknown random start {self.start!r}; use one of: {', '.join(START_KINDS)}")
 
 
 class ImageProblem:
     """delta in image space: x_adv = x + delta with delta in the eps-ball and x + delta in [0,1]."""
 
-    def __init__(self, batch: Batch, eps: float, norm: str, random_init: bool = True):
+    def __init__(self, batch: Batch, eps: float, norm: str, random_init: bool = True, start: str = "paper"):
         self.x_ref, self.y = batch.x, batch.y
         self.valid = torch.ones_like(batch.y, dtype=torch.bool)
-        self.eps, self.norm, self.random_init = eps, norm, random_init
+        self.eps, self.norm, self.random_init, self.start = eps, norm, random_init, start
 
     def rows(self, restarts: int) -> Work:
         return {"x": repeat_rows(self.x_ref, restarts), "y": repeat_rows(self.y, restarts)}
@@ -48,7 +53,7 @@ class ImageProblem:
         x = work["x"]
         if not self.random_init:
             return torch.zeros_like(x)
-        delta = random_start(tuple(x.shape), self.eps, self.norm, generator, x.device, x.dtype)
+        delta = random_start(tuple(x.shape), self.eps, self.norm, generator, x.device, x.dtype, self.start)
         return self.project(delta, work)
 
     def image(self, var: torch.Tensor, work: Work) -> torch.Tensor:
@@ -70,7 +75,7 @@ class PGDAttack(Attack):
     config: PGDConfig
 
     def problem(self, batch: Batch, manifold: Any) -> ImageProblem:
-        return ImageProblem(batch, self.config.eps, self.config.norm, self.config.random_start)
+        return ImageProblem(batch, self.config.eps, self.config.norm, self.config.random_start, self.config.start)
 
 
 def adversarial_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float = 0.3, norm: str = "linf",
