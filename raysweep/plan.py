@@ -7,7 +7,6 @@ trials share a GPU, not how much memory each may use.
 """
 from __future__ import annotations
 
-import math
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -37,15 +36,6 @@ def strategy_requests(spec: SweepSpec, cluster_gpus: Optional[float], out: Optio
               "(GPU requests in the spec are ignored)", file=out)
         reqs = {k: Request(r.cpu, 0.0) for k, r in reqs.items()}
     return reqs
-
-
-def trials_at_once(req: Request, cpus: float, gpus: float) -> int:
-    """How many trials with `req` fit on a cluster of `cpus` and `gpus` at the same time."""
-    # true division then floor with a tolerance: 1 // 0.1 is 9.0 in floating point
-    fits = [math.floor(cpus / req.cpu + 1e-9)]
-    if req.gpu > 0:
-        fits.append(math.floor(gpus / req.gpu + 1e-9))
-    return max(0, min(fits))
 
 
 @dataclass(frozen=True)

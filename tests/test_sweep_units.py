@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import sweep_fixtures  # noqa: E402
 from raysweep.config import expand, parse_spec  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
-from raysweep.plan import Request, estimate_seconds, plan, strategy_requests, trials_at_once  # noqa: E402
+from raysweep.plan import Request, estimate_seconds, plan, strategy_requests  # noqa: E402
 
 
 def _spec(tmp_path):
@@ -38,16 +38,6 @@ def test_gpu_dropped_with_one_warning_without_gpus(tmp_path):
     assert all(r.gpu == 0 and r.cpu > 0 for r in reqs.values())
     lines = out.getvalue().splitlines()
     assert len(lines) == 1 and "no GPUs" in lines[0]
-
-
-@pytest.mark.parametrize("req,cpus,gpus,expected", [
-    (Request(1, 0.25), 16, 1, 4),   # four quarter-GPU trials share one GPU
-    (Request(1, 0.1), 16, 1, 10),
-    (Request(1, 0.25), 2, 1, 2),    # CPU-bound
-    (Request(0.5, 0), 2, 0, 4),
-])
-def test_trials_at_once(req, cpus, gpus, expected):
-    assert trials_at_once(req, cpus, gpus) == expected
 
 
 def test_plan_counts_and_cost(tmp_path):

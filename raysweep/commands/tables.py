@@ -6,7 +6,8 @@ import argparse
 
 from raysweep import storage
 from raysweep.errors import UserError
-from raysweep.results.store import TABLES, TableStore
+from raysweep.results.schema import TABLES
+from raysweep.results.store import TableStore
 
 
 def add_parser(subparsers) -> None:

@@ -40,10 +40,3 @@ class Dataset:
 # factory(**options) -> Dataset. Options come from the sweep spec's `dataset:` block
 # (e.g. preset, root, train_size); every factory accepts `root` and `cache_dir`.
 DATASETS: Registry[Dataset] = Registry("dataset")
-
-
-def load_dataset(name: str, **options: Any) -> Dataset:
-    """Build a registered data set by name (imports the modules that register them)."""
-    import raysweep.data  # noqa: F401  (registers every data set)
-
-    return DATASETS.build(name, **options)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from raysweep import storage
 from raysweep.errors import UserError
-from raysweep.results.store import KINDS, TABLES
+from raysweep.results.schema import KINDS, TABLES
 
 Wanted = Optional[Callable[[str], bool]]
 

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
+# Layout under <storage>/<sweep>/: tables/<kind>/<trial_id>.parquet
+TABLES = "tables"
+KINDS = ("trials", "examples", "manifolds")  # manifolds: one row per learned VAE-GAN (issue 17)
+
 # Column names every reader uses (analysis/load.py imports these instead of spelling them).
 SWEEP, TRIAL_ID, STATUS, ERROR = "sweep", "trial_id", "status", "error"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
@@ -139,3 +143,27 @@ def example_table(columns: dict[str, Any], n_rows: int) -> pa.Table:
             v = [v] * n_rows
         cols[f.name] = pa.array(np.asarray(v).tolist() if not isinstance(v, list) else v, type=f.type)
     return pa.table(cols, schema=EXAMPLE_SCHEMA)
+
+
+# One row per learned manifold model (class VAE-GAN, or the class-agnostic one with class -1):
+# how well it approximates its manifold (raysweep.vaegan.manifold_quality), so the report can
+# say when a claim rests on manifolds too crude to support it. Written once per sweep and data
+# set under tables/manifolds/<dataset key>.parquet.
+MANIFOLD_SCHEMA = pa.schema([
+    ("sweep", pa.string()), ("dataset", pa.string()), ("dataset_options", pa.string()),
+    ("kind", pa.string()), ("class", pa.int64()), ("job_key", pa.string()), ("lam", pa.float64()),
+    ("width", pa.float64()), ("epochs", pa.int64()), ("n_images", pa.int64()),
+    ("recon_l1", pa.float64()), ("inside_bound", pa.float64()), ("mu_abs_max_median", pa.float64()),
+    ("recon_acc", pa.float64()), ("clean_acc", pa.float64()), ("frechet", pa.float64()),
+    ("latent_step_l2", pa.float64()), ("usable_share", pa.float64()),
+    ("reference", pa.string()),  # the normally trained classifier the accuracies and features use
+    ("below", pa.string()),  # comma-separated measures below their documented threshold ("" if none)
+    ("schema_version", pa.int64()),
+], metadata={"schema_version": str(SCHEMA_VERSION)})
+
+
+def manifold_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Quality rows (dicts; extra keys ignored) -> a table with MANIFOLD_SCHEMA."""
+    cols = {f.name: [_coerce(r.get(f.name, SCHEMA_VERSION if f.name == "schema_version" else None), f.type)
+                     for r in rows] for f in MANIFOLD_SCHEMA}
+    return pa.table(cols, schema=MANIFOLD_SCHEMA)

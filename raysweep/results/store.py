@@ -12,9 +12,9 @@ from typing import Optional
 import pyarrow as pa
 
 from raysweep import storage
+from raysweep.results.reader import read_kind
+from raysweep.results.schema import KINDS, TABLES
 
-KINDS = ("trials", "examples")
-TABLES = "tables"
 
 
 class TableStore:
@@ -46,8 +46,18 @@ class TableStore:
             storage.write_parquet(self._path("examples", trial_id), examples)
         storage.write_parquet(self._path("trials", trial_id), trial)
 
+    def write_manifolds(self, key: str, table: pa.Table) -> None:
+        """The sweep's manifold-quality rows of one data set (tables/manifolds/<key>.parquet)."""
+        storage.write_parquet(self.dir("manifolds") / f"{key}.parquet", table)
+
     def read(self, kind: str) -> pa.Table:
         """All rows of one table, files of differing schemas unified (empty when none yet)."""
-        from raysweep.results.reader import read_kind
-
         return read_kind(self.root, kind)
+
+
+SAMPLES = "samples"  # <storage>/<sweep>/samples/<trial_id>.pt: a few attacked images per attack (Fig. 2)
+
+
+def samples_path(where: str | storage.Location, sweep: str, trial_id: str) -> storage.Location:
+    """Where a trial's sample pictures go (torch dict of CPU tensors, raysweep.trial.TrialOutput)."""
+    return storage.resolve(where) / sweep / SAMPLES / f"{trial_id}.pt"

@@ -7,7 +7,6 @@ an uninterrupted one draws.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from typing import Any, Callable, Optional, Union
@@ -35,11 +34,6 @@ def _images(data: Union[torch.Tensor, Split]) -> torch.Tensor:
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-
-
-def images_hash(images: torch.Tensor) -> str:
-    """A short stable hash of the training images, recorded in checkpoints."""
-    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
 def build_vaegan(cfg: VAEGANConfig, seed: int) -> VAEGAN:
