@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 from raysweep.data.decoder import TrueDecoder
 from raysweep.data.fonts import load_fonts
 from raysweep.data.fonts_dataset import FontsConfig, latent_table, render_split

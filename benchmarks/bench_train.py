@@ -37,7 +37,7 @@ def _registers_fonts() -> bool:
 def fonts_or_synthetic(n: int, use_fonts: bool) -> tuple[Split, int, bool]:
     """N training images of FONTS when that data set is available, else FONTS-shaped noise."""
     if use_fonts and _registers_fonts():
-        from raysweep.data.dataset import load_dataset
+        from raysweep.data import load_dataset
 
         try:
             data = load_dataset("fonts")

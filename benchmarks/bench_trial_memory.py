@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="bundled fonts, N=1000, small attacks, for CI")
     args = parser.parse_args()
 
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
 
     spec = spec_dict(args)
     load_dataset("fonts", **spec["dataset"]["options"])  # fills the cache (once) outside the child

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from raysweep.attacks import ATTACKS
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 from raysweep.manifold.true import TrueManifold
 from raysweep.models.classifiers import build_model
 from raysweep.training.loop import TrainConfig, train

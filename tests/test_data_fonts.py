@@ -13,7 +13,7 @@ import torch
 
 from raysweep.cli import main
 from raysweep.data import fonts_dataset as fd
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 from raysweep.data.decoder import TrueDecoder
 from raysweep.data.fonts import default_fonts_dir, load_fonts
 from raysweep.data.transform import PRESETS

@@ -7,7 +7,7 @@ import pytest
 
 from raysweep.cli import main
 from raysweep.data import fonts_dataset as fd
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 from raysweep.data.fonts import default_fonts_dir, load_fonts
 from raysweep.data.fonts_manifest import candidate_fonts, manifest_hash, read_manifest
 from raysweep.errors import UserError

@@ -13,7 +13,7 @@ from PIL import Image
 
 from raysweep.cli import main
 from raysweep.data import real
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 from raysweep.errors import UserError
 
 CELEBA_ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "

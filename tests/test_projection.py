@@ -70,7 +70,7 @@ def test_bad_config_is_rejected():
 def test_true_onmanifold_examples_measure_near_zero_on_real_fonts(tmp_path):
     """The control behind claim 1 (Sec. 3.2): theta moved to corners of the eta = 0.3 ball, as the
     on-manifold attack leaves it; the single start leaves a third of them far from the manifold."""
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
     from raysweep.manifold.distance import DISTANCES
     from raysweep.manifold.true import TrueManifold
 

@@ -33,7 +33,13 @@ def test_protocol_box_frozen_weights_and_gradient_in_z_only(kind):
     batch = Batch(torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 2, 1, 0]))
     z, ctx, valid = m.codes(batch)
     assert z.shape == (6, 10) and valid.dtype == torch.bool
-    assert torch.equal(valid, z.abs().amax(1) <= LATENT_BOUND)
+    assert valid.all() and (z.abs() <= LATENT_BOUND).all()  # outside="clamp": codes clamped into the box
+    mu = m.encode(batch.x, ctx) if kind == "class" else m.encode(batch.x)
+    assert torch.equal(z, mu.clamp(-LATENT_BOUND, LATENT_BOUND))
+    m.outside = "exclude"  # the former policy: codes as they are, outside ones invalid
+    z_ex, _, valid_ex = m.codes(batch)
+    assert torch.equal(z_ex, mu) and torch.equal(valid_ex, mu.abs().amax(1) <= LATENT_BOUND)
+    m.outside = "clamp"
     assert (ctx is None) == (kind == "data")
     z = z.clone().requires_grad_(True)
     x = m.decode(z, ctx)

@@ -95,7 +95,7 @@ def run_fonts(args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
 
     started = time.perf_counter()
     ds = load_dataset(args.name, root=args.data_root, cache_dir=args.cache_dir)
