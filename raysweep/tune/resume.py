@@ -6,7 +6,9 @@ every few seconds but deletes superseded checkpoints at once (num_to_keep=1), so
 between the two leaves a state that names a checkpoint already gone; Ray 2.60 then fails the trial
 in `Trainable.restore` on every retry. Before fit() we repair such references: the newest complete
 checkpoint the trial did leave takes the missing name (what Ray once did itself, ray#29099), or,
-if it left none, an empty directory there makes the trial start from epoch 0. State that cannot be
+if it left none, an empty directory there makes the trial start from epoch 0. On object stores
+(s3://, gs://) a directory cannot be renamed, so the checkpoint's files are copied and the old ones
+deleted (`_move_dir`). State that cannot be
 read at all (killed mid-write, or before Tune's first snapshot) is dropped: the trials without rows
 start afresh in a new Tuner. Either way no trial is lost or run twice, because rows, not Tune state,
 decide what is done.
@@ -38,18 +40,46 @@ def _exists(fs: pafs.FileSystem, path: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+def _complete(fs: pafs.FileSystem, path: str) -> bool:
+    """A checkpoint the trainable can continue from: it holds STATE_FILE (written last, below)."""
+    return _exists(fs, f"{path.rstrip('/')}/{STATE_FILE}")
+
+
+def _move_dir(fs: pafs.FileSystem, src: str, dst: str) -> None:
+    """Rename a checkpoint directory. Locally one atomic rename. Object stores have no directories
+    (pyarrow's S3 `move` of a prefix fails with NO_SUCH_KEY), so copy file by file with STATE_FILE
+    last and then delete `src`: a kill mid-copy leaves `dst` incomplete and `src` whole, and the
+    next resume, which checks for STATE_FILE and not for the directory, repairs it again."""
+    if fs.type_name == "local":
+        fs.move(src, dst)
+        return
+    src, dst = src.rstrip("/"), dst.rstrip("/")
+    files = [i.path for i in fs.get_file_info(pafs.FileSelector(src, recursive=True)) if i.type == pafs.FileType.File]
+    files.sort(key=lambda f: f.rsplit("/", 1)[-1] == STATE_FILE)  # False < True: the marker goes last
+    for f in files:
+        target = dst + f[len(src):]
+        fs.create_dir(target.rsplit("/", 1)[0], recursive=True)  # a no-op on S3; needed elsewhere
+        fs.copy_file(f, target)
+    fs.delete_dir(src)
+
+
 def repair_missing_checkpoint(fs: pafs.FileSystem, path: str) -> str:
-    """Make the checkpoint directory `path` exist again; returns what was done, for one log line.
+    """Make the checkpoint `path` complete again; returns what was done, for one log line.
 
     Only complete checkpoints (holding STATE_FILE) of the same trial are candidates: a directory
-    half-copied when the driver died is not one."""
-    trial_dir = path.rstrip("/").rsplit("/", 1)[0]
+    half-copied when the driver (or an earlier repair) died is not one, and is replaced."""
+    path = path.rstrip("/")
+    if _complete(fs, path):
+        return "is complete, left as it is"
+    trial_dir = path.rsplit("/", 1)[0]
     found = fs.get_file_info(pafs.FileSelector(trial_dir, allow_not_found=True))
     done = sorted((int(m.group(1)), info.path) for info in found
                   if info.type == pafs.FileType.Directory and (m := _CHECKPOINT.search(info.base_name))
-                  and _exists(fs, f"{info.path}/{STATE_FILE}"))
+                  and info.path.rstrip("/") != path and _complete(fs, info.path))
+    if _exists(fs, path):  # incomplete: its remains must not mix with the copied files
+        fs.delete_dir(path)
     if done:
-        fs.move(done[-1][1], path)
+        _move_dir(fs, done[-1][1], path)
         return f"continues from {done[-1][1].rsplit('/', 1)[-1]}"
     fs.create_dir(path, recursive=True)  # no STATE_FILE inside: the trainable starts afresh
     return "left no complete checkpoint, starts from epoch 0"
@@ -62,10 +92,10 @@ def _repair(tuner: tune.Tuner, out: TextIO) -> None:
         raise ValueError("it holds no trial states") from None
     for result in results:
         ckpt = result.checkpoint
-        if ckpt is not None and not _exists(ckpt.filesystem, ckpt.path):
+        if ckpt is not None and not _complete(ckpt.filesystem, ckpt.path):
             what = repair_missing_checkpoint(ckpt.filesystem, ckpt.path)
             print(f"raysweep: trial {result.path.rstrip('/').rsplit('/', 1)[-1]}: its saved checkpoint "
-                  f"was gone; {what}", file=out)
+                  f"was gone or incomplete; {what}", file=out)
 
 
 def restore_or_new(path: str, trainable, pending: list[TrialConfig], resume: bool,
