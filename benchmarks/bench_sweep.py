@@ -78,14 +78,13 @@ def run_sequential(spec_path: str, threads: int) -> tuple[float, int]:
     """Every trial in one process with `threads` torch threads; the data set is loaded once."""
     import torch
 
-    from raysweep.config.resolve import expand
     from raysweep.trial import TrialHooks, run_trial
-    from raysweep.validate import load_spec
+    from raysweep.validate import load_sweep
 
     from raysweep.trial import dataset_for
 
     torch.set_num_threads(threads)
-    trials = expand(load_spec(spec_path))
+    _, trials = load_sweep(spec_path)
     dataset_for(trials[0])  # generate/load the data before timing: both sides start from the disk cache
     start = time.perf_counter()
     for t in trials:

@@ -28,9 +28,9 @@ class Request:
 
 
 def strategy_requests(spec: SweepSpec, cluster_gpus: Optional[float], out: Optional[TextIO] = None) -> dict[str, Request]:
-    """strategy name -> request; GPU dropped (one warning) when the cluster has no GPU at all."""
+    """strategy key (label or name) -> request; GPU dropped (one warning) when the cluster has no GPU at all."""
     out = out or sys.stderr
-    reqs = {s.name: Request(spec.strategy_resources(s).cpu, spec.strategy_resources(s).gpu) for s in spec.strategies}
+    reqs = {s.key: Request(spec.strategy_resources(s).cpu, spec.strategy_resources(s).gpu) for s in spec.strategies}
     if cluster_gpus is not None and cluster_gpus <= 0 and any(r.gpu > 0 for r in reqs.values()):
         print("raysweep: warning: the cluster has no GPUs; running every trial on CPU "
               "(GPU requests in the spec are ignored)", file=out)
@@ -58,9 +58,9 @@ class Plan:
 
 def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[str, float]) -> Plan:
     """Reserved resource-hours: each trial holds its strategy's request for its `seconds[trial_id]`."""
-    counts = Counter(t.strategy.name for t in trials)
-    gpu_h = sum(requests[t.strategy.name].gpu * seconds[t.trial_id] for t in trials) / 3600
-    cpu_h = sum(requests[t.strategy.name].cpu * seconds[t.trial_id] for t in trials) / 3600
+    counts = Counter(t.strategy.key for t in trials)
+    gpu_h = sum(requests[t.strategy.key].gpu * seconds[t.trial_id] for t in trials) / 3600
+    cpu_h = sum(requests[t.strategy.key].cpu * seconds[t.trial_id] for t in trials) / 3600
     return Plan(dict(counts), requests, gpu_h, cpu_h)
 
 

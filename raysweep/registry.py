@@ -10,6 +10,8 @@ Each entry carries its metadata beside its factory, so no side table has to be k
 - `check`: validates a spec's parameters for the entry without building it (strategies need a
   runtime context to build; their check builds the typed parameter object only). Without one,
   raysweep.validate builds the entry, which for attacks and distances is cheap and data-free.
+- `params`: the typed parameter dataclass (strategies), whose defaults raysweep.validate writes
+  into a spec, so a default left out and a default written out are the same trial.
 """
 from __future__ import annotations
 
@@ -32,10 +34,11 @@ class Entry(Generic[T]):
     needs: Optional[str] = None
     family: Optional[str] = None
     check: Optional[Callable[..., Any]] = None
+    params: Optional[type] = None  # the typed parameter dataclass, whose defaults fill a spec
 
     def needs_for(self, params: Mapping[str, Any]) -> Optional[str]:
         """What this entry needs when configured with `params` (a `manifold` parameter wins)."""
-        return params.get("manifold", self.needs) if self.needs in (None, *MANIFOLD_KINDS) else self.needs
+        return (params.get("manifold") or self.needs) if self.needs in (None, *MANIFOLD_KINDS) else self.needs
 
 
 class Registry(Generic[T]):
@@ -48,7 +51,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str, description: str = "", *, needs: Optional[str] = None,
                  family: Optional[str] = None, check: Optional[Callable[..., Any]] = None,
-                 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+                 params: Optional[type] = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
         if needs is not None and needs not in NEEDS:
             raise ValueError(f"{self.kind} {name!r}: needs {needs!r} is not one of {NEEDS}")
         if family is not None and self.families and family not in self.families:
@@ -59,7 +62,7 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             lines = (factory.__doc__ or "").strip().splitlines()
             text = description or (lines[0] if lines else "")
-            self._entries[name] = Entry(name, factory, text, needs, family, check)
+            self._entries[name] = Entry(name, factory, text, needs, family, check, params)
             return factory
 
         return deco

@@ -11,17 +11,21 @@ Each mistake is one UserError line naming the key path and the fix.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import inspect
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from raysweep import catalog
+from raysweep import catalog, storage
+from raysweep.config.overrides import apply_overrides
 from raysweep.config.lambda_spec import LambdaSpec, load_lambda_spec as read_lambda_spec
 from raysweep.config.parse import parse_spec
-from raysweep.config.resolve import expand
+from raysweep.config.resolve import TrialConfig, expand
 from raysweep.config.schema import SweepSpec
 from raysweep.config.yaml_file import read_yaml
 from raysweep.errors import UserError
+from raysweep.params import typed
 
 
 def _at(path: str, check: Callable[[], Any]) -> Any:
@@ -66,9 +70,10 @@ def check_names_and_params(spec: SweepSpec) -> None:
     check_vaegan(spec.manifolds.options.vaegan, "manifolds.options.vaegan")
 
 
-def check_data(spec: SweepSpec) -> None:
-    """N, attacked samples and true-manifold needs against the data set (loaded once, cached)."""
-    from raysweep.data.dataset import load_dataset
+def check_data(spec: SweepSpec):
+    """N, attacked samples and true-manifold needs against the data set (loaded once, cached);
+    returns the data set."""
+    from raysweep.data import load_dataset
 
     ds = _at("dataset.options", lambda: load_dataset(spec.dataset.name, **spec.dataset.options))
     n_train, n_test = len(ds.train), len(ds.test)
@@ -85,25 +90,86 @@ def check_data(spec: SweepSpec) -> None:
     if not has_true and any("true" in catalog.manifold_needs(t) for t in expand(spec)):
         raise UserError(f"{spec.dataset.name!r} has no true manifold, which a strategy, attack or distance of the "
                         "spec needs (only FONTS has one); use the class or data manifold instead")
+    return ds
+
+
+def fill_defaults(spec: SweepSpec) -> SweepSpec:
+    """The spec with every strategy's and attack's parameters written out from the registries, so a
+    default left out and the same default written out resolve to the same trial (and id)."""
+    regs = catalog.registries()
+    strategies = []
+    for s in spec.strategies:
+        entry = regs["strategies"].get(s.name)
+        params = dict(s.params)
+        if entry.params is not None:
+            params = dataclasses.asdict(typed(entry.params, s.params, f"strategy {s.name!r}"))
+        strategies.append(s.model_copy(update={"params": params}))
+    attacks = []
+    for a in spec.evaluate.attacks:
+        config = dataclasses.asdict(regs["attacks"].build(a.name, **a.build_params()).config)
+        attacks.append(a.model_copy(update={"params": {k: v for k, v in config.items() if k != "restarts"}}))
+    return spec.model_copy(update={"strategies": strategies,
+                                   "evaluate": spec.evaluate.model_copy(update={"attacks": attacks})})
+
+
+def strategy_param_types(spec: SweepSpec) -> dict[str, str]:
+    """`strategy.<key>` -> the declared type of each strategy parameter (from the entries'
+    parameter dataclasses), so every file of a sweep has the same column types."""
+    regs = catalog.registries()
+    out: dict[str, str] = {}
+    for s in spec.strategies:
+        cls = regs["strategies"].get(s.name).params
+        declared = {f.name: str(f.type) for f in dataclasses.fields(cls)} if cls is not None else {}
+        for k in s.params:
+            t = declared.get(k, "str")
+            out[f"strategy.{k}"] = t if out.get(f"strategy.{k}", t) == t else "str"  # conflicting: text
+    return out
+
+
+def resolve_trials(spec: SweepSpec, ds=None) -> list[TrialConfig]:
+    """The spec's trials with their ids: the data's content hash (when `ds` is given), and the
+    VAE-GAN settings plus the lambda table's content for trials that use learned manifolds."""
+    table = spec.manifolds.options.lambda_table
+    data = storage.read_bytes(table) if table else None
+    if table and data is None:
+        raise UserError(f"manifolds.options.lambda_table: {table!r} not found; run `raysweep tune-lambda` first "
+                        "or fix the path")
+    return expand(spec, data_hash=ds.meta.get("content_hash", ds.data_hash) if ds is not None else "",
+                  lambda_table_hash=hashlib.sha256(data).hexdigest()[:16] if data else "",
+                  uses_learned=lambda cfg: bool(catalog.manifold_needs(cfg) & {"class", "data"}))
 
 
 def validate_spec(spec: SweepSpec, source: str, with_data: bool = True) -> SweepSpec:
-    """Every registry check (and with_data, the size checks), each error prefixed by `source`."""
+    """Every registry check (and with_data, the size checks), each error prefixed by `source`;
+    returns the spec with its defaults filled in (fill_defaults)."""
+    return validate_and_resolve(spec, source, with_data)[0]
+
+
+def validate_and_resolve(spec: SweepSpec, source: str, with_data: bool = True) -> tuple[SweepSpec, list[TrialConfig]]:
+    """validate_spec, then the resolved trials with their ids (resolve_trials)."""
     try:
         catalog.load(spec.plugins)
         catalog.resolve_trial_fn(spec.trial)
         check_names_and_params(spec)
-        if with_data:
-            check_data(spec)
+        spec = fill_defaults(spec)
+        ds = check_data(spec) if with_data else None
+        return spec, resolve_trials(spec, ds)
     except UserError as e:
         raise UserError(f"{source}: {e}") from None
-    return spec
 
 
-def load_spec(path: str | Path, check_data: bool = True) -> SweepSpec:
-    """Read, parse and fully validate a sweep spec file."""
-    data = read_yaml(path, "sweep spec", "sweeps/fonts-smoke.yaml")
-    return validate_spec(parse_spec(data, str(path)), str(path), with_data=check_data)
+def load_spec(path: str | Path, check_data: bool = True, overrides: Sequence[str] = ()) -> SweepSpec:
+    """Read, parse and fully validate a sweep spec file; `overrides` ("key.path=value", the CLI's
+    --set) are applied to the raw mapping first, so they are validated like the file itself."""
+    return load_sweep(path, check_data, overrides)[0]
+
+
+def load_sweep(path: str | Path, check_data: bool = True,
+               overrides: Sequence[str] = ()) -> tuple[SweepSpec, list[TrialConfig]]:
+    """Read, parse, validate and resolve a sweep spec file: (spec, trials with their ids)."""
+    data = apply_overrides(read_yaml(path, "sweep spec", "sweeps/fonts-smoke.yaml"), overrides)
+    source = f"{path} (with --set {' '.join(overrides)})" if overrides else str(path)
+    return validate_and_resolve(parse_spec(data, source), source, with_data=check_data)
 
 
 def load_lambda_spec(path: str | Path) -> LambdaSpec:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
+from raysweep.commands import describe
 from raysweep.errors import UserError
 
 DEVICES = ("cpu", "cuda")
@@ -17,7 +16,7 @@ DEVICES = ("cpu", "cuda")
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one classifier and print its test error",
-                              description=__doc__.splitlines()[0])
+                              description=describe(__doc__))
     p.add_argument("--dataset", default="fonts", help="registered data set (see `raysweep list datasets`)")
     p.add_argument("--n", type=int, required=True, help="training-set size N (class-balanced subset)")
     p.add_argument("--seed", type=int, default=0, help="seeds the subset, initialisation and batch order")
@@ -31,7 +30,9 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _device(name: str | None) -> torch.device:
+def _device(name: str | None) -> "torch.device":
+    import torch
+
     from raysweep.device import default_device
 
     if name is None:
@@ -53,18 +54,19 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def trial_config(args: argparse.Namespace):
     """The command line as a one-trial sweep, validated like any spec (names, parameters, N)."""
-    from raysweep.config.resolve import expand
     from raysweep.config.schema import DatasetSpec, GridSpec, StrategySpec, SweepSpec, TrainSpec
-    from raysweep.validate import validate_spec
+    from raysweep.validate import validate_and_resolve
 
     options = {"root": args.data_root} if args.data_root else {}
     spec = SweepSpec(name="train", dataset=DatasetSpec(name=args.dataset, options=options),
                      grid=GridSpec(n=[args.n], seed=[args.seed], arch=[args.arch]),
                      strategies=[StrategySpec(name=args.strategy)], train=TrainSpec(epochs=args.epochs))
-    return expand(validate_spec(spec, "raysweep train"))[0]
+    return validate_and_resolve(spec, "raysweep train")[1][0]
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from raysweep import trial
     from raysweep.training.loop import evaluate
 

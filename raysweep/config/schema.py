@@ -9,11 +9,16 @@ raysweep.validate, once, before any work starts.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_TRIAL_FN = "raysweep.trial:run_trial"
+# Seeds feed torch.Generator.manual_seed (64-bit) and numpy (below 2**32), and trials derive
+# more from them (seed + 1, seed * 1_000_003 + epoch): numpy's bound keeps every derived seed
+# inside torch's range too.
+MAX_SEED = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class Strict(BaseModel):
@@ -43,14 +48,20 @@ class DatasetSpec(Strict):
 
 class GridSpec(Strict):
     n: list[int] = Field(min_length=1)
-    seed: list[int] = Field(min_length=1)
+    seed: list[Seed] = Field(min_length=1)
     arch: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1)
 
 
 class StrategySpec(Strict):
     name: str
+    label: Optional[str] = None  # the `strategy` column; defaults to name (two configs of one strategy need labels)
     params: dict[str, Any] = Field(default_factory=dict)  # the strategy's typed parameters
     resources: Optional[Resources] = None  # None: the spec's default resources
+
+    @property
+    def key(self) -> str:
+        """The strategy's name in the tables (its label, else its registered name)."""
+        return self.label or self.name
 
 
 class TrainSpec(Strict):
@@ -66,6 +77,15 @@ class TrainSpec(Strict):
     betas: tuple[float, float] = (0.5, 0.9)
 
 
+# An attack's working batch: raysweep.attacks.base.AttackConfig.max_rows's default (a test checks
+# that they agree).
+ATTACK_MAX_ROWS = 10_000
+# (sample, restart) rows of one attack in one trial: 20x the paper's largest (2500 x 5). Each row
+# is ~100 bytes of records and example table; with distances the trial also keeps every x_adv:
+# 250k rows hold 0.8 GB of 28x28 images, 8 GB of CelebA's 3x56x48, on the trial's device.
+MAX_ATTACK_ROWS = 250_000
+
+
 class AttackSpec(Strict):
     name: str
     label: Optional[str] = None  # column prefix; defaults to name (two configs of one attack need labels)
@@ -77,6 +97,20 @@ class AttackSpec(Strict):
     def key(self) -> str:
         """The attack's column prefix in the tables."""
         return self.label or self.name
+
+    @model_validator(mode="after")
+    def _fits(self) -> "AttackSpec":
+        # An attack works on batches of at most max_rows (sample, restart) rows but never splits
+        # one sample's restarts, so restarts > max_rows is one unbounded batch of `restarts` rows.
+        max_rows = self.params.get("max_rows", ATTACK_MAX_ROWS)
+        if isinstance(max_rows, int) and self.restarts > max_rows:
+            raise ValueError(f"restarts {self.restarts} exceed the attack's max_rows {max_rows} (the rows of one "
+                             "working batch, which holds all restarts of a sample); lower restarts")
+        if self.samples * self.restarts > MAX_ATTACK_ROWS:
+            raise ValueError(f"samples x restarts = {self.samples * self.restarts} rows exceed {MAX_ATTACK_ROWS} per "
+                             "attack (each is a records row in memory, an example-table row, and with distances a "
+                             "kept image); lower samples or restarts")
+        return self
 
     def build_params(self) -> dict[str, Any]:
         """Everything ATTACKS.build(name, **...) takes."""
@@ -125,7 +159,7 @@ class ManifoldOptions(Strict):
     """
 
     vaegan: dict[str, Any] = Field(default_factory=dict)
-    seed: int = 0
+    seed: Seed = 0
     train_size: Optional[int] = Field(None, ge=1)  # cap on training images per model (smoke runs)
     lambda_table: Optional[str] = None
     code_batch: int = Field(500, ge=1)  # images per encoder call when caching latent codes
@@ -170,9 +204,10 @@ class SweepSpec(Strict):
                 raise ValueError(f"evaluate.distances: k and center apply to method knn only, not {d.method!r}")
             if d.attack not in labels:
                 raise ValueError(f"evaluate.distances: attack {d.attack!r} is not in evaluate.attacks ({', '.join(labels) or 'none'})")
-        names = [s.name for s in self.strategies]
-        if len(set(names)) != len(names):
-            raise ValueError("strategies: a strategy is listed twice; remove the duplicate")
+        keys = [s.key for s in self.strategies]
+        if len(set(keys)) != len(keys):
+            raise ValueError("strategies: a strategy is listed twice; remove the duplicate or give each "
+                             "configuration its own `label`")
         for key in ("n", "seed", "arch"):
             values = getattr(self.grid, key)
             if len(set(values)) != len(values):

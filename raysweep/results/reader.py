@@ -13,13 +13,15 @@ from typing import Callable, Optional
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from raysweep import storage
 from raysweep.errors import UserError
-from raysweep.results.schema import KINDS, TABLES
+from raysweep.results.schema import KINDS, SCHEMA_VERSION, STATUS, TABLES, TRIAL_ID
 
 Wanted = Optional[Callable[[str], bool]]
+TRIAL_KEYS = (TRIAL_ID, STATUS)  # every trial row names its trial and whether it finished ok
 
 
 def tables_dir(where: str | storage.Location) -> storage.Location:
@@ -50,11 +52,50 @@ def read_kind(tables: storage.Location, kind: str, wanted: Wanted = None) -> pa.
     files = parquet_files(folder)
     if not files:
         return pa.table({})
-    schemas = [pq.read_schema(f, filesystem=folder.fs) for f in files]
+    schemas = [_schema(folder, f, kind) for f in files]
     pick = (lambda names: [c for c in names if wanted is None or wanted(c)])
-    if all(s.equals(schemas[0]) for s in schemas[1:]):
-        dataset = pads.dataset(files, filesystem=folder.fs, format="parquet", partitioning="hive",
-                               partition_base_dir=folder.path)  # Hive folders (key=value) become columns
-        return dataset.to_table(columns=pick(dataset.schema.names))
-    parts = [pq.read_table(f, filesystem=folder.fs, columns=pick(s.names)) for f, s in zip(files, schemas)]
-    return pa.concat_tables(parts, promote_options="permissive")
+    try:
+        if all(s.equals(schemas[0]) for s in schemas[1:]):
+            dataset = pads.dataset(files, filesystem=folder.fs, format="parquet", partitioning="hive",
+                                   partition_base_dir=folder.path)  # Hive folders (key=value) become columns
+            table = dataset.to_table(columns=pick(dataset.schema.names))
+        else:
+            parts = [pq.read_table(f, filesystem=folder.fs, columns=pick(s.names)) for f, s in zip(files, schemas)]
+            table = pa.concat_tables(parts, promote_options="permissive")
+    except (pa.ArrowException, OSError):  # a footer that reads but data pages that do not: find the file
+        for f, s in zip(files, schemas):
+            try:
+                pq.read_table(f, filesystem=folder.fs, columns=pick(s.names))
+            except (pa.ArrowException, OSError) as e:
+                raise _unreadable(folder, f, e) from None
+        raise
+    return check_version(table, folder)
+
+
+def check_version(table: pa.Table, folder: storage.Location) -> pa.Table:
+    """Tables written by a newer raysweep may hold columns this code reads wrongly: stop."""
+    if "schema_version" in table.column_names and table.num_rows:
+        newest = pc.max(table["schema_version"]).as_py()
+        if newest is not None and newest > SCHEMA_VERSION:
+            raise UserError(f"{folder.uri}: tables of schema version {newest}, newer than this raysweep's "
+                            f"{SCHEMA_VERSION}; upgrade raysweep to read them")
+    return table
+
+
+def _unreadable(folder: storage.Location, path: str, e: Exception) -> UserError:
+    return UserError(f"{path}: not a readable Parquet file ({type(e).__name__}: {' '.join(str(e).split())[:160]}); "
+                     f"move it out of {folder.uri} (`raysweep sweep SPEC --resume` reruns its trial)")
+
+
+def _schema(folder: storage.Location, path: str, kind: str) -> pa.Schema:
+    """A file's schema; an unreadable (0-byte, corrupt) file, or a trial row without the columns
+    that say which trial it is and how it ended, is one UserError naming the file."""
+    try:
+        schema = pq.read_schema(path, filesystem=folder.fs)
+    except (pa.ArrowException, OSError) as e:
+        raise _unreadable(folder, path, e) from None
+    missing = [c for c in TRIAL_KEYS if c not in schema.names] if kind == "trials" else []
+    if missing:
+        raise UserError(f"{path}: a trials file without the column(s) {', '.join(missing)}, so not a raysweep trial "
+                        f"row; move it out of {folder.uri}")
+    return schema

@@ -8,7 +8,7 @@ examples: one row per (attacked sample, restart), a fixed schema.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import pyarrow as pa
 
@@ -27,6 +27,7 @@ STATUS_OK, STATUS_FAILED = "ok", "failed"
 DATASET, N, SEED, ARCH, STRATEGY, STRATEGY_FAMILY = "dataset", "n", "seed", "arch", "strategy", "strategy_family"
 TEST_ERROR, TRAIN_TIME, EVAL_TIME = "test_error", "train_time_s", "eval_time_s"
 STARTED_AT, FINISHED_AT, CONFIG_JSON = "started_at", "finished_at", "config_json"
+DATA_HASH, RESULTS_VERSION = "data_hash", "results_version"
 ATTACK, SUCCESS, CORRECT, VALID, DELTA_L2, IMAGE_L2 = "attack", "success", "correct", "valid", "delta_l2", "l2"
 DIST_PREFIX = "dist_"
 
@@ -48,10 +49,12 @@ DISTANCE_METRICS: dict[str, pa.DataType] = {
 TRIAL_BASE = pa.schema([
     (SWEEP, pa.string()), (TRIAL_ID, pa.string()), (STATUS, pa.string()), (ERROR, pa.string()),
     (DATASET, pa.string()), ("dataset_options", pa.string()), (N, pa.int64()), (SEED, pa.int64()),
-    (ARCH, pa.string()), (STRATEGY, pa.string()), (STRATEGY_FAMILY, pa.string()),
+    (ARCH, pa.string()), (STRATEGY, pa.string()), ("strategy_name", pa.string()), (STRATEGY_FAMILY, pa.string()),
     ("train.epochs", pa.int64()), ("train.batch_size", pa.int64()), ("train.lr", pa.float64()),
     ("train.lr_decay", pa.float64()), ("train.weight_decay", pa.float64()),
     (CONFIG_JSON, pa.string()),  # the whole resolved TrialConfig, for anything not a column
+    # what the trial id is made of besides the config columns (raysweep.config.resolve)
+    (DATA_HASH, pa.string()), (RESULTS_VERSION, pa.int64()), ("manifolds_json", pa.string()),
     (TEST_ERROR, pa.float64()), ("train_error", pa.float64()),
     (TRAIN_TIME, pa.float64()), (EVAL_TIME, pa.float64()),
     (STARTED_AT, pa.float64()), (FINISHED_AT, pa.float64()),  # unix seconds, for scheduling checks
@@ -94,10 +97,27 @@ def strategy_param_types(spec: "SweepSpec") -> dict[str, pa.DataType]:
     return {f"strategy.{k}": _param_type(v) for k, v in sorted(keys.items())}
 
 
-def trial_schema(spec: "SweepSpec") -> pa.Schema:
-    """The trial table schema of one sweep: base columns + strategy params + attacks + distances."""
+# Declared Python types of strategy parameters (dataclass annotations) -> Arrow types.
+DECLARED_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+
+
+def declared_type(annotation: str) -> pa.DataType:
+    """'Optional[float]' -> float64; anything not a plain scalar is JSON text."""
+    base = annotation.removeprefix("Optional[").removesuffix("]") if annotation.startswith("Optional[") else annotation
+    return DECLARED_TYPES.get(base, pa.string())
+
+
+def trial_schema(spec: "SweepSpec", param_types: Optional[dict[str, str]] = None) -> pa.Schema:
+    """The trial table schema of one sweep: base columns + strategy params + attacks + distances.
+
+    param_types (raysweep.validate.strategy_param_types) are the parameters' declared types, so
+    every file of a sweep types a column alike whatever values its trial saw; without them the
+    types follow the spec's values."""
     fields = list(TRIAL_BASE)
-    fields += [pa.field(k, t) for k, t in strategy_param_types(spec).items()]
+    if param_types is not None:
+        fields += [pa.field(k, declared_type(t)) for k, t in sorted(param_types.items())]
+    else:
+        fields += [pa.field(k, t) for k, t in strategy_param_types(spec).items()]
     for a in spec.evaluate.attacks:
         fields += [pa.field(f"{a.key}.{m}", t) for m, t in {**ATTACK_INFO, **ATTACK_METRICS}.items()]
     for d in spec.evaluate.distances:

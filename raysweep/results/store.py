@@ -7,13 +7,17 @@ what marks the trial finished for resume. Local paths and pyarrow.fs URIs alike.
 """
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from raysweep import storage
 from raysweep.results.reader import read_kind
-from raysweep.results.schema import KINDS, TABLES
+from raysweep.results.schema import KINDS, STATUS, STATUS_FAILED, TABLES, TRIAL_ID
+
+SET_ASIDE = "set-aside"  # rows moved out of the way (unreadable, or failed under --retry-failed)
 
 
 
@@ -49,6 +53,48 @@ class TableStore:
     def write_manifolds(self, key: str, table: pa.Table) -> None:
         """The sweep's manifold-quality rows of one data set (tables/manifolds/<key>.parquet)."""
         storage.write_parquet(self.dir("manifolds") / f"{key}.parquet", table)
+
+    # -- upkeep at a driver's start (it holds the sweep's lease, raysweep.lease) ------------------
+
+    def clean_temporaries(self) -> int:
+        """Delete temporary files a killed writer left (names starting with ".tmp-")."""
+        n = 0
+        for kind in KINDS:
+            for info in storage.list_dir(self.dir(kind)):
+                if info.base_name.startswith(".tmp-"):
+                    self.root.fs.delete_file(info.path)
+                    n += 1
+        return n
+
+    def set_aside(self, trial_id: str, why: str) -> storage.Location:
+        """Move a trial's files to tables/set-aside/ (kept for inspection), so the trial reruns."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.root / SET_ASIDE
+        storage.make_dir(target)
+        for kind in KINDS:
+            src = self._path(kind, trial_id)
+            if storage.exists(src):
+                self.root.fs.move(src.path, (target / f"{kind}-{trial_id}-{why}-{stamp}.parquet").path)
+        return target
+
+    def unreadable_ids(self) -> list[str]:
+        """Trial rows that are not a readable Parquet file (0 bytes, cut short): not "done"."""
+        bad = []
+        for trial_id in sorted(self.done_ids()):
+            try:
+                if pq.read_metadata(self._path("trials", trial_id).path, filesystem=self.root.fs).num_rows < 1:
+                    bad.append(trial_id)
+            except (pa.ArrowInvalid, OSError):
+                bad.append(trial_id)
+        return bad
+
+    def failed_ids(self) -> set[str]:
+        """Trials whose row says status=failed."""
+        table = self.read("trials")
+        if table.num_rows == 0 or STATUS not in table.column_names:
+            return set()
+        rows = table.select([TRIAL_ID, STATUS]).to_pylist()
+        return {r[TRIAL_ID] for r in rows if r[STATUS] == STATUS_FAILED}
 
     def read(self, kind: str) -> pa.Table:
         """All rows of one table, files of differing schemas unified (empty when none yet)."""

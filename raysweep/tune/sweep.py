@@ -28,9 +28,10 @@ from ray import tune  # noqa: E402
 
 from raysweep import storage  # noqa: E402
 from raysweep.catalog import manifold_needs  # noqa: E402
-from raysweep.config.resolve import TrialConfig, expand  # noqa: E402
-from raysweep.config.schema import SweepSpec  # noqa: E402
+from raysweep.config.resolve import TrialConfig  # noqa: E402
+from raysweep.config.schema import StrategySpec, SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
+from raysweep.lease import acquire  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
@@ -38,9 +39,12 @@ from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
-from raysweep.tune.source import ensure_source_model  # noqa: E402
+from raysweep.tune.capacity import check_requests_fit  # noqa: E402
+from raysweep.training.source import ensure_source_model  # noqa: E402
+from raysweep.tune.source import fit_in_task  # noqa: E402
+from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
-from raysweep.validate import load_spec  # noqa: E402
+from raysweep.validate import load_sweep, strategy_param_types  # noqa: E402
 
 # Our metrics live in the Parquet tables; Tune's per-trial result files are off, so its
 # "could not fetch metrics" warning after fit() is noise.
@@ -54,6 +58,7 @@ class SweepSummary:
     skipped: int  # rows existed before this run
     ok: int
     failed: int
+    unfinished: int = 0  # pending trials without a row after Tune returned (interrupted)
 
 
 def connect(address: Optional[str]) -> None:
@@ -75,18 +80,19 @@ def experiment_path(spec: SweepSpec) -> str:
     return storage.join(spec.storage, spec.name)
 
 
-def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig]) -> ManifoldHandles:
+def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], out: Optional[TextIO] = None) -> ManifoldHandles:
     """Create the learned-manifold actors the pending trials need, before Tuner.fit(), so they
     reserve their share first. The FONTS true manifold needs no actor (trials build it)."""
     needs = set().union(*(manifold_needs(t) for t in trials)) - {"true"}
     return ensure_manifold_actors(spec.dataset, sorted(needs), spec.storage, spec.manifolds.resources,
-                                  options=spec.manifolds.options, detached=spec.manifolds.detached)
+                                  options=spec.manifolds.options, detached=spec.manifolds.detached,
+                                  progress=None if out is None else lambda line: print(line, file=out, flush=True))
 
 
 def _trainable(ctx: SweepContext, requests):
     fn = tune.with_parameters(run_sweep_trial, ctx=ctx)
     by_strategy = {k: r.as_dict() for k, r in requests.items()}
-    return tune.with_resources(fn, lambda config: by_strategy[config["trial"]["strategy"]["name"]])
+    return tune.with_resources(fn, lambda config: by_strategy[StrategySpec(**config["trial"]["strategy"]).key])
 
 
 def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, out: TextIO, already: int):
@@ -135,20 +141,44 @@ def _leave_job_working_dir() -> None:
         os.chdir(os.path.expanduser("~"))
 
 
+def _upkeep(store: TableStore, retry_failed: bool, out: TextIO) -> None:
+    """Under the lease, before planning: temporary files of killed writers go, unreadable rows
+    and (with --retry-failed) failed rows are set aside so their trials run again."""
+    store.clean_temporaries()
+    for trial_id in store.unreadable_ids():
+        where = store.set_aside(trial_id, "unreadable")
+        print(f"raysweep: warning: the row of trial {trial_id} is unreadable (a write cut short); "
+              f"moved to {where.uri}, the trial runs again", file=out)
+    if retry_failed:
+        for trial_id in sorted(store.failed_ids()):
+            store.set_aside(trial_id, "failed")
+
+
 def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
-              storage_uri: Optional[str] = None, out: Optional[TextIO] = None) -> SweepSummary:
-    """Run (or, with dry, plan) the sweep in `spec_path`; `storage_uri` overrides the spec's."""
+              storage_uri: Optional[str] = None, out: Optional[TextIO] = None,
+              retry_failed: bool = False) -> SweepSummary:
+    """Run (or, with dry, plan) the sweep in `spec_path`; `storage_uri` overrides the spec's.
+
+    A run holds the sweep's lease (raysweep.lease) from before anything is written or deleted to
+    the end, so a second driver on the same sweep stops with one line naming the first."""
     out = out or sys.stderr
-    spec = load_spec(spec_path)
-    if storage_uri:
+    spec, trials = load_sweep(spec_path)
+    if storage_uri:  # where results go is not part of a trial's identity
         spec = spec.model_copy(update={"storage": storage_uri})
-    trials = expand(spec)
     store = TableStore(spec.storage, spec.name)
+    if dry:
+        dry_run(spec, trials, store.done_ids(), out)
+        done = store.done_ids()
+        return SweepSummary(len(trials), sum(t.trial_id in done for t in trials), 0, 0)
+    with acquire(spec.storage, spec.name):
+        _upkeep(store, retry_failed, out)
+        return _run_held(spec, trials, store, address, resume, out)
+
+
+def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, address: Optional[str],
+              resume: bool, out: TextIO) -> SweepSummary:
     done = store.done_ids()
     pending = [t for t in trials if t.trial_id not in done]
-    if dry:
-        dry_run(spec, trials, done, out)
-        return SweepSummary(len(trials), len(trials) - len(pending), 0, 0)
     if not pending:
         print(f"sweep {spec.name}: all {len(trials)} trials have rows in {store.root.uri}; nothing to do", file=out)
         return SweepSummary(len(trials), len(trials), 0, 0)
@@ -157,10 +187,12 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     _leave_job_working_dir()
     connect(address)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
-    schema = trial_schema(spec)
+    check_requests_fit(spec, requests, pending)  # a request no node can hold would queue forever
+    schema = trial_schema(spec, strategy_param_types(spec))
     path = experiment_path(spec)
-    actors = start_manifold_actors(spec, pending)
-    source = ensure_source_model(spec, pending)  # transfer attacks: trained once, before the trials
+    actors = start_manifold_actors(spec, pending, out)
+    source = ensure_source_model(spec, pending, fit_in_task(spec.manifolds.resources.gpu))  # trained once
+    write_manifold_table(spec, set().union(*(manifold_needs(t) for t in pending)), source)
     ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
                        plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source)
     # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
@@ -174,8 +206,12 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
         results = tuner.fit()
     finally:
         teardown(actors)
-    failed = _record_failures(results, store, schema)
-    finished = store.done_ids()
+    _record_failures(results, store, schema)
+    finished, failed_ids = store.done_ids(), store.failed_ids()
+    failed = sum(t.trial_id in failed_ids for t in pending)
     ok = sum(t.trial_id in finished for t in pending) - failed
+    unfinished = len(pending) - ok - failed
     print(f"sweep {spec.name}: {ok} ok, {failed} failed, {len(done)} skipped; tables in {store.root.uri}", file=out)
-    return SweepSummary(len(trials), len(done), ok, failed)
+    if unfinished:  # Tune returns normally after a Ctrl-C: say so, and let the CLI exit 130
+        print(f"sweep {spec.name}: {unfinished} of {len(trials)} trials unfinished; rerun with --resume", file=out)
+    return SweepSummary(len(trials), len(done), ok, failed, unfinished)

@@ -19,10 +19,11 @@ import pyarrow as pa
 import torch
 from ray import tune
 
-from raysweep import catalog
+from raysweep import catalog, storage
 from raysweep.config.resolve import TrialConfig
-from raysweep.results.rows import ok_tables
-from raysweep.results.store import TableStore
+from raysweep.errors import UserError
+from raysweep.results.rows import failed_table, ok_tables
+from raysweep.results.store import TableStore, samples_path
 
 STATE_FILE = "state.pt"
 
@@ -60,12 +61,9 @@ def _report_epoch(epoch: int, metrics: dict[str, float], state_fn) -> None:
 def _manifolds(ctx: SweepContext) -> dict[str, Any]:
     """Manifolds served by the sweep's shared actors (raysweep.tune.actors), by name, and the
     transfer attack's source model (raysweep.training.source)."""
-    out: dict[str, Any] = {}
-    if ctx.source_model is not None:  # loaded from storage once per worker process
-        from raysweep.training.source import load_source
-        from raysweep.trial import SOURCE_MODEL
+    from raysweep.training.source import served
 
-        out[SOURCE_MODEL] = load_source(ctx.storage, ctx.source_model)
+    out = served(ctx.storage, ctx.source_model)  # loaded from storage once per worker process
     if not ctx.manifold_actors:
         return out
     from raysweep.tune.manifold_client import manifold_from_actors
@@ -89,12 +87,19 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
         return
     started = time.time()
     hooks = TrialHooks(state=_load_state(), on_epoch=_report_epoch, manifolds=_manifolds(ctx))
-    out = catalog.resolve_trial_fn(ctx.trial_fn)(cfg, hooks)
+    try:
+        out = catalog.resolve_trial_fn(ctx.trial_fn)(cfg, hooks)
+    except UserError as e:  # deterministic (NaN loss, bad parameters): a retry would fail the same way
+        store.write(cfg.trial_id, failed_table(cfg, f"UserError: {e}", ctx.schema))
+        tune.report({"done": 1, "skipped": 0, "failed": 1})
+        return
     trial, examples = ok_tables(
         cfg, out.row, out.examples, ctx.schema, started_at=started, finished_at=time.time(),
         node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else socket.gethostname(),
         gpu_ids=",".join(str(g) for g in ray.get_gpu_ids()),
         resumed_from_epoch=int(hooks.state["epoch"]) if hooks.state else 0)
+    if getattr(out, "samples", None):  # Fig. 2 pictures, before the row that marks the trial done
+        storage.save_torch(samples_path(ctx.storage, ctx.sweep, cfg.trial_id), out.samples)
     store.write(cfg.trial_id, trial, examples)
     final = {k: v for k, v in out.row.items() if isinstance(v, (int, float))}
     tune.report({**final, "done": 1, "skipped": 0})

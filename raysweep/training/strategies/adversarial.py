@@ -54,13 +54,13 @@ def _build(name: str, ctx: StrategyContext, params: dict[str, Any], random: bool
 
 
 @STRATEGIES.register("adversarial", "regular adversarial training, L-inf eps 0.3, 50/50 clean/adversarial (Eq. 2)",
-                     family="regular", check=lambda **p: _resolve("adversarial", p, random=False))
+                     family="regular", params=AdversarialParams, check=lambda **p: _resolve("adversarial", p, random=False))
 def build_adversarial(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     return _build("adversarial", ctx, params, random=False)
 
 
 @STRATEGIES.register("random_image", "baseline: uniform noise in the eps-ball instead of adversarial (supp. H)",
-                     family="baseline", check=lambda **p: _resolve("random_image", p, random=True))
+                     family="baseline", params=AdversarialParams, check=lambda **p: _resolve("random_image", p, random=True))
 def build_random_image(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     return _build("random_image", ctx, params, random=True)
 

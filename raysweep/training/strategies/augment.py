@@ -80,7 +80,7 @@ def sampling_box(ctx: StrategyContext, params: dict[str, Any]) -> tuple[torch.Te
 
 
 @STRATEGIES.register("augment", "STN data augmentation: random t, ||t||_inf <= 0.3 around the identity, in the box",
-                     family="baseline", check=lambda **p: _resolve(p))
+                     family="baseline", params=AugmentParams, check=lambda **p: _resolve(p))
 def build_augment(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     p = _resolve(params)
     lower, upper = sampling_box(ctx, params)

@@ -63,7 +63,7 @@ def _resolve(params: dict[str, Any]) -> tuple[CombinedParams, Variant, float, At
 
 
 @STRATEGIES.register("combined", "regular + on-manifold adversarial training mixed by `ratio` (Fig. 7 bottom)",
-                     needs="true", family="combined", check=lambda **p: _resolve(p))
+                     needs="true", family="combined", params=CombinedParams, check=lambda **p: _resolve(p))
 def build_combined(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     p, variant, fraction, linf, latent = _resolve(params)
     regular = attack_craft(linf, early_stop=variant.early_stop, generator=ctx.generator)

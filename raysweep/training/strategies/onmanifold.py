@@ -77,7 +77,7 @@ def _register(name: str, kind: Optional[str], description: str) -> None:
     factory.__doc__ = description
     family = "baseline" if kind is None else "on-manifold"
     STRATEGIES.register(name, description, needs=kind or "true", family=family,
-                        check=lambda **p: _resolve(name, p, kind))(factory)
+                        params=OnManifoldParams, check=lambda **p: _resolve(name, p, kind))(factory)
 
 
 _register("onmanifold_true", "true", "on-manifold adversarial training on the true FONTS manifold, eta 0.3 (Eq. 4)")

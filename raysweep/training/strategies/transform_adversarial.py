@@ -42,7 +42,7 @@ def _resolve(params: dict[str, Any], ctx: StrategyContext) -> tuple[Attack, Vari
 
 
 @STRATEGIES.register("transform_adversarial", "adversarial transformation training, 6 DOF, eta 0.3 (Eq. 5)",
-                     family="transformation", check=lambda **p: _resolve(p, StrategyContext()))
+                     family="transformation", params=TransformParams, check=lambda **p: _resolve(p, StrategyContext()))
 def build_transform_adversarial(ctx: StrategyContext, **params: Any) -> MixedStrategy:
     attack, variant, fraction = _resolve(params, ctx)
     craft = attack_craft(attack, early_stop=variant.early_stop, generator=ctx.generator)
