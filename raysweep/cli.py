@@ -10,10 +10,11 @@ import argparse
 import importlib
 import sys
 
+import raysweep
 from raysweep.errors import UserError
 
 # Order here is the order in `raysweep --help`.
-COMMANDS = ["data", "train", "list", "sweep", "tables", "tune_lambda", "analyze"]
+COMMANDS = ["data", "train", "list", "sweep", "evaluate", "tables", "tune_lambda", "analyze"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="raysweep",
         description="Ray sweeps that disentangle adversarial robustness and generalization.",
     )
+    parser.add_argument("--version", action="version", version=f"raysweep {raysweep.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

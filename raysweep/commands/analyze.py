@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from raysweep.commands import describe
 from raysweep.errors import UserError
 
 
@@ -26,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("analyze", help="figures and the claims report for a finished sweep")
+    p = subparsers.add_parser("analyze", help="figures and the claims report for a finished sweep",
+                              description=describe(__doc__))
     p.add_argument("results_dir", metavar="RESULTS_DIR", help="<storage>/<sweep> (or its tables folder)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RESULTS_DIR/analysis)")
     p.add_argument("--arch", default=None, metavar="NAME", help="analyse only this architecture's trials")

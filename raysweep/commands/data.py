@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 
+from raysweep.commands import describe
 from raysweep.errors import UserError
 
 FETCHABLE = ("emnist", "fmnist", "celeba")
@@ -21,7 +22,7 @@ FETCHABLE = ("emnist", "fmnist", "celeba")
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="generate FONTS, load or fetch the real data sets",
-                              description=__doc__.splitlines()[0])
+                              description=describe(__doc__))
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     f = sub.add_parser("fonts", help="generate (or reuse the cached) FONTS data set")

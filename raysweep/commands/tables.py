@@ -1,24 +1,34 @@
-"""`raysweep tables SPEC_OR_DIR`: read a sweep's Parquet tables with pandas and print a summary
-(trials per status, mean test error and attack success rates per strategy and N)."""
+"""`raysweep tables SPEC_OR_DIR [--json]`: read a sweep's Parquet tables with pandas and print a
+summary (trials per status, mean test error and attack success rates per strategy and N).
+
+--json prints the same summary as one JSON object (for scripts); pyarrow and pandas are imported
+only when the command runs."""
 from __future__ import annotations
 
 import argparse
+import json
+from typing import TYPE_CHECKING
 
-from raysweep import storage
+from raysweep.commands import describe
 from raysweep.errors import UserError
-from raysweep.results.schema import TABLES
-from raysweep.results.store import TableStore
+
+if TYPE_CHECKING:
+    from raysweep import storage
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("tables", help="summarise a sweep's result tables",
-                              description=__doc__.splitlines()[0])
+                              description=describe(__doc__))
     p.add_argument("target", help="a sweep spec YAML, or a <storage>/<sweep> (or its tables/) directory")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
 
 def tables_root(target: str) -> tuple[storage.Location, str]:
     """(storage, sweep) for a spec file or a results directory (a local path or a URI)."""
+    from raysweep import storage
+    from raysweep.results.schema import TABLES
+
     if target.endswith((".yaml", ".yml")):
         from raysweep.validate import load_spec
 
@@ -40,8 +50,20 @@ def summary(trials) -> "object":
     return ok.groupby(["strategy", "n"])[cols].mean().round(4)
 
 
+def as_json(sweep: str, uri: str, trials, n_examples: int) -> dict:
+    """The summary as plain JSON values: counts, the per-(strategy, N) means, failed trials."""
+    table = summary(trials).reset_index()
+    failed = trials[trials["status"] == "failed"]
+    return {"sweep": sweep, "tables": uri, "trials": len(trials), "examples": n_examples,
+            "status": {str(k): int(v) for k, v in trials["status"].value_counts().items()},
+            "summary": json.loads(table.to_json(orient="records")),
+            "failed": [{"trial_id": r["trial_id"], "error": str(r["error"])} for _, r in failed.iterrows()]}
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
+
+    from raysweep.results.store import TableStore
 
     where, sweep = tables_root(args.target)
     store = TableStore(where, sweep)
@@ -49,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if trials.empty:
         raise UserError(f"{store.root.uri}: no trial rows yet; run `raysweep sweep` first")
     examples = store.read("examples")
+    if args.json:
+        print(json.dumps(as_json(sweep, store.root.uri, trials, examples.num_rows), indent=1))
+        return 0
     print(f"sweep {sweep}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(trials['status'].value_counts().items()))}), "
           f"{examples.num_rows} example rows; tables in {store.root.uri}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):

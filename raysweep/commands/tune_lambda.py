@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from raysweep.commands import describe
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("tune-lambda", help="tune the VAE-GAN lambda per class with Optuna (sweeps/*-lambda.yaml)",
-                              description=__doc__.splitlines()[0])
+                              description=describe(__doc__))
     p.add_argument("spec", help="lambda spec YAML, e.g. sweeps/fonts-lambda.yaml")
     p.add_argument("--address", default=None,
                    help="Ray cluster: 'auto', 'ray://host:10001' (default: RAY_ADDRESS, else a local Ray)")
