@@ -95,7 +95,7 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
 
     idx = subset(ds.train.y, cfg.n, cfg.seed)
     split = ds.train.subset(torch.as_tensor(idx))
-    model = build_model(cfg.arch, ds.image_shape, ds.n_classes, seed=cfg.seed)
+    model = build_model(cfg.arch.name, ds.image_shape, ds.n_classes, seed=cfg.seed, **cfg.arch.options)
     ctx = StrategyContext(manifolds=manifolds, dataset_meta=ds.meta,
                           generator=torch.Generator().manual_seed(cfg.seed + 1), device=device)
     strategy = STRATEGIES.build(cfg.strategy.name, ctx=ctx, **cfg.strategy.params)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from raysweep import catalog, storage
 from raysweep.config.overrides import apply_overrides
 from raysweep.config.lambda_spec import LambdaSpec, load_lambda_spec as read_lambda_spec
+from raysweep.config.arch import ArchSpec
 from raysweep.config.parse import parse_spec
 from raysweep.config.resolve import TrialConfig, expand
 from raysweep.config.schema import SweepSpec
@@ -45,6 +46,22 @@ def check_dataset_options(name: str, options: dict[str, Any], path: str) -> None
         _at(f"{path}.options", lambda: inspect.signature(entry.factory).bind(**options))
 
 
+def check_arch(arch: ArchSpec) -> None:
+    """The model exists and builds with these options (names and values) for a 28x28 gray input,
+    on the meta device: no memory for the weights and no forward pass, since the options, not the
+    data, are being checked."""
+    import torch
+
+    from raysweep.models import build_model
+
+    entry = catalog.registries()["models"].get(arch.name)
+    params = inspect.signature(entry.factory).parameters.values()
+    if arch.options and not any(p.kind == p.VAR_KEYWORD for p in params):
+        inspect.signature(entry.factory).bind(in_shape=(1, 28, 28), n_classes=10, **arch.options)
+    with torch.device("meta"):
+        build_model(arch.name, (1, 28, 28), 10, **arch.options)
+
+
 def check_vaegan(overrides: dict[str, Any], path: str) -> None:
     from raysweep.vaegan.config import VAEGANConfig, check_overrides
 
@@ -56,7 +73,7 @@ def check_names_and_params(spec: SweepSpec) -> None:
     regs = catalog.registries()
     check_dataset_options(spec.dataset.name, spec.dataset.options, "dataset")
     for i, arch in enumerate(spec.grid.arch):
-        _at(f"grid.arch[{i}]", lambda: regs["models"].get(arch))
+        _at(f"grid.arch[{i}]", lambda: check_arch(arch))
     for i, s in enumerate(spec.strategies):
         entry = _at(f"strategies[{i}].name", lambda: regs["strategies"].get(s.name))
         if entry.check is not None:

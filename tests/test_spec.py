@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the sweep_fixtures plugin (wor
 import sweep_fixtures  # noqa: E402
 from raysweep.cli import main  # noqa: E402
 from raysweep.config import expand, parse_spec
-from raysweep.validate import load_spec  # noqa: E402
+from raysweep.validate import load_spec, validate_spec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,3 +152,27 @@ def test_unknown_name_raises_usererror_in_library(tmp_path):
     spec["strategies"] = [{"name": "nope"}]
     with pytest.raises(UserError, match="choose one of"):
         load_spec(_write(tmp_path, spec))
+
+
+def test_arch_entries_carry_options_through_validation_resolution_and_rows():
+    """grid.arch: {name: resnet13, width: 4} reaches the model factory; a bare name keeps its old id."""
+    from raysweep.config.arch import ArchSpec
+    from raysweep.results.rows import config_columns
+
+    base = {"name": "a", "dataset": {"name": "fonts"}, "grid": {"n": [100], "seed": [0]},
+            "strategies": [{"name": "normal"}]}
+    plain = expand(validate_spec(parse_spec(base), "s", with_data=False))[0]
+    arch = [{"name": "resnet13", "width": 0.25}, "cnn", {"name": "mlp", "options": {"hidden": 8, "depth": 2}}]
+    spec = validate_spec(parse_spec({**base, "grid": {**base["grid"], "arch": arch}}), "s", with_data=False)
+    trials = expand(spec)
+    assert [t.arch for t in trials] == [ArchSpec(name="resnet13", options={"width": 0.25}), ArchSpec(name="cnn"),
+                                        ArchSpec(name="mlp", options={"hidden": 8, "depth": 2})]
+    assert trials[1].trial_id == plain.trial_id  # option-less entries serialise to the bare name
+    assert len({t.trial_id for t in trials}) == 3
+    assert config_columns(trials[0])["arch"] == "resnet13(width=0.25)"
+    assert type(trials[0]).from_dict(trials[0].to_dict()) == trials[0]
+    with pytest.raises(UserError, match=r"grid\.arch\[0\]"):
+        validate_spec(parse_spec({**base, "grid": {**base["grid"], "arch": [{"name": "cnn", "depth_bogus": 3}]}}),
+                      "s", with_data=False)
+    with pytest.raises(UserError, match="grid.arch: a value is listed twice"):
+        parse_spec({**base, "grid": {**base["grid"], "arch": ["cnn", {"name": "cnn"}]}})

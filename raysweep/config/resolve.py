@@ -15,6 +15,7 @@ import hashlib
 import json
 from typing import Any, Callable, Optional
 
+from raysweep.config.arch import ArchSpec
 from raysweep.config.schema import (
     DEFAULT_TRIAL_FN, DatasetSpec, EvaluateSpec, ManifoldOptions, StrategySpec, Strict, SweepSpec, TrainSpec,
 )
@@ -34,7 +35,7 @@ class TrialConfig(Strict):
     dataset: DatasetSpec
     n: int
     seed: int
-    arch: str
+    arch: ArchSpec  # name + options; serialises to the bare name without options (ids unchanged)
     strategy: StrategySpec
     train: TrainSpec
     evaluate: EvaluateSpec

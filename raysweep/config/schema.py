@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raysweep.config.arch import ArchSpec
+
 DEFAULT_TRIAL_FN = "raysweep.trial:run_trial"
 # Seeds feed torch.Generator.manual_seed (64-bit) and numpy (below 2**32), and trials derive
 # more from them (seed + 1, seed * 1_000_003 + epoch): numpy's bound keeps every derived seed
@@ -49,7 +51,8 @@ class DatasetSpec(Strict):
 class GridSpec(Strict):
     n: list[int] = Field(min_length=1)
     seed: list[Seed] = Field(min_length=1)
-    arch: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1)
+    # a name or {name: resnet13, width: 4}: the model's options (raysweep.config.arch)
+    arch: list[ArchSpec] = Field(default_factory=lambda: [ArchSpec(name="cnn")], min_length=1)
 
 
 class StrategySpec(Strict):
@@ -176,6 +179,20 @@ class ManifoldSpec(Strict):
     detached: bool = False  # actors outlive the sweep (for the next sweep); teardown leaves them
 
 
+class CallbackSpec(Strict):
+    """One of Ray Tune's own logger callbacks (each an optional extra: `pip install 'raysweep[NAME]'`);
+    options go to its constructor (mlflow: tracking_uri, experiment_name; wandb: project, ...).
+    A bare name is shorthand for {name: NAME}."""
+
+    name: Literal["tensorboard", "mlflow", "wandb"]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
 class SweepSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     dataset: DatasetSpec
@@ -190,6 +207,7 @@ class SweepSpec(Strict):
     retries: int = Field(2, ge=0)  # FailureConfig.max_failures per trial
     trial: str = DEFAULT_TRIAL_FN  # "module:function" running one trial (raysweep.trial protocol)
     plugins: list[str] = Field(default_factory=list)  # modules imported first (extra registrations)
+    callbacks: list[CallbackSpec] = Field(default_factory=list)  # Ray Tune loggers: tensorboard, mlflow, wandb
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "SweepSpec":

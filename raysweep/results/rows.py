@@ -36,7 +36,7 @@ def config_columns(cfg: TrialConfig) -> dict[str, Any]:
     """Every config field as its own trial-table column, plus versions."""
     cols: dict[str, Any] = {
         "sweep": cfg.sweep, "trial_id": cfg.trial_id, "dataset": cfg.dataset.name,
-        "dataset_options": cfg.dataset.options, "n": cfg.n, "seed": cfg.seed, "arch": cfg.arch,
+        "dataset_options": cfg.dataset.options, "n": cfg.n, "seed": cfg.seed, "arch": cfg.arch.key,
         "strategy": cfg.strategy.key, "strategy_name": cfg.strategy.name,
         "config_json": json.dumps(cfg.to_dict(), sort_keys=True, default=str),
         "data_hash": cfg.data_hash, "results_version": cfg.results_version,
@@ -54,7 +54,7 @@ def ok_tables(cfg: TrialConfig, measured: dict[str, Any], examples: dict[str, np
     row = {**config_columns(cfg), **measured, **extra, "status": "ok"}
     n_rows = len(next(iter(examples.values()))) if examples else 0
     ex = example_table({**examples, "sweep": cfg.sweep, "trial_id": cfg.trial_id, "n": cfg.n, "seed": cfg.seed,
-                        "strategy": cfg.strategy.key, "arch": cfg.arch, "schema_version": SCHEMA_VERSION}, n_rows)
+                        "strategy": cfg.strategy.key, "arch": cfg.arch.key, "schema_version": SCHEMA_VERSION}, n_rows)
     return trial_table([row], schema), ex
 
 
