@@ -69,6 +69,22 @@ class Explode:
         raise RuntimeError("boom: this strategy always fails")
 
 
+class Refuse:
+    """Raises a UserError (a deterministic failure: bad input) and counts attempts in `dir`."""
+
+    name = "refuse"
+
+    def __init__(self, dir: str):
+        self.dir = dir
+
+    def loss(self, model, batch):
+        from raysweep.errors import UserError
+
+        os.makedirs(self.dir, exist_ok=True)
+        open(os.path.join(self.dir, uuid.uuid4().hex), "w").close()
+        raise UserError("refuse: this input can never train; fix the spec")
+
+
 class Flaky:
     """Fails once, at loss call `fail_at` of its first attempt (a marker file remembers it)."""
 
@@ -91,6 +107,7 @@ if "barrier" not in STRATEGIES:
     STRATEGIES.register("barrier", "test: wait for N trials")(lambda ctx, **p: Barrier(**p))
     STRATEGIES.register("explode", "test: always raises")(lambda ctx, **p: Explode(**p))
     STRATEGIES.register("flaky", "test: fails once mid-training")(lambda ctx, **p: Flaky(**p))
+    STRATEGIES.register("refuse", "test: a deterministic failure (UserError)")(lambda ctx, **p: Refuse(**p))
 
 
 def tiny_spec(storage: str, **overrides) -> dict:

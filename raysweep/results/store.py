@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from raysweep import storage
 from raysweep.results.reader import read_kind
-from raysweep.results.schema import KINDS, STATUS, STATUS_FAILED, TABLES, TRIAL_ID
+from raysweep.results.schema import KINDS, STATUS, STATUS_FAILED, TABLES
 
 SET_ASIDE = "set-aside"  # rows moved out of the way (unreadable, or failed under --retry-failed)
 
@@ -89,12 +89,16 @@ class TableStore:
         return bad
 
     def failed_ids(self) -> set[str]:
-        """Trials whose row says status=failed."""
-        table = self.read("trials")
-        if table.num_rows == 0 or STATUS not in table.column_names:
-            return set()
-        rows = table.select([TRIAL_ID, STATUS]).to_pylist()
-        return {r[TRIAL_ID] for r in rows if r[STATUS] == STATUS_FAILED}
+        """Trials whose row says status=failed (rows that cannot be read are unreadable_ids')."""
+        out = set()
+        for trial_id in self.done_ids():
+            try:
+                table = pq.read_table(self._path("trials", trial_id).path, filesystem=self.root.fs, columns=[STATUS])
+            except (pa.ArrowInvalid, OSError, KeyError):
+                continue
+            if STATUS_FAILED in table[STATUS].to_pylist():
+                out.add(trial_id)
+        return out
 
     def read(self, kind: str) -> pa.Table:
         """All rows of one table, files of differing schemas unified (empty when none yet)."""
