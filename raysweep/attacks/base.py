@@ -97,7 +97,7 @@ class Attack:
         batch = _with_idx(batch).to(device)
         parts, images, codes = [], [], []
         with eval_mode(model):
-            for sub in _chunks(batch, max(1, self.config.max_rows // self.config.restarts)):
+            for sub in _chunks(batch, max(1, working_rows(self.config.max_rows, batch.x) // self.config.restarts)):
                 rec, x_adv, z_adv = self._attack_chunk(model, sub, manifold, generator)
                 parts.append(rec)
                 if keep_images:
@@ -195,6 +195,20 @@ class Attack:
             raise UserError(f"attack {self.name!r} needs a manifold ({self.needs!r}); pass manifold=...")
         if self.needs == "source_model" and source_model is None:
             raise UserError(f"attack {self.name!r} needs a source model; pass source_model=...")
+
+
+# On CPU a working batch of more than ~2^20 input values costs more per row (bench_attacks.py,
+# ours_row_step_us_rows_*: about 25% more at 2500 FONTS rows than at 1000): the activations of
+# one forward and backward pass stop fitting the allocator's cached blocks and every iteration
+# pays fresh page faults. GPUs want the biggest batch that fits, so max_rows alone bounds them.
+CPU_ROW_VALUES = 1 << 20
+
+
+def working_rows(max_rows: int, x: torch.Tensor) -> int:
+    """Rows (samples x restarts) per working batch on x's device."""
+    if x.is_cuda:
+        return max_rows
+    return max(1, min(max_rows, CPU_ROW_VALUES // max(1, x[0].numel())))
 
 
 def _with_idx(batch: Batch) -> Batch:
