@@ -121,6 +121,26 @@ def load_tables(path: str | Path) -> Tables:
     return Tables(trials, examples, tables_dir.parent.uri, n_failed)
 
 
+# Columns that, beside the grid point, say which spec version produced a row.
+VERSION_PREFIXES = ("train.", "strategy.")
+VERSION_COLUMNS = ("dataset_options", S.DATA_HASH, S.RESULTS_VERSION, "manifolds_json")
+
+
+def spec_versions(trials: pd.DataFrame) -> list[str]:
+    """Columns that differ between rows of one grid point (strategy, arch, N, seed): the folder
+    holds rows of more than one spec version, which analysis would otherwise pool silently."""
+    keys = [c for c in (STRATEGY, ARCH, N, SEED) if c in trials.columns]
+    config = [c for c in trials.columns if c.startswith(VERSION_PREFIXES) or c in VERSION_COLUMNS]
+    if not keys or trials.empty:
+        return []
+    text = trials[keys + config].astype(str)
+    counts = text.groupby(keys)[config].nunique() if config else pd.DataFrame()
+    differing = [c for c in config if (counts[c] > 1).any()]
+    if not differing and trials.groupby(keys).size().max() > 1:
+        return [TRIAL_ID]  # the same grid point twice under ids that no config column explains
+    return differing
+
+
 def select(tables: Tables, arch: Optional[str] = None, dataset: Optional[str] = None) -> Tables:
     """Only the trials (and their examples) of one architecture and/or dataset."""
     trials, examples = tables.trials, tables.examples

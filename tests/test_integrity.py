@@ -196,3 +196,37 @@ def test_a_full_disk_during_a_row_write_leaves_no_partial_file(tmp_path):
         assert [p.name for p in Path(store.dir("trials").path).iterdir()] == ["a.parquet"]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_analysis_names_the_columns_when_a_folder_mixes_spec_versions():
+    import pandas as pd
+
+    from analysis.load import spec_versions
+
+    one = pd.DataFrame({"strategy": ["normal"] * 2, "arch": ["cnn"] * 2, "n": [50, 100], "seed": [1, 1],
+                        "train.epochs": [20, 20], "data_hash": ["d", "d"]})
+    assert spec_versions(one) == []
+    mixed = pd.concat([one, one.assign(**{"train.epochs": 5, "data_hash": "e"})])
+    assert spec_versions(mixed) == ["train.epochs", "data_hash"]
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.getpid, ())  # harmless, but arbitrary code all the same
+
+
+def test_checkpoints_load_weights_only(tmp_path):
+    """Anyone who can write the results prefix must not run code on the workers that resume."""
+    import pickle
+
+    import torch
+
+    from raysweep import storage
+
+    torch.save({"model": {"w": torch.ones(2)}, "hook": _RunsCode()}, tmp_path / "state.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        storage.load_torch(str(tmp_path / "state.pt"))
+    torch.save({"model": {"w": torch.ones(2)}, "epoch": 3}, tmp_path / "ok.pt")
+    assert storage.load_torch(str(tmp_path / "ok.pt"))["epoch"] == 3
+    sources = [p.read_text() for p in Path(__file__).resolve().parents[1].glob("raysweep/**/*.py")]
+    assert not any("weights_only=False" in s for s in sources)
