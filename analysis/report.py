@@ -17,6 +17,8 @@ import pandas as pd
 from analysis import _plot as P
 from analysis import claims as C
 from analysis import fig_attacks, fig_distance, fig_onmanifold, fig_regular, fig_sample_complexity
+from analysis import fig_samples
+from analysis import manifold_quality as MQ
 from analysis import load as L
 from analysis import stats as S
 from analysis import strength
@@ -25,6 +27,7 @@ from raysweep.errors import UserError
 # Paper order: Fig. 3, 5, 6, 7, then the supplement's attack variants.
 FIGURES: tuple[Callable[[L.Tables, Path], P.FigureOutcome], ...] = (
     fig_distance.draw, fig_onmanifold.draw, fig_regular.draw, fig_sample_complexity.draw, fig_attacks.draw,
+    fig_samples.draw,  # Fig. 2: sample pictures, per data set
 )
 REPORT_NAME = "report.md"
 # Keys a sweep metadata file may use for its wall-clock time, in seconds.
@@ -131,6 +134,7 @@ def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.Figu
     lines = ["# raysweep report: Disentangling Adversarial Robustness and Generalization", "",
              f"Claims: {verdicts}.", ""]
     lines += claims_section(results) + [""] + strength.section(tables.trials)
+    lines += MQ.section(tables)  # learned manifolds' quality, with a warning below the documented bar
     lines += figures_section(outcomes, out_dir) + config_section(tables)
     return "\n".join(lines) + "\n"
 

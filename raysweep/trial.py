@@ -21,7 +21,7 @@ import torch
 from raysweep.config.resolve import TrialConfig
 from raysweep.config.schema import AttackSpec, DistanceSpec
 from raysweep.data.batch import Batch
-from raysweep.data.dataset import Dataset, load_dataset
+from raysweep.data import Dataset, load_dataset
 from raysweep.device import default_device
 from raysweep.errors import UserError
 
@@ -52,6 +52,9 @@ class TrialOutput:
 
     row: dict[str, Any]
     examples: dict[str, np.ndarray]
+    # attack key -> {"idx", "label", "x", "x_adv", "success"} for the first SAMPLE_IMAGES attacked
+    # test images (the report's Fig. 2 grid); the trainable stores them beside the tables.
+    samples: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=4)
@@ -176,6 +179,22 @@ def _distance_summary(dist: np.ndarray, delta_l2: np.ndarray) -> dict[str, float
             "median_ratio": float(np.median(dist / np.maximum(delta_l2, 1e-12)))}
 
 
+SAMPLE_IMAGES = 6  # test images per attack kept as pictures (Fig. 2)
+
+
+def sample_images(spec: AttackSpec, model: torch.nn.Module, batch: Batch, manifolds: dict[str, Any],
+                  seed: int) -> dict[str, torch.Tensor]:
+    """The attack once more on the first SAMPLE_IMAGES attacked images, one restart, images kept:
+    2% of a 300-sample attack, where keeping every attack's images would cost memory."""
+    k = min(SAMPLE_IMAGES, len(batch))
+    small = batch.select(torch.arange(k, device=batch.x.device))
+    one = spec.model_copy(update={"restarts": 1})
+    result = run_attack(one, model, small, manifolds, seed, keep_images=True)
+    success = torch.as_tensor(result.records["success"][:k].astype(bool))
+    return {"idx": small.idx.cpu(), "label": small.y.cpu(), "x": small.x.detach().cpu().half(),
+            "x_adv": result.x_adv[0].detach().cpu().half(), "success": success}
+
+
 def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifolds: dict[str, Any],
                    device: torch.device) -> TrialOutput:
     """Test error, every attack's metrics and records, every distance summary and column."""
@@ -185,6 +204,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
     test = ds.test if ev.test_samples is None else ds.test.subset(torch.arange(min(ev.test_samples, len(ds.test))))
     row: dict[str, Any] = {"test_error": evaluate(model, test, device)}
     examples: list[dict[str, np.ndarray]] = []
+    samples: dict[str, dict[str, torch.Tensor]] = {}
     model.eval()
     for a in ev.attacks:
         key = a.key
@@ -204,7 +224,8 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
             summary = _distance_summary(dist, cols["real_l2"][rows])
             row.update({f"{d.method}.{key}.{m}": v for m, v in summary.items()})
         examples.append(cols)
-    return TrialOutput(row=row, examples=concat_columns(examples))
+        samples[key] = sample_images(a, model, batch, manifolds, cfg.seed)
+    return TrialOutput(row=row, examples=concat_columns(examples), samples=samples)
 
 
 def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -95,7 +95,23 @@ def write_sweep(storage: Path, strategies=STRATEGIES, attacks=ATTACKS, failed: i
             store.write(cfg.trial_id, trial_table([row], schema))
             continue
         store.write(cfg.trial_id, trial_table([_trial_row(cfg, attacks)], schema), _examples(cfg, attacks))
+        _samples(storage, cfg, attacks)
     return storage / spec.name
+
+
+def _samples(storage: Path, cfg, attacks) -> None:
+    """The pictures a trial keeps (raysweep.trial.sample_images): 6 images per attack."""
+    import torch
+
+    from raysweep import storage as st
+    from raysweep.results.store import samples_path
+
+    g = torch.Generator().manual_seed(cfg.seed)
+    x = torch.rand(6, 1, 28, 28, generator=g)
+    pics = {a: {"idx": torch.arange(6), "label": torch.arange(6), "x": x.half(),
+                "x_adv": (x + 0.1 * torch.rand(6, 1, 28, 28, generator=g)).clamp(0, 1).half(),
+                "success": torch.rand(6, generator=g) < 0.5} for a in attacks}
+    st.save_torch(samples_path(str(storage), cfg.sweep, cfg.trial_id), pics)
 
 
 @pytest.fixture(scope="module")

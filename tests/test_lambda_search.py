@@ -46,7 +46,7 @@ def test_cli_bad_spec_exits_2_with_one_line(tmp_path, capsys):
 def test_score_without_true_manifold_uses_l1_and_frechet(tmp_path, monkeypatch):
     """The EMNIST/F-MNIST/CelebA objective path (run on FONTS with its true manifold hidden):
     a classifier is trained once for the features, and the score is l1 + w * frechet."""
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
     from raysweep.vaegan import lambda_score as ls
 
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
@@ -117,14 +117,14 @@ class _PoisonedSplit:
 @pytest.mark.parametrize("true_manifold", [True, False], ids=["fonts-objective", "l1-frechet-objective"])
 def test_lambda_search_never_reads_the_test_split(tmp_path, monkeypatch, true_manifold):
     """Item 3 of issue 17: held-out images come from the training split, for both objectives."""
-    import raysweep.data.dataset as dataset_module
-    from raysweep.data.dataset import Dataset, load_dataset
+    import raysweep.data as data_module
+    from raysweep.data import Dataset, load_dataset
     from raysweep.vaegan import lambda_score as ls
 
     options = {"max_fonts": 3, "train_size": 600, "test_size": 120, "cache_dir": str(tmp_path / "cache")}
     real = load_dataset("fonts", **options)
     poisoned = Dataset("fonts", real.train, _PoisonedSplit(), real.n_classes, real.data_hash, dict(real.meta))
-    monkeypatch.setattr(dataset_module, "load_dataset", lambda name, **kw: poisoned)
+    monkeypatch.setattr(data_module, "load_dataset", lambda name, **kw: poisoned)
     if not true_manifold:
         monkeypatch.setattr(ls, "has_true_manifold", lambda ds: False)
     spec = parse_lambda_spec({"name": "t", "dataset": {"name": "fonts", "options": options}, "storage": str(tmp_path),

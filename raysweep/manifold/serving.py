@@ -4,19 +4,52 @@ A payload is a dict of plain values and CPU tensors (safe through Ray's object s
 CPU-only workers): `kind` ("true", "class", "data"), `cls`, and either the FONTS meta the true
 decoder needs or a VAE-GAN's serving weights with its config. No Ray here: raysweep.tune.actors
 ships payloads, raysweep.tune.manifold_client turns them back into Manifolds with
-`manifold_from_payloads`.
+`manifold_from_payloads`. The actors' names and the driver's `ManifoldHandles` live here too
+(plain values; the actors themselves are raysweep.tune.actors).
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
 
+from raysweep.config.schema import DatasetSpec
 from raysweep.device import default_device
 from raysweep.errors import UserError
-from raysweep.vaegan.job import class_rows
+from raysweep.vaegan.job import class_rows, dataset_key
 
 TRUE_META = ("prototypes", "theta_lower", "theta_upper", "preset")
+ALL = "all"  # the class field of actors that serve every class
+
+
+def actor_name(dataset: DatasetSpec, cls: Optional[int], kind: str) -> str:
+    """Deterministic, so every trial and a re-run driver find the same actor."""
+    return f"raysweep-manifold-{dataset_key(dataset)}-{kind}-{ALL if cls is None else cls}"
+
+
+def _identity(kind: str, dataset: dict[str, Any], cls: Optional[int], where: str, job: Optional[dict]) -> str:
+    """Everything that decides the served weights, as one string."""
+    return json.dumps([kind, dataset, cls, where, job], sort_keys=True, default=str)
+
+
+@dataclass
+class ManifoldHandles:
+    """The actors ensure_manifold_actors got or created, by kind and class (None: all classes)."""
+
+    dataset: DatasetSpec
+    actors: dict[str, dict[Optional[int], Any]]  # kind -> class -> ActorHandle
+    detached: bool = False
+
+    def all(self) -> list:
+        return [a for by_cls in self.actors.values() for a in by_cls.values()]
+
+    def names(self) -> dict[str, str]:
+        """{kind: comma-separated actor names}: plain strings that travel in the trials' context."""
+        return {kind: ",".join(actor_name(self.dataset, c, kind) for c in by_cls)
+                for kind, by_cls in self.actors.items()}
+
 
 
 def true_payload(ds, cls: Optional[int]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:

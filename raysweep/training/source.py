@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 from torch import nn
@@ -119,3 +119,24 @@ def load_source(where: str, job: dict[str, Any] | SourceJob) -> nn.Module:
     """The trained source model (eval mode, CPU), loaded once per process (Tune reuses workers)."""
     job = job if isinstance(job, SourceJob) else SourceJob.from_dict(job)
     return _load(str(where), json.dumps(job.to_dict(), sort_keys=True))
+
+
+def ensure_source_model(spec, trials: Iterable, fit: Callable[[dict[str, Any], str, tuple[str, ...]], Any],
+                        ) -> Optional[dict[str, Any]]:
+    """The sweep's source job (a dict, for the trials' context), trained now through `fit(job,
+    storage, plugins)` (the driver passes a Ray task) when storage lacks it; None when no trial
+    needs it. Needed by transfer attacks and by learned manifolds (the source model is also the
+    reference classifier of the `manifolds` quality table)."""
+    from raysweep.catalog import manifold_needs, needs_source_model
+
+    if not any(needs_source_model(t) or manifold_needs(t) & {"class", "data"} for t in trials):
+        return None
+    job = source_job(spec.dataset)
+    if not is_trained(spec.storage, job):
+        fit(job.to_dict(), spec.storage, tuple(spec.plugins))
+    return job.to_dict()
+
+
+def served(where: str, job: Optional[dict[str, Any]]) -> dict[str, nn.Module]:
+    """What a sweep trial adds to TrialHooks.manifolds: {"source_model": ...} (none without a job)."""
+    return {} if job is None else {"source_model": load_source(where, job)}

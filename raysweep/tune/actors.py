@@ -15,11 +15,9 @@ otherwise deadlocks: ../shared/docs/ray-notes.md).
 """
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import ray
 import torch
@@ -28,25 +26,22 @@ from raysweep import storage
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
 from raysweep.errors import UserError
-from raysweep.manifold.serving import class_codes, learned_payload, true_payload
+from raysweep.manifold.serving import (  # noqa: F401  (actor_name: tests and callers import it from here)
+    ManifoldHandles, _identity, actor_name, class_codes, learned_payload, true_payload,
+)
+from raysweep.progress import format_manifold_line
 from raysweep.registry import MANIFOLD_KINDS
 from raysweep.vaegan.job import (
-    VAEGANJob, dataset_key, fit_job, job_dir, load_final, make_job, train_count,
+    VAEGANJob, dataset_key, fit_job, job_dir, load_final, read_progress, train_count,
 )
-from raysweep.vaegan.lambda_score import read_lambda_table
+from raysweep.vaegan.quality_table import manifold_jobs
 
 NAMESPACE = "raysweep"
-ALL = "all"  # the class field of actors that serve every class
 CODES = "codes.pt"  # cached encoder means of the class's train/test images, beside the checkpoint
 
 
-def actor_name(dataset: DatasetSpec, cls: Optional[int], kind: str) -> str:
-    """Deterministic, so every trial and a re-run driver find the same actor."""
-    return f"raysweep-manifold-{dataset_key(dataset)}-{kind}-{ALL if cls is None else cls}"
-
-
 def _load_dataset(dataset: dict[str, Any]):
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
 
     return load_dataset(dataset["name"], **dataset["options"])
 
@@ -127,57 +122,31 @@ class ManifoldActor:
                 "lam": self.payload.get("lam")}
 
 
-def _identity(kind: str, dataset: dict[str, Any], cls: Optional[int], where: str, job: Optional[dict]) -> str:
-    """Everything that decides the served weights, as one string."""
-    return json.dumps([kind, dataset, cls, where, job], sort_keys=True, default=str)
-
-
 # -- driver side ---------------------------------------------------------------------------------
-
-@dataclass
-class ManifoldHandles:
-    """The actors ensure_manifold_actors got or created, by kind and class (None: all classes)."""
-
-    dataset: DatasetSpec
-    actors: dict[str, dict[Optional[int], Any]]  # kind -> class -> ActorHandle
-    detached: bool = False
-
-    def all(self) -> list:
-        return [a for by_cls in self.actors.values() for a in by_cls.values()]
-
-    def names(self) -> dict[str, str]:
-        """{kind: comma-separated actor names}: plain strings that travel in the trials' context."""
-        return {kind: ",".join(actor_name(self.dataset, c, kind) for c in by_cls)
-                for kind, by_cls in self.actors.items()}
-
 
 def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: str,
                            resources: ActorResources = ActorResources(), *,
                            options: ManifoldOptions = ManifoldOptions(), classes: Optional[Iterable[int]] = None,
-                           detached: bool = False, wait: bool = True) -> ManifoldHandles:
+                           detached: bool = False, wait: bool = True,
+                           progress: Optional[Callable[[str], None]] = None) -> ManifoldHandles:
     """Get or create the actors for `kinds` (manifold kinds) before any trial starts.
 
     GPU is dropped when the cluster has none. classes: labels served by kind "class" (default:
     every class of the data set). detached: actors that outlive the driver (teardown leaves
     them). wait: block until every actor has its weights (trains missing VAE-GANs now, not inside
-    the first trial).
+    the first trial). progress: called with a line every few seconds while VAE-GANs train.
     """
     kinds = sorted(set(kinds))
     for k in kinds:
         if k not in MANIFOLD_KINDS:
             raise UserError(f"unknown manifold kind {k!r}; use one of {', '.join(MANIFOLD_KINDS)}")
-    lambdas: dict[Optional[int], float] = {}
-    for kind in {"class", "data"} & set(kinds):
-        lambdas.update(read_lambda_table(options.lambda_table, kind))  # keys: labels, and None for "data"
     if classes is None and "class" in kinds:
         classes = range(_load_dataset(dataset.model_dump()).n_classes)
     where = storage.uri(where)
     cpu, gpu = _actor_resources(resources)
-    wanted: dict[tuple[str, Optional[int]], tuple] = {}
-    for kind in kinds:
-        for cls in (list(classes or []) if kind == "class" else [None]):
-            job = None if kind == "true" else make_job(dataset, cls, options, lambdas).to_dict()
-            wanted[kind, cls] = (kind, dataset.model_dump(), cls, where, job, options.code_batch)
+    wanted = {(kind, cls): (kind, dataset.model_dump(), cls, where, None if job is None else job.to_dict(),
+                            options.code_batch)
+              for (kind, cls), job in manifold_jobs(dataset, kinds, options, classes or []).items()}
     if options.train_resources is not None:
         from raysweep.tune.vaegan_trainable import train_vaegans
 
@@ -187,7 +156,7 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
     for (kind, cls), args in wanted.items():
         handles.actors.setdefault(kind, {})[cls] = _create(actor_name(dataset, cls, kind), args, cpu, gpu, detached)
     if wait:
-        _replace_stale(handles, wanted, cpu, gpu, detached)
+        _replace_stale(handles, wanted, cpu, gpu, detached, where, progress)
     return handles
 
 
@@ -198,11 +167,29 @@ def _create(name: str, args: tuple, cpu: float, gpu: float, detached: bool):
     ).remote(*args)
 
 
-def _replace_stale(handles: ManifoldHandles, wanted: dict, cpu: float, gpu: float, detached: bool) -> None:
+def _wait_with_progress(refs: list, jobs: list, where: str, progress: Optional[Callable[[str], None]],
+                        every_s: float = 15.0) -> list:
+    """ray.get(refs), calling progress(line) every `every_s` seconds while VAE-GANs train (the
+    actors write progress.json each epoch); nothing is printed when every model just loads."""
+    if progress is None:
+        return ray.get(refs)
+    start, pending = time.monotonic(), list(refs)
+    _, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
+    while pending:
+        left = {r.hex() for r in pending}
+        states = [None if j is None else read_progress(where, VAEGANJob.from_dict(j)) for j in jobs]
+        progress(format_manifold_line(states, [r.hex() not in left for r in refs], time.monotonic() - start))
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=every_s)
+    return ray.get(refs)
+
+
+def _replace_stale(handles: ManifoldHandles, wanted: dict, cpu: float, gpu: float, detached: bool,
+                   where: str = "", progress: Optional[Callable[[str], None]] = None) -> None:
     """Wait for every actor; one left by an earlier sweep that serves another model (other
     lambda, width, storage) under the same name is replaced, never silently reused. All actors
     are created before this waits, so missing VAE-GANs train in parallel."""
-    served = ray.get([handles.actors[kind][cls].serves.remote() for kind, cls in wanted])
+    refs = [handles.actors[kind][cls].serves.remote() for kind, cls in wanted]
+    served = _wait_with_progress(refs, [args[4] for args in wanted.values()], where, progress)
     for (kind, cls), got in zip(wanted, served):
         args = wanted[kind, cls]
         if got != _identity(*args[:5]):

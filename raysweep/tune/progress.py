@@ -1,4 +1,5 @@
-"""Sweep progress: one compact line (done / running / pending / failed, elapsed, ETA).
+"""Sweep progress as a Tune callback: one compact line (done / running / pending / failed,
+elapsed, ETA; the text itself is raysweep.progress's).
 
 On a terminal the line is redrawn in place; otherwise (a log file, `ray job logs`) a plain line is
 printed only when a trial finishes or fails, or at most every `log_every_s` seconds, so logs stay
@@ -8,36 +9,11 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from typing import Optional, TextIO
 
 from ray.tune import Callback
 
-
-@dataclass
-class Counts:
-    done: int = 0
-    running: int = 0
-    pending: int = 0
-    failed: int = 0
-
-
-def format_duration(s: float) -> str:
-    s = int(max(0, s))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
-
-
-def format_line(c: Counts, elapsed: float, finished_this_run: int) -> str:
-    """e.g. 'sweep: 12 done, 2 running, 6 pending, 0 failed | 01:10 elapsed, ETA 00:35'."""
-    left = c.running + c.pending
-    if finished_this_run and left:
-        eta = format_duration(elapsed / finished_this_run * left)
-    else:
-        eta = "--:--" if left else "00:00"
-    return (f"sweep: {c.done} done, {c.running} running, {c.pending} pending, {c.failed} failed"
-            f" | {format_duration(elapsed)} elapsed, ETA {eta}")
+from raysweep.progress import Counts, format_duration, format_line, format_manifold_line  # noqa: F401
 
 
 class ProgressLine(Callback):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
@@ -24,6 +25,7 @@ from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
 COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
+PROGRESS = "progress.json"  # epochs done while training (the sweep's progress line, issue 17)
 
 
 def digest(obj: Any, n: int = 10) -> str:
@@ -101,7 +103,7 @@ def class_rows(labels: torch.Tensor, cls: Optional[int], limit: Optional[int], s
 
 def load_job_data(job: VAEGANJob):
     """(dataset, uint8 train images [N,C,H,W]) of the job's class, capped by train_size."""
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
 
     spec = job.dataset_spec
     ds = load_dataset(spec.name, **spec.options)
@@ -138,16 +140,33 @@ def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[t
     if state is None:
         _bump_counter(where, job)
 
+    started = time.time()
+
     def hook(epoch: int, metrics: dict[str, float], st: dict[str, Any]) -> None:
         if keep_partial:
             save_training_state(partial, st, cfg, job.seed)
+        write_progress(where, job, epoch + 1, cfg.epochs, (time.time() - started) / (epoch + 1 - start))
         if on_epoch is not None:
             on_epoch(epoch, metrics, st)
 
     start = 0 if state is None else int(state["next_epoch"])
+    write_progress(where, job, start, cfg.epochs, None)
     model, metrics = train_vaegan(images, cfg, seed=job.seed, device=device, on_epoch=hook,
                                   start_epoch=start, state=state)
     return save_checkpoint(job_dir(where, job) / FINAL, model, cfg, data_hash=ds.data_hash, metrics=metrics)
+
+
+def write_progress(where: str | storage.Location, job: VAEGANJob, done: int, epochs: int,
+                   epoch_s: Optional[float]) -> None:
+    """progress.json beside the checkpoint: epochs done of epochs and seconds per epoch, what the
+    sweep driver's progress line reads while the actors train (a few bytes per epoch)."""
+    storage.atomic_write_bytes(job_dir(where, job) / PROGRESS, json.dumps(
+        {"epochs_done": done, "epochs": epochs, "epoch_s": epoch_s, "updated": time.time()}).encode())
+
+
+def read_progress(where: str | storage.Location, job: VAEGANJob) -> Optional[dict[str, Any]]:
+    data = storage.read_bytes(job_dir(where, job) / PROGRESS)
+    return None if data is None else json.loads(data)
 
 
 def load_final(where: str | storage.Location, job: VAEGANJob):

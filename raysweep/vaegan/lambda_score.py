@@ -89,7 +89,7 @@ def held_out_split(labels: torch.Tensor, cls: Optional[int], held_out: int, trai
 
 def score_lambda(spec: LambdaSpec, cls: Optional[int], lam: float, device: Optional[torch.device] = None) -> dict[str, float]:
     """Train one VAE-GAN with weight `lam` on class `cls` (None: all classes) and score it."""
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
     from raysweep.manifold.true import TrueManifold
     from raysweep.vaegan.config import VAEGANConfig
     from raysweep.vaegan.quality import QualityConfig, fonts_quality, learned_quality
@@ -136,7 +136,8 @@ def best_row(spec: LambdaSpec, cls: Optional[int]) -> dict[str, Any]:
     return {"dataset": spec.dataset.name, "kind": spec.kind, "class": AGNOSTIC if cls is None else int(cls),
             "lambda": float(best.params["lambda"]), METRIC: float(best.value),
             "paper_lambda": float(paper_lambda(spec.dataset.name, cls)), "n_trials": len(trials),
-            "study_name": spec.study_name(cls), "study_db": spec.study_url()}
+            # not the study_db URL: it may hold a database password, and this table goes to shared storage
+            "study_name": spec.study_name(cls)}
 
 
 def search_classes(spec: LambdaSpec, n_classes: int) -> list[Optional[int]]:
