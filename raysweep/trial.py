@@ -52,6 +52,7 @@ class TrialOutput:
 
     row: dict[str, Any]
     examples: dict[str, np.ndarray]
+    epochs: list[dict[str, float]] = field(default_factory=list)  # one row per epoch (training.epoch_log)
     # attack key -> {"idx", "label", "x", "x_adv", "success"} for the first SAMPLE_IMAGES attacked
     # test images (the report's Fig. 2 grid); the trainable stores them beside the tables.
     samples: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
@@ -93,6 +94,7 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
     """Subset, model, strategy, training (Sec. 3.1 and 3.4-3.6); returns the model and train stats."""
     from raysweep.data.subset import subset
     from raysweep.models import build_model
+    from raysweep.training.epoch_log import EPOCH_TEST_SAMPLES, EpochLog
     from raysweep.training.loop import train
     from raysweep.training.strategy import STRATEGIES, StrategyContext
 
@@ -102,11 +104,12 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
     ctx = StrategyContext(manifolds=manifolds, dataset_meta=ds.meta,
                           generator=torch.Generator().manual_seed(cfg.seed + 1), device=device)
     strategy = STRATEGIES.build(cfg.strategy.name, ctx=ctx, **cfg.strategy.params)
-    result = train(model, split, strategy, cfg.train, seed=cfg.seed, device=device,
-                   state=hooks.state, on_epoch=hooks.on_epoch)
+    log = EpochLog(model, ds.test.subset(attacked_rows(len(ds.test), EPOCH_TEST_SAMPLES)), device,
+                   hooks.on_epoch, hooks.state)  # learning curves, on the same images every trial
+    result = train(model, split, strategy, cfg.train, seed=cfg.seed, device=device, state=hooks.state, on_epoch=log)
     last = result.history[-1] if result.history else {}
     return model, {"train_time_s": result.train_time_s, "train_error": last.get("train_error", float("nan")),
-                   "strategy_family": STRATEGIES.get(cfg.strategy.name).family}
+                   "strategy_family": STRATEGIES.get(cfg.strategy.name).family, "epochs": log.rows}
 
 
 def build_attack(spec: AttackSpec):
@@ -249,5 +252,6 @@ def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutp
     model, stats = build_and_train(cfg, ds, manifolds, hooks, device)
     start = time.perf_counter()
     out = evaluate_trial(cfg, model, ds, manifolds, device)
+    out.epochs = stats.pop("epochs")
     out.row.update(stats, eval_time_s=time.perf_counter() - start, device=str(device))
     return out

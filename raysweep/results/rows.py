@@ -17,7 +17,7 @@ import pyarrow as pa
 
 import raysweep
 from raysweep.config.resolve import TrialConfig
-from raysweep.results.schema import SCHEMA_VERSION, example_table, trial_table
+from raysweep.results.schema import SCHEMA_VERSION, epoch_table, example_table, trial_table
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,3 +61,10 @@ def ok_tables(cfg: TrialConfig, measured: dict[str, Any], examples: dict[str, np
 def failed_table(cfg: TrialConfig, error: str, schema: pa.Schema) -> pa.Table:
     """The trial row of a trial that kept failing after its retries (status=failed, its error)."""
     return trial_table([{**config_columns(cfg), "status": "failed", "error": error[-4000:]}], schema)
+
+
+def epochs_table(cfg: TrialConfig, epochs: list[dict[str, Any]]) -> pa.Table:
+    """The trial's epoch rows (raysweep.training.epoch_log) with the columns that name the trial."""
+    ids = {"sweep": cfg.sweep, "trial_id": cfg.trial_id, "strategy": cfg.strategy.key, "arch": cfg.arch.key,
+           "n": cfg.n, "seed": cfg.seed, "schema_version": SCHEMA_VERSION}
+    return epoch_table([{**r, **ids} for r in epochs])

@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 
 # Layout under <storage>/<sweep>/: tables/<kind>/<trial_id>.parquet
 TABLES = "tables"
-KINDS = ("trials", "examples", "manifolds")  # manifolds: one row per learned VAE-GAN (issue 17)
+KINDS = ("trials", "examples", "manifolds", "epochs")  # manifolds: one row per learned VAE-GAN (issue 17)
 
 # Column names every reader uses (analysis/load.py imports these instead of spelling them).
 SWEEP, TRIAL_ID, STATUS, ERROR = "sweep", "trial_id", "status", "error"
@@ -163,6 +163,23 @@ def example_table(columns: dict[str, Any], n_rows: int) -> pa.Table:
             v = [v] * n_rows
         cols[f.name] = pa.array(np.asarray(v).tolist() if not isinstance(v, list) else v, type=f.type)
     return pa.table(cols, schema=EXAMPLE_SCHEMA)
+
+
+# One row per trial and training epoch (raysweep.training.epoch_log): the learning curves. `epoch`
+# counts from 1; `test_error` is measured on a fixed sample of EPOCH_TEST_SAMPLES test images (the
+# same for every trial), `train_error` on the clean training batches as they were trained on.
+EPOCH_SCHEMA = pa.schema([
+    ("sweep", pa.string()), ("trial_id", pa.string()), ("strategy", pa.string()), ("arch", pa.string()),
+    ("n", pa.int64()), ("seed", pa.int64()), ("epoch", pa.int64()), ("train_loss", pa.float64()),
+    ("train_error", pa.float64()), ("test_error", pa.float64()), ("lr", pa.float64()),
+    ("epoch_time_s", pa.float64()), ("images_per_s", pa.float64()), ("schema_version", pa.int64()),
+], metadata={"schema_version": str(SCHEMA_VERSION)})
+
+
+def epoch_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Epoch rows (dicts; extra keys ignored) -> a table with EPOCH_SCHEMA."""
+    cols = {f.name: [_coerce(r.get(f.name), f.type) for r in rows] for f in EPOCH_SCHEMA}
+    return pa.table(cols, schema=EPOCH_SCHEMA)
 
 
 # One row per learned manifold model (class VAE-GAN, or the class-agnostic one with class -1):

@@ -44,10 +44,13 @@ class TableStore:
         """Whether the trial already has its trial row (one metadata call, no listing)."""
         return storage.exists(self._path("trials", trial_id))
 
-    def write(self, trial_id: str, trial: pa.Table, examples: Optional[pa.Table] = None) -> None:
-        """Write a finished trial: examples first, then the trial row that marks it done."""
+    def write(self, trial_id: str, trial: pa.Table, examples: Optional[pa.Table] = None,
+              epochs: Optional[pa.Table] = None) -> None:
+        """Write a finished trial: examples and epochs first, then the trial row that marks it done."""
         if examples is not None and examples.num_rows:
             storage.write_parquet(self._path("examples", trial_id), examples)
+        if epochs is not None and epochs.num_rows:
+            storage.write_parquet(self._path("epochs", trial_id), epochs)
         storage.write_parquet(self._path("trials", trial_id), trial)
 
     def write_manifolds(self, key: str, table: pa.Table) -> None:

@@ -22,7 +22,7 @@ from ray import tune
 from raysweep import catalog, storage
 from raysweep.config.resolve import TrialConfig
 from raysweep.errors import UserError
-from raysweep.results.rows import failed_table, ok_tables
+from raysweep.results.rows import epochs_table, failed_table, ok_tables
 from raysweep.results.store import TableStore, samples_path
 
 STATE_FILE = "state.pt"
@@ -100,6 +100,6 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
         resumed_from_epoch=int(hooks.state["epoch"]) if hooks.state else 0)
     if getattr(out, "samples", None):  # Fig. 2 pictures, before the row that marks the trial done
         storage.save_torch(samples_path(ctx.storage, ctx.sweep, cfg.trial_id), out.samples)
-    store.write(cfg.trial_id, trial, examples)
+    store.write(cfg.trial_id, trial, examples, epochs_table(cfg, getattr(out, "epochs", [])))
     final = {k: v for k, v in out.row.items() if isinstance(v, (int, float))}
     tune.report({**final, "done": 1, "skipped": 0})

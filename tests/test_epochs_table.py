@@ -1,0 +1,45 @@
+"""The epochs table (issue 14.4): one row per trial and epoch, with the test error on a fixed
+sample, carried through a resume; written beside the other tables and read back by the reader."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from raysweep import catalog
+from raysweep.config import expand, parse_spec
+from raysweep.results.rows import epochs_table
+from raysweep.results.schema import EPOCH_SCHEMA
+from raysweep.results.store import TableStore
+from raysweep.training.epoch_log import STATE_KEY
+from raysweep.trial import TrialHooks, run_trial
+
+
+def _cfg(epochs: int):
+    spec = parse_spec({"name": "ep", "dataset": {"name": "fonts", "options": {"max_fonts": 2, "train_size": 200,
+                                                                               "test_size": 60}},
+                       "grid": {"n": [40], "seed": [3]}, "strategies": [{"name": "normal"}],
+                       "train": {"epochs": epochs, "batch_size": 20}})
+    return expand(spec)[0]
+
+
+def test_one_row_per_epoch_and_resume_keeps_earlier_rows(tmp_path, cache_dir):
+    torch.set_num_threads(1)
+    catalog.load()
+    cfg = _cfg(3)
+    states, reported = [], []
+    full = run_trial(cfg, TrialHooks(on_epoch=lambda e, m, fn: (states.append(fn()), reported.append(m))))
+    assert [r["epoch"] for r in full.epochs] == [1, 2, 3]
+    assert all(0 <= r["test_error"] <= 1 and r["lr"] > 0 and math.isfinite(r["train_loss"]) for r in full.epochs)
+    assert all("sample_test_error" in m for m in reported)  # what Tune's callbacks plot
+    assert [r["epoch"] for r in states[0][STATE_KEY]] == [1]  # rows ride in the checkpoint
+    resumed = run_trial(cfg, TrialHooks(state=states[1]))  # from epoch 2: epochs 1-2 come from the state
+    assert [r["epoch"] for r in resumed.epochs] == [1, 2, 3]
+    assert resumed.epochs[2]["test_error"] == full.epochs[2]["test_error"]  # resume is exact
+
+    store = TableStore(str(tmp_path), cfg.sweep)
+    table = epochs_table(cfg, full.epochs)
+    assert table.schema.equals(EPOCH_SCHEMA) and table.num_rows == 3
+    store.write(cfg.trial_id, epochs_table(cfg, []), None, table)  # a stand-in trial row
+    back = store.read("epochs").to_pandas()
+    assert list(back["epoch"]) == [1, 2, 3] and set(back["trial_id"]) == {cfg.trial_id}
