@@ -111,3 +111,15 @@ def test_deterministic_failures_are_not_retried_and_retry_failed_reruns_them(ray
     assert run_sweep(path).skipped == 1 and len(os.listdir(attempts)) == 1  # failed rows count as done
     assert run_sweep(path, retry_failed=True).failed == 1 and len(os.listdir(attempts)) == 2
     assert len(pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "trials")) == 1  # replaced, not added
+
+
+def test_an_actor_whose_setup_fails_is_one_line(ray_session):
+    """A manifold actor that cannot start (here: its worker cannot build the data set) stops the
+    sweep with the cause in one line, not a hang or a traceback."""
+    from raysweep.config.schema import DatasetSpec
+    from raysweep.errors import UserError
+    from raysweep.tune.actors import ensure_manifold_actors
+
+    with pytest.raises(UserError, match="a manifold actor could not start: (unknown dataset 'tiny'|.*has no true manifold)") as e:
+        ensure_manifold_actors(DatasetSpec(name="tiny"), ["true"], "/tmp/raysweep-unused")
+    assert "\n" not in str(e.value)

@@ -156,7 +156,11 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
     for (kind, cls), args in wanted.items():
         handles.actors.setdefault(kind, {})[cls] = _create(actor_name(dataset, cls, kind), args, cpu, gpu, detached)
     if wait:
-        _replace_stale(handles, wanted, cpu, gpu, detached, where, progress)
+        try:
+            _replace_stale(handles, wanted, cpu, gpu, detached, where, progress)
+        except ray.exceptions.RayActorError as e:  # __init__ raised: the cause's last line, not a traceback
+            cause = str(e).strip().splitlines()[-1].split(": ", 1)[-1]
+            raise UserError(f"a manifold actor could not start: {cause}") from None
     return handles
 
 
