@@ -1,0 +1,131 @@
+"""Training and test error of K models at once (issue 16; the paper's Sec. 3.1 training per model).
+
+`train_packed` gives every model exactly what `raysweep.training.loop.train` gives it alone:
+its own batch order (a CPU generator seeded with the model's seed, one `randperm` per epoch, as
+`train_epoch` draws it), the same learning-rate schedule (`lr_at`: all models of a pack have the
+same N, so the same batches per epoch), the same Adam and L2 weight decay (`make_optimizer` on
+the pack: Adam is elementwise, the pack's loss is the sum of the K mean losses, so each model's
+gradient and moments are its own), and its own BatchNorm statistics (PackedModel).
+
+Two ways to run a pack, with the same numbers:
+- fused: one PackedModel (vmap) step for all K models; pays on a GPU, where one small model's
+  step is launch-bound (issue 16: 4.8 s on an H100 against 3.8 s on 2 CPU cores).
+- sequential: the K models one after another through `train` itself. On CPU there is no launch
+  overhead to save and vmap measured 0.6-0.9x of sequential (benchmarks/bench_pack.py), so CPU
+  runs sequentially: packing must cost nothing there.
+`fused=None` picks fused on CUDA for strategies with a fused form (normal training, whose loss is
+per-model cross-entropy on per-model batches) and sequential otherwise; adversarial strategies
+craft their examples per model inside `strategy.loss` and run sequentially for now.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from raysweep.data.batch import Split
+from raysweep.errors import UserError
+from raysweep.models.packed import PackedModel
+from raysweep.training.loop import TrainConfig, TrainResult, evaluate, make_optimizer, train
+from raysweep.training.schedule import lr_at, num_batches
+from raysweep.training.strategy import Strategy
+
+FUSED_STRATEGIES = ("normal",)
+
+
+def use_fused(device: torch.device, strategy_name: str, packable: bool = True) -> bool:
+    """The default execution of a pack: fused only where it pays (CUDA) and is implemented."""
+    return device.type == "cuda" and packable and strategy_name in FUSED_STRATEGIES
+
+
+def train_packed(models: Sequence[nn.Module], splits: Sequence[Split], strategies: Sequence[Strategy],
+                 cfg: TrainConfig, *, seeds: Sequence[int], device: torch.device | str,
+                 fused: Optional[bool] = None) -> list[TrainResult]:
+    """Train models[k] in place on splits[k] with strategies[k] and batch-order seed seeds[k].
+
+    Every model ends with the weights `train(models[k], splits[k], strategies[k], cfg,
+    seed=seeds[k])` gives it (to float tolerance when fused). Returns one TrainResult per model.
+    """
+    if not (len(models) == len(splits) == len(strategies) == len(seeds)) or not models:
+        raise UserError("a pack needs one split, strategy and seed per model")
+    device = torch.device(device)
+    name = getattr(strategies[0], "name", "")
+    if fused is None:
+        fused = use_fused(device, name)
+    if not fused:
+        return [train(m, s, st, cfg, seed=seed, device=device) for m, s, st, seed in zip(models, splits, strategies, seeds)]
+    if name not in FUSED_STRATEGIES:
+        raise UserError(f"strategy {name!r} has no fused packed form; run the pack with fused=False")
+    if len({len(s) for s in splits}) != 1:
+        raise UserError("a fused pack needs the same N for every model (pack seeds of one cell)")
+    return _train_fused(models, [s.to(device) for s in splits], cfg, seeds, device)
+
+
+def _train_fused(models: Sequence[nn.Module], data: list[Split], cfg: TrainConfig, seeds: Sequence[int],
+                 device: torch.device) -> list[TrainResult]:
+    pack = PackedModel([m.to(device) for m in models]).train()
+    opt = make_optimizer(pack, cfg)
+    generators = [torch.Generator().manual_seed(s) for s in seeds]  # CPU: same order on every device
+    results = [TrainResult() for _ in models]
+    for epoch in range(cfg.epochs):
+        for k, metrics in enumerate(_fused_epoch(pack, data, opt, cfg, epoch, generators, device)):
+            results[k].history.append(metrics)
+            results[k].train_time_s += metrics["epoch_time_s"]
+    with torch.no_grad():
+        for k, model in enumerate(models):  # trained in place, like `train`
+            model.load_state_dict(pack.unpack(k).state_dict())
+    return results
+
+
+def _fused_epoch(pack: PackedModel, data: list[Split], opt: torch.optim.Optimizer, cfg: TrainConfig, epoch: int,
+                 generators: list[torch.Generator], device: torch.device) -> list[dict[str, float]]:
+    """One epoch of all K models; per-model metrics as `train_epoch` reports them."""
+    n, k = len(data[0]), pack.k
+    batches = num_batches(n, cfg.batch_size)
+    orders = [torch.randperm(n, generator=g).to(device) for g in generators]
+    loss_sum = torch.zeros(k, device=device)
+    wrong = torch.zeros(k, device=device, dtype=torch.long)
+    start = time.perf_counter()
+    for b in range(batches):
+        lr = lr_at(cfg.lr, cfg.lr_decay, epoch, b, batches)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        parts = [d.batch(o[b * cfg.batch_size:(b + 1) * cfg.batch_size], device) for d, o in zip(data, orders)]
+        x = torch.stack([p.x for p in parts])  # [K, B, C, H, W]
+        y = torch.stack([p.y for p in parts])  # [K, B]
+        logits = pack(x)  # [K, B, classes]
+        losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(k, -1).mean(1)
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()  # sum of the K mean losses: each model's gradient is its own
+        opt.step()
+        loss_sum += losses.detach() * y.shape[1]
+        wrong += (logits.detach().argmax(2) != y).sum(1)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = (time.perf_counter() - start) / k  # each model's share of the pack's wall time
+    train_loss = (loss_sum / n).tolist()
+    if not all(math.isfinite(v) for v in train_loss):
+        raise UserError(f"training diverged in a pack in epoch {epoch + 1}; lower train.lr (now {cfg.lr})")
+    return [{"epoch": float(epoch), "train_loss": train_loss[i], "train_error": wrong[i].item() / n, "lr": lr,
+             "epoch_time_s": seconds, "images": float(n), "images_per_s": n / seconds if seconds > 0 else math.nan}
+            for i in range(k)]
+
+
+@torch.no_grad()
+def evaluate_packed(models: Sequence[nn.Module], split: Split, device: torch.device | str, *,
+                    fused: Optional[bool] = None, batch_size: int = 1000) -> list[float]:
+    """Test error of every model on all of `split` (what `evaluate` gives each alone)."""
+    device = torch.device(device)
+    if not (device.type == "cuda" if fused is None else fused):
+        return [evaluate(m, split, device, batch_size) for m in models]
+    pack = PackedModel([m.to(device) for m in models]).eval()
+    wrong = torch.zeros(pack.k, device=device, dtype=torch.long)
+    for start in range(0, len(split), batch_size):
+        batch = split.batch(slice(start, start + batch_size), device)
+        x = batch.x.unsqueeze(0).expand(pack.k, *batch.x.shape)  # every model sees the same test images
+        wrong += (pack(x).argmax(2) != batch.y).sum(1)
+    return [w / len(split) for w in wrong.tolist()]
