@@ -9,9 +9,14 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The example plugin (its tests and tests/test_example_plugin.py use it) goes in with no deps and
+# no build isolation: it reuses the venv's setuptools (the test extra) and downloads nothing.
+PLUGIN := examples/raysweep-example-plugin
+
+$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e $(PLUGIN)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -85,3 +85,12 @@ def plan_lines(spec: SweepSpec, trials: list[TrialConfig], done: set[str], clust
     pending = sum(t.trial_id not in done for t in trials)
     head = f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)"
     return [head, *p.lines(), f"storage: {TableStore(spec.storage, spec.name).root.uri}"]
+
+
+def trial_lines(trials: list[TrialConfig], done: set[str]) -> list[str]:
+    """`--dry-run --list`: one line per expanded trial (id, strategy, arch, N, seed, whether it has rows)."""
+    rows = [(t.trial_id, t.strategy.key, t.arch.key, str(t.n), str(t.seed), "done" if t.trial_id in done else "pending")
+            for t in trials]
+    head = ("trial_id", "strategy", "arch", "n", "seed", "status")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]

@@ -26,6 +26,7 @@ from raysweep.config.resolve import TrialConfig, expand
 from raysweep.config.schema import SweepSpec
 from raysweep.config.yaml_file import read_yaml
 from raysweep.errors import UserError
+from raysweep.tracking import check_callbacks
 from raysweep.params import typed
 
 
@@ -85,6 +86,7 @@ def check_names_and_params(spec: SweepSpec) -> None:
         entry = _at(f"evaluate.distances[{i}].method", lambda: regs["distances"].get(d.method))
         _at(f"evaluate.distances[{i}]", lambda: entry.factory(**d.build_params()))
     check_vaegan(spec.manifolds.options.vaegan, "manifolds.options.vaegan")
+    check_callbacks(spec.callbacks)
 
 
 def check_data(spec: SweepSpec):

@@ -3,6 +3,8 @@ attack, within their eps and the image box, reproducible from the caller's gener
 usable by name in a spec. Skipped, with the reason, when the `[peers]` extra is not installed."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -53,6 +55,8 @@ def test_peer_records_follow_the_contract(name):
     again = run()
     assert (again.records["adv_pred"] == result.records["adv_pred"]).all()  # seeded by the generator
     assert ATTACKS.get(name).family == "regular"
+    config = dataclasses.asdict(ATTACKS.build(name, **params).config)  # what validation writes into the spec
+    assert dataclasses.asdict(ATTACKS.build(name, **config).config) == config
 
 
 def test_torchattacks_rejects_unknown_names_before_running():

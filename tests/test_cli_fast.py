@@ -88,3 +88,16 @@ def test_list_json_names_every_entry_with_its_origin(capsys):
     assert pgd["distribution"] == "raysweep" and pgd["module"].startswith("raysweep.attacks")
     assert cli.main(["list", "models"]) == 0
     assert "cnn" in capsys.readouterr().out
+
+
+def test_dry_run_plan_and_trial_list_on_stdout_with_overrides(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\ndataset: {{name: fonts}}\ngrid: {{n: [100], seed: [0]}}\nstorage: {tmp_path}\n"
+                    "strategies: [{name: normal}]\n")
+    assert cli.main(["sweep", str(path), "--dry-run", "--list", "--set", "grid.seed=[1,2,3]",
+                     "--set", "grid.arch=[cnn, {name: mlp, depth: 2}]"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("sweep s: 6 of 6 trials to run") and err == ""
+    lines = [line for line in out.splitlines() if line.endswith("pending")]
+    assert len(lines) == 6 and sum("mlp(depth=2)" in line for line in lines) == 3
+    assert cli.main(["sweep", str(path), "--list"]) == 2  # --list without --dry-run is a one-line error

@@ -17,6 +17,7 @@ takes about 1.5 s and every trial loads the registries.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -46,6 +47,10 @@ class PeerAttack:
         if restarts < 1:
             raise UserError(f"attack {name!r}: restarts must be >= 1, got {restarts}")
         self.name, self._make, self.restarts, self.params = name, make, restarts, params
+        # Like every attack, a frozen dataclass of all its parameters (raysweep.validate writes
+        # them out into the spec, so a default left out and written out give the same trial id).
+        fields = [(k, Any) for k in params] + [("restarts", int)]
+        self.config = dataclasses.make_dataclass(f"{name}_config", fields, frozen=True)(**params, restarts=restarts)
 
     def __repr__(self) -> str:
         return f"PeerAttack({self.name!r}, restarts={self.restarts}, {self.params})"
@@ -131,7 +136,8 @@ def _autoattack(restarts: int = 1, norm: str = "Linf", eps: float = 0.3, version
             return aa.run_standard_evaluation(x, y, batch_size=batch_size)[0]  # (x_adv, y_adv)
         return perturb
 
-    params = {"norm": norm, "eps": eps, "version": version, "attacks": attacks, "n_iter": n_iter}
+    params = {"norm": norm, "eps": eps, "version": version, "attacks": attacks, "batch_size": batch_size,
+              "n_iter": n_iter}
     return PeerAttack("autoattack", make, restarts, params)
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional, TextIO
+from typing import Any, Optional, Sequence, TextIO
 
 # Read by Tune when it is imported: skip the per-trial CSV/JSON/TensorBoard loggers (we write
 # our own tables) and use the plain reporter so our progress callback is honoured.
@@ -35,6 +35,7 @@ from raysweep.lease import acquire  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
+from raysweep.tune.callbacks import tracking_callbacks  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
@@ -61,17 +62,20 @@ class SweepSummary:
     unfinished: int = 0  # pending trials without a row after Tune returned (interrupted)
 
 
-def connect(address: Optional[str]) -> None:
-    """Join a cluster (`auto`, `ray://...`, or RAY_ADDRESS from `ray job submit`) or start a local one."""
+def connect(address: Optional[str], dashboard: bool = False) -> None:
+    """Join a cluster (`auto`, `ray://...`, or RAY_ADDRESS from `ray job submit`) or start a local
+    one, with Ray's dashboard only when asked (it costs memory and a port on a laptop)."""
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"namespace": "raysweep", "log_to_driver": True}
     if address or os.environ.get("RAY_ADDRESS"):
         kwargs["address"] = address or os.environ["RAY_ADDRESS"]
     else:
-        kwargs["include_dashboard"] = False
+        kwargs["include_dashboard"] = dashboard
     try:
-        ray.init(**kwargs)
+        context = ray.init(**kwargs)
+        if dashboard and context.dashboard_url:
+            print(f"raysweep: Ray dashboard at http://{context.dashboard_url}", file=sys.stderr)
     except ConnectionError as e:
         raise UserError(f"--address {address}: cannot connect to Ray ({e}); start the cluster or drop --address") from None
 
@@ -100,7 +104,7 @@ def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, ou
         name=EXPERIMENT, storage_path=path,  # a local path or a URI Tune opens itself (s3://...)
         failure_config=tune.FailureConfig(max_failures=spec.retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=0,
-        callbacks=[ProgressLine(already_done=already, out=out)],
+        callbacks=[ProgressLine(already_done=already, out=out), *tracking_callbacks(spec)],
     )
     tune_config = tune.TuneConfig(
         max_concurrent_trials=spec.concurrency, reuse_actors=True,
@@ -156,13 +160,14 @@ def _upkeep(store: TableStore, retry_failed: bool, out: TextIO) -> None:
 
 def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
               storage_uri: Optional[str] = None, out: Optional[TextIO] = None,
-              retry_failed: bool = False) -> SweepSummary:
-    """Run (or, with dry, plan) the sweep in `spec_path`; `storage_uri` overrides the spec's.
+              retry_failed: bool = False, overrides: Sequence[str] = (), dashboard: bool = False) -> SweepSummary:
+    """Run (or, with dry, plan) the sweep in `spec_path`; `storage_uri` overrides the spec's,
+    `overrides` ("key.path=value", --set) its values before validation.
 
     A run holds the sweep's lease (raysweep.lease) from before anything is written or deleted to
     the end, so a second driver on the same sweep stops with one line naming the first."""
     out = out or sys.stderr
-    spec, trials = load_sweep(spec_path)
+    spec, trials = load_sweep(spec_path, overrides=overrides)
     if storage_uri:  # where results go is not part of a trial's identity
         spec = spec.model_copy(update={"storage": storage_uri})
     store = TableStore(spec.storage, spec.name)
@@ -172,11 +177,11 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
         return SweepSummary(len(trials), sum(t.trial_id in done for t in trials), 0, 0)
     with acquire(spec.storage, spec.name):
         _upkeep(store, retry_failed, out)
-        return _run_held(spec, trials, store, address, resume, out)
+        return _run_held(spec, trials, store, address, resume, out, dashboard)
 
 
 def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, address: Optional[str],
-              resume: bool, out: TextIO) -> SweepSummary:
+              resume: bool, out: TextIO, dashboard: bool = False) -> SweepSummary:
     done = store.done_ids()
     pending = [t for t in trials if t.trial_id not in done]
     if not pending:
@@ -185,7 +190,7 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     # pin local storage to an absolute path before the driver may leave its directory
     spec = spec.model_copy(update={"storage": storage.uri(spec.storage)})
     _leave_job_working_dir()
-    connect(address)
+    connect(address, dashboard)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
     check_requests_fit(spec, requests, pending)  # a request no node can hold would queue forever
     schema = trial_schema(spec, strategy_param_types(spec))

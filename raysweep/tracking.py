@@ -1,0 +1,28 @@
+"""Which experiment trackers a spec's `callbacks:` may turn on, and the check that each one's
+package is installed (Ray-free, so raysweep.validate runs it before any work starts).
+
+The callbacks themselves are Ray Tune's own (raysweep.tune.callbacks builds them): they receive
+the per-epoch metrics every trial reports (train_loss, train_error, sample_test_error, lr) and
+the final ones. Each tracker is an optional extra of raysweep.
+"""
+from __future__ import annotations
+
+import importlib.util
+from typing import Sequence
+
+from raysweep.config.schema import CallbackSpec
+from raysweep.errors import UserError
+
+# callback name -> (the module Ray's callback imports, the raysweep extra that installs it)
+TRACKERS = {"tensorboard": ("tensorboardX", "tensorboard"), "mlflow": ("mlflow", "mlflow"), "wandb": ("wandb", "wandb")}
+
+
+def check_callbacks(callbacks: Sequence[CallbackSpec]) -> None:
+    names = [c.name for c in callbacks]
+    if len(set(names)) != len(names):
+        raise UserError("callbacks: a tracker is listed twice; remove the duplicate")
+    for i, c in enumerate(callbacks):
+        module, extra = TRACKERS[c.name]
+        if importlib.util.find_spec(module) is None:
+            raise UserError(f"callbacks[{i}]: {c.name} needs the {module} package; pip install 'raysweep[{extra}]' "
+                            "or remove the callback")
