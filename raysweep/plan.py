@@ -64,10 +64,20 @@ def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[
     return Plan(dict(counts), requests, gpu_h, cpu_h)
 
 
-def estimate_seconds(spec: SweepSpec, trial: TrialConfig, images_per_s: float = 2000.0) -> float:
+# Effective forward+backward images/s of the paper's CNN per trial, by device kind (issue 16).
+# cpu: 1 thread per trial; benchmarks/bench_pack.py measured sequential_images_per_s 4800-5200
+# on this 2-core machine, and the fonts-smoke demo (30 trials) measured 0.40 CPU-hours where the
+# old 2000 images/s figure said 0.88: 2000 * 0.88 / 0.40 = 4400, i.e. the benchmark's rate less
+# the per-trial overhead. No GPU figure: none was measured (no GPU lent), so GPU runs use the
+# CPU figure and their estimate is labelled "not measured" only by this comment.
+CALIBRATION_IMAGES_PER_S = {"cpu": 4400.0}
+
+
+def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
+                     images_per_s: float = CALIBRATION_IMAGES_PER_S["cpu"]) -> float:
     """A rough run time of one trial: training images seen, scaled by the strategy's inner attack.
 
-    images_per_s is a CPU figure for the paper's small CNN; adversarial strategies run a
+    images_per_s: CALIBRATION_IMAGES_PER_S (measured on CPU); adversarial strategies run a
     40-iteration attack on half of every batch (about 20x the forward/backward work).
     """
     seen = trial.n * spec.train.epochs

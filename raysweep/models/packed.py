@@ -11,11 +11,13 @@ cost about what one costs. The pack is mathematically K separate models:
   its L2 weight decay are elementwise) when the loss is the sum of the K losses (each model's
   gradient then depends only on its own loss).
 
-Execution is `torch.func.functional_call` under `vmap` over one template module, chosen over
+Execution is `torch.func.functional_call` under `vmap` over one template module, kept over
 hand-written grouped convolutions + batched matmuls because it packs every registered
 architecture without a second implementation of each (residual blocks, max-pooling, BN1d and
-BN2d alike), and on CPU it measured no slower than grouped convolutions for the paper's CNN
-(benchmarks/bench_pack.py; vmap lowers a batched conv to one grouped conv anyway).
+BN2d alike). Measured on CPU (1 thread, paper CNN, batch 100, one train step, a loaded 2-core
+machine): vmap 0.6-0.9x of K sequential models, a grouped-conv CNN 1.0-1.4x. Neither pays enough
+on CPU to matter, so CPU runs packs sequentially (raysweep.training.packed); the GPU comparison
+of vmap against grouped convolutions is not measured (no GPU was lent to issue 16's work).
 Shapes: forward takes x [K, B, C, H, W] and returns logits [K, B, n_classes].
 """
 from __future__ import annotations
