@@ -31,7 +31,7 @@ class AttackConfig:
     lr: float = 0.005  # Adam learning rate (or sign-step size when step == "sign")
     restarts: int = 5
     early_stop: bool = True  # stop each sample at its first success, keeping that iterate
-    step: str = "adam"  # "adam" (the paper) or "sign" (plain sign-gradient PGD)
+    step: str = "adam"  # "adam" (the paper), "sign", "adam_sign", "adam_scaled" (loop.STEPS)
     max_rows: int = 10000  # rows (samples x restarts) per working batch; bounds memory
 
     def validate(self) -> None:

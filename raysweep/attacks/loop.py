@@ -23,7 +23,11 @@ from torch import nn
 from raysweep.attacks.problem import Problem, Work
 
 KEEP_MODES = ("first_success", "highest_loss")
-STEPS = ("adam", "sign")
+# "adam": torch.optim.Adam on the raw gradient (the paper); "sign": plain sign-gradient PGD;
+# "adam_sign": Adam on sign(grad) (foolbox's LinfAdamPGD); "adam_scaled": Adam on each row's
+# gradient divided by its largest entry, so Adam's eps (1e-8) cannot swamp a row whose
+# cross-entropy has saturated (confidently classified samples have |grad| ~ 1e-10)
+STEPS = ("adam", "sign", "adam_sign", "adam_scaled")
 
 
 @dataclass(frozen=True)
@@ -163,15 +167,24 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
                     if stay.numel() == 0:
                         break
             row_steps += var.shape[0]
-            if cfg.step == "adam":
-                adam.step(var, grad)
-            else:
+            if cfg.step == "sign":
                 var.sub_(cfg.lr * grad.sign())
+            else:
+                adam.step(var, _adam_input(grad, cfg.step))
             var = problem.project(var, work)
     flush(out, n, track, kept, torch.arange(track["rows"].numel(), device=var0.device))
     loss = F.cross_entropy(out["logits"], y_all, reduction="none")
     return LoopResult(out["x_adv"], out["var"], out["logits"].argmax(dim=1), loss, out["objective"], out["first"],
                       row_steps)
+
+
+def _adam_input(grad: torch.Tensor, step: str) -> torch.Tensor:
+    if step == "adam_sign":
+        return grad.sign()
+    if step == "adam_scaled":
+        scale = grad.flatten(1).abs().amax(dim=1).clamp_min(1e-30)
+        return grad / scale.view(-1, *([1] * (grad.dim() - 1)))
+    return grad
 
 
 def compaction(open_rows: torch.Tensor, n_open: int, left: int, cost: float) -> Optional[torch.Tensor]:

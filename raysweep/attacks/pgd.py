@@ -5,7 +5,9 @@ Maximise the cross-entropy with the true label over delta, ||delta|| <= eps, x +
 every iteration; random start uniform in distance and direction (Eq. 19; `start="box"` draws
 uniformly in the L-inf box / L2 ball instead, as foolbox and Madry et al. do); 5 restarts; each
 sample stops at its first misclassification and keeps that iterate. Defaults: L-inf eps 0.3,
-L2 eps 1.5. `step="sign"` gives the plain sign-gradient PGD step instead of Adam.
+L2 eps 1.5. `step="sign"` gives the plain sign-gradient PGD step instead of Adam;
+`step="adam_sign"` is foolbox's LinfAdamPGD (Adam on sign(grad)) and `step="adam_scaled"` Adam on
+each row's gradient scaled to max 1 (see raysweep.attacks.loop.STEPS).
 Shapes: x [B, C, H, W] in [0, 1]; delta the same.
 """
 from __future__ import annotations
