@@ -78,7 +78,7 @@ def test_progress_line_counts_and_eta():
 
 def test_store_on_uri_is_atomic_and_idempotent(tmp_path):
     store = TableStore(f"file://{tmp_path}", "s")
-    t = pa.table({"trial_id": ["a"], "x": [1.0]})
+    t = pa.table({"trial_id": ["a"], "status": ["ok"], "x": [1.0]})
     store.write("a", t, pa.table({"trial_id": ["a", "a"]}))
     store.write("a", t)
     assert store.done_ids() == {"a"}
