@@ -192,3 +192,29 @@ def test_transfer_needs_source_success_and_target_error_and_counts_samples_both_
     np.testing.assert_array_equal(fixed["correct"], fixed["label"] == k)  # correct on both models
     assert not fixed["success"][fixed["correct"]].any()  # the target never changes its mind
     assert result.metrics()["success_rate_attempt"] == 0.0
+
+
+@pytest.mark.parametrize("step", ["adam_sign", "adam_scaled"])
+def test_normalised_adam_steps_are_torch_adam_on_the_normalised_gradient(step):
+    # adam_sign: foolbox's LinfAdamPGD; adam_scaled: each row's gradient divided by its max |g|
+    model, batch = tiny_model(2), toy_batch(2, n=5)
+    model.eval()
+    problem = ImageProblem(batch, eps=0.05, norm="linf", random_init=False)
+    work = problem.rows(1)
+    delta = torch.zeros_like(batch.x, requires_grad=True)
+    opt = torch.optim.Adam([delta], lr=0.005)
+    for _ in range(6):
+        opt.zero_grad()
+        (-F.cross_entropy(model(batch.x + delta), batch.y, reduction="sum")).backward()
+        g = delta.grad
+        delta.grad = g.sign() if step == "adam_sign" else g / g.flatten(1).abs().amax(1).view(-1, 1, 1, 1)
+        opt.step()
+        with torch.no_grad():
+            delta.copy_(problem.project(delta, work))
+    ours = run_loop(model, problem, work, torch.zeros_like(batch.x),
+                    LoopConfig(iterations=6, step=step, early_stop=False, keep="first_success"))
+    never = ours.first_success < 0
+    assert never.any()
+    assert torch.allclose(ours.var[never], delta.detach()[never], atol=1e-6)
+    plain = run_loop(model, problem, work, torch.zeros_like(batch.x), LoopConfig(iterations=6, early_stop=False))
+    assert not torch.allclose(plain.var[never], delta.detach()[never], atol=1e-6)  # control: it differs from raw Adam
