@@ -42,7 +42,7 @@ def test_version(capsys):
 
 def test_every_description_is_a_whole_sentence():
     sub = cli.build_parser()._subparsers._group_actions[0]
-    assert set(sub.choices) >= {"data", "train", "list", "sweep", "tables", "tune-lambda", "analyze"}
+    assert set(sub.choices) >= {"data", "train", "list", "sweep", "evaluate", "tables", "tune-lambda", "analyze"}
     for name, p in sub.choices.items():
         assert p.description and p.description.rstrip().endswith((".", ")")), (name, p.description)
         assert "\n" not in p.description
