@@ -1,70 +1,10 @@
-"""Fig. 7: adversarial training needs more data for the same test error (Sec. 4.4).
+"""Fig. 7, drawn from a sweep's tables: `python analysis/fig_sample_complexity.py RESULTS_DIR [--out DIR]`.
 
-Left: test error against N for normal vs (regular) adversarial training, annotated with the data
-factor N_adversarial / N_normal at equal test error (the paper finds roughly 1.5-2 on FONTS).
-Right, when the combined strategy is in the tables: test error against regular success rate for
-adversarial, combined and on-manifold training, the trade-off of Fig. 7 (bottom).
-Mean +- std over seeds. Usage: python -m analysis.fig_sample_complexity DIR
+A runnable script; the figure's code is raysweep.analysis.fig_sample_complexity (installed with raysweep).
 """
-from __future__ import annotations
-
 import sys
-from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-from analysis import _plot as P
-from analysis import load as L
-
-NAME = "fig7_sample_complexity"
-TRADEOFF_FAMILIES = (L.NORMAL, L.REGULAR, L.COMBINED, L.ONMANIFOLD)  # strategy families drawn
-
-
-def data_factor(trials: pd.DataFrame, strategy: str = L.ADVERSARIAL) -> pd.DataFrame:
-    """Per N of `strategy`: the N normal training needs for the same mean test error (log-linear
-    interpolation of normal's curve) and the factor N / N_normal; NaN outside normal's range."""
-    stats = L.mean_std_by_n(trials, L.TEST_ERROR)
-    normal = stats[stats[L.STRATEGY] == L.NORMAL].sort_values("mean")  # np.interp wants increasing x
-    other = stats[stats[L.STRATEGY] == strategy]
-    rows = []
-    for n, error in zip(other[L.N], other["mean"]):
-        n_normal = float("nan")
-        if len(normal) >= 2 and normal["mean"].min() <= error <= normal["mean"].max():
-            n_normal = float(np.exp(np.interp(error, normal["mean"], np.log(normal[L.N].astype(float)))))
-        rows.append({L.N: n, "test_error": error, "n_normal_equivalent": n_normal,
-                     "factor": n / n_normal if np.isfinite(n_normal) else float("nan")})
-    return pd.DataFrame(rows, columns=[L.N, "test_error", "n_normal_equivalent", "factor"])
-
-
-def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
-    """Fig. 7: test error against N for normal vs adversarial training (sample complexity gap)."""
-    trials = tables.trials
-    present = set(L.strategies_in(trials))
-    if not {L.NORMAL, L.ADVERSARIAL} <= present or not L.has_columns(trials, L.TEST_ERROR, L.N):
-        return P.FigureOutcome(NAME, note="needs test_error for both normal and adversarial training")
-    regular = L.attacks_in(trials, L.REGULAR)
-    tradeoff = L.COMBINED in present and bool(regular)
-    fig, axes = plt.subplots(1, 2 if tradeoff else 1, figsize=(11 if tradeoff else 6, 4.2), squeeze=False)
-    ax = axes[0][0]
-    P.lines_vs_n(ax, trials, L.TEST_ERROR, "test error", [L.NORMAL, L.ADVERSARIAL])
-    factors = data_factor(trials)["factor"].dropna()
-    if len(factors):
-        ax.set_title(f"data factor at equal test error: {factors.median():.2f}x (median over N)")
-    else:
-        ax.set_title("normal vs adversarial training")
-    ax.legend(fontsize="small")
-    if tradeoff:
-        ax2 = axes[0][1]
-        col = L.success_col(regular[0])
-        shown = [s for family in TRADEOFF_FAMILIES for s in L.strategies_of_family(trials, family)]
-        P.points_vs_test_error(ax2, trials, col, P.rate_label(regular[0]), shown)
-        ax2.set_title("robustness / generalization trade-off")
-        ax2.legend(fontsize="small")
-    fig.suptitle("Fig. 7: sample complexity of adversarial training (mean +- std over seeds)")
-    return P.FigureOutcome(NAME, P.save(fig, out_dir, NAME))
-
+from raysweep.analysis import _plot, fig_sample_complexity
 
 if __name__ == "__main__":
-    sys.exit(P.standalone(draw))
+    sys.exit(_plot.standalone(fig_sample_complexity.draw))

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import _plot as P
-from analysis import claims as C
-from analysis import fig_regular, fig_sample_complexity, report
-from analysis import load as L
+from raysweep.analysis import _plot as P
+from raysweep.analysis import claims as C
+from raysweep.analysis import fig_regular, fig_sample_complexity, report
+from raysweep.analysis import load as L
 from raysweep.cli import main as cli_main
 from raysweep.config import SweepSpec, expand
 from raysweep.errors import UserError
@@ -51,7 +51,7 @@ def _trial_row(cfg, attacks) -> dict:
     rates = {"linf": 0.3 + te if cfg.strategy.name == "adversarial" else 0.97 + 0.01 * rng.random(),
              "onmanifold_true": 1.1 * te, "l2": 0.9, "cw": 1.0}
     row = {"sweep": cfg.sweep, "trial_id": cfg.trial_id, "status": "ok", "dataset": cfg.dataset.name, "n": cfg.n,
-           "seed": cfg.seed, "arch": cfg.arch, "strategy": cfg.strategy.name, "test_error": te,
+           "seed": cfg.seed, "arch": cfg.arch.key, "strategy": cfg.strategy.name, "test_error": te,
            "config_json": json.dumps(cfg.to_dict(), sort_keys=True), "train_time_s": 2.0, "eval_time_s": 1.0,
            "started_at": 1000.0 + cfg.seed, "finished_at": 1010.0 + cfg.seed}
     for a in attacks:
@@ -71,7 +71,7 @@ def _examples(cfg, attacks) -> pa.Table | None:
         n = SAMPLES * RESTARTS
         delta = rng.uniform(1.0, 3.0, n)
         cols = {"sweep": cfg.sweep, "trial_id": cfg.trial_id, "n": cfg.n, "seed": cfg.seed, "strategy": cfg.strategy.name,
-                "arch": cfg.arch, "attack": a, "sample": np.repeat(np.arange(SAMPLES), RESTARTS),
+                "arch": cfg.arch.key, "attack": a, "sample": np.repeat(np.arange(SAMPLES), RESTARTS),
                 "restart": np.tile(np.arange(RESTARTS), SAMPLES), "correct": True, "valid": True,
                 "success": rng.random(n) < 0.8, "l2": delta, "delta_l2": delta}
         if a == "linf":
@@ -208,7 +208,7 @@ def test_standalone_entry_writes_the_figure(sweep_dir, tmp_path, capsys):
 
 
 def test_python_dash_m_runs_a_figure_script(sweep_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "analysis.fig_sample_complexity", str(sweep_dir), "--out",
+    proc = subprocess.run([sys.executable, "-m", "raysweep.analysis.fig_sample_complexity", str(sweep_dir), "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis import claims as C
-from analysis import load as L
-from analysis.report import FIGURES, write_report
+from raysweep.analysis import claims as C
+from raysweep.analysis import load as L
+from raysweep.analysis.report import FIGURES, write_report
 from raysweep.data.dataset import load_dataset
 
 

@@ -1,4 +1,4 @@
-"""Claims 1-4 (analysis/claims.py) on synthetic tables with known answers: for every claim a
+"""Claims 1-4 (raysweep/analysis/claims.py) on synthetic tables with known answers: for every claim a
 positive control (built true: "holds") and negative controls (built false: never "holds"),
 including the four cases of issue 15 that the old verdicts passed."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import claims as C
-from analysis import load as L
-from analysis import strength
+from raysweep.analysis import claims as C
+from raysweep.analysis import load as L
+from raysweep.analysis import strength
 
 NS = [250, 500, 1000, 2000, 4000]
 SEEDS = [0, 1, 2]

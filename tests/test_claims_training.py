@@ -1,5 +1,5 @@
-"""Claims 3b and 5 (analysis/claims_training.py) and the statistics under every claim
-(analysis/stats.py), on synthetic tables with known answers: positive and negative controls."""
+"""Claims 3b and 5 (raysweep/analysis/claims_training.py) and the statistics under every claim
+(raysweep/analysis/stats.py), on synthetic tables with known answers: positive and negative controls."""
 from __future__ import annotations
 
 import math
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import claims as C
-from analysis import load as L
-from analysis import stats as S
+from raysweep.analysis import claims as C
+from raysweep.analysis import load as L
+from raysweep.analysis import stats as S
 
 NS = [250, 500, 1000, 2000, 4000]
 SEEDS = [0, 1, 2]

@@ -201,7 +201,7 @@ def test_a_full_disk_during_a_row_write_leaves_no_partial_file(tmp_path):
 def test_analysis_names_the_columns_when_a_folder_mixes_spec_versions():
     import pandas as pd
 
-    from analysis.load import spec_versions
+    from raysweep.analysis.load import spec_versions
 
     one = pd.DataFrame({"strategy": ["normal"] * 2, "arch": ["cnn"] * 2, "n": [50, 100], "seed": [1, 1],
                         "train.epochs": [20, 20], "data_hash": ["d", "d"]})

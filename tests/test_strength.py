@@ -1,13 +1,13 @@
-"""The attack-strength check (analysis/strength.py, issue 11.4) on synthetic trial tables: APGD
+"""The attack-strength check (raysweep/analysis/strength.py, issue 11.4) on synthetic trial tables: APGD
 beside the paper's attack, flagged when it finds more than 2 points more, not flagged otherwise."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from analysis import load as L
-from analysis import strength
-from analysis import thresholds as T
+from raysweep.analysis import load as L
+from raysweep.analysis import strength
+from raysweep.analysis import thresholds as T
 
 
 @pytest.fixture

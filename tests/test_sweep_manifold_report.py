@@ -28,7 +28,7 @@ def ray_session():
 def test_learned_manifold_sweep_reports_quality_pictures_and_progress(ray_session, tmp_path):
     import torch
 
-    from analysis.report import write_report
+    from raysweep.analysis.report import write_report
     from raysweep.tune.sweep import run_sweep
 
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,

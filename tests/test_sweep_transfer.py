@@ -78,8 +78,8 @@ def test_transfer_sweep_trains_the_source_once_and_counts_both_correct(ray_sessi
     assert run_sweep(_spec(tmp_path, "tiny-transfer-2")).ok == 2
     assert train_count(storage, job) == 1
 
-    from analysis import fig_attacks
-    from analysis.load import load_tables
+    from raysweep.analysis import fig_attacks
+    from raysweep.analysis.load import load_tables
 
     assert fig_attacks.variant_attacks(load_tables(tmp_path / "out" / "tiny-transfer").trials) == ["transfer"]
     outcome = fig_attacks.draw(load_tables(tmp_path / "out" / "tiny-transfer"), tmp_path / "figs")

@@ -1,5 +1,5 @@
 """`raysweep analyze RESULTS_DIR [--out DIR]`: draw the paper's figures and write report.md with
-the claims table for a finished sweep (analysis/report.py does the work; no Ray needed)."""
+the claims table for a finished sweep (raysweep/analysis/report.py does the work; no Ray needed)."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +11,7 @@ from raysweep.errors import UserError
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from analysis.report import write_report  # lazy: matplotlib stays out of `raysweep --help`
-    except ModuleNotFoundError as e:
-        if e.name != "analysis":
-            raise
-        raise UserError("the analysis package is not installed; re-install raysweep (pip install -e .) "
-                        "from its checkout") from None
+    from raysweep.analysis.report import write_report  # lazy: matplotlib stays out of `raysweep --help`
 
     check_writable(Path(args.out) if args.out is not None else default_out(args.results_dir))
     warn_spec_versions(args.results_dir)
@@ -34,7 +28,7 @@ def warn_spec_versions(results_dir: str) -> None:
     """One warning line when the folder mixes rows of several spec versions (naming the columns)."""
     import sys
 
-    from analysis.load import load_tables, spec_versions
+    from raysweep.analysis.load import load_tables, spec_versions
 
     differing = spec_versions(load_tables(results_dir).trials)
     if differing:
@@ -44,8 +38,8 @@ def warn_spec_versions(results_dir: str) -> None:
 
 
 def default_out(results_dir: str) -> Path:
-    """Where write_report puts figures without --out (analysis.load.Tables.output_dir)."""
-    from analysis.load import Tables
+    """Where write_report puts figures without --out (raysweep.analysis.load.Tables.output_dir)."""
+    from raysweep.analysis.load import Tables
     from raysweep.results import reader
 
     return Tables(None, None, reader.tables_dir(results_dir).parent.uri).output_dir()

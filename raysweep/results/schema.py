@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 TABLES = "tables"
 KINDS = ("trials", "examples", "manifolds", "epochs")  # manifolds: one row per learned VAE-GAN (issue 17)
 
-# Column names every reader uses (analysis/load.py imports these instead of spelling them).
+# Column names every reader uses (raysweep/analysis/load.py imports these instead of spelling them).
 SWEEP, TRIAL_ID, STATUS, ERROR = "sweep", "trial_id", "status", "error"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 DATASET, N, SEED, ARCH, STRATEGY, STRATEGY_FAMILY = "dataset", "n", "seed", "arch", "strategy", "strategy_family"

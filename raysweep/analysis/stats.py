@@ -1,4 +1,4 @@
-"""Small statistics behind the claims (analysis/claims.py): correlation, slopes, cluster bootstrap
+"""Small statistics behind the claims (raysweep/analysis/claims.py): correlation, slopes, cluster bootstrap
 intervals, the isotonic fit of Fig. 7. Pure numpy; every random draw takes a seed.
 
 The bootstrap resamples clusters, not rows: trials of one seed share a nested training subset

@@ -1,5 +1,5 @@
 """Shared drawing helpers for the figure scripts: mean +- std over seeds per strategy, stable
-colours per strategy, one PNG per figure, and the standalone `python -m analysis.fig_x DIR` entry.
+colours per strategy, one PNG per figure, and the standalone `python -m raysweep.analysis.fig_x DIR` entry.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # files only, never a display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import load as L  # noqa: E402
+from raysweep.analysis import load as L  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 
 # Stable colours so a strategy looks the same in every figure (registry order of the issue).
@@ -127,7 +127,7 @@ def legend_once(fig, axes) -> None:
 
 
 def standalone(draw: Callable[[L.Tables, Path], FigureOutcome], argv: Optional[list[str]] = None) -> int:
-    """Entry of `python -m analysis.fig_x RESULTS_DIR [--out DIR]`: draw one figure, say where."""
+    """Entry of `python -m raysweep.analysis.fig_x RESULTS_DIR [--out DIR]`: draw one figure, say where."""
     parser = argparse.ArgumentParser(description=(draw.__doc__ or "").strip().splitlines()[0])
     parser.add_argument("results_dir", help="<storage>/<sweep> of a finished sweep, or its tables folder")
     parser.add_argument("--out", default=None, help="output folder (default: <results_dir>/analysis)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import load as L
+from raysweep.analysis import load as L
 from raysweep import storage
 from raysweep.results import reader
 from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS

@@ -1,5 +1,5 @@
-"""What every claim verdict is made of (analysis/claims.py): statistics with intervals, checks
-against the fixed thresholds (analysis/thresholds.py), the verdict rule, the falsifier line.
+"""What every claim verdict is made of (raysweep/analysis/claims.py): statistics with intervals, checks
+against the fixed thresholds (raysweep/analysis/thresholds.py), the verdict rule, the falsifier line.
 
 A check passes on its interval where it has one ("the interval lies above 0.5"), so a verdict
 needs the evidence, not only the point estimate. One failed check: "does not hold"; an undefined
@@ -14,9 +14,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from analysis import load as L
-from analysis import stats as S
-from analysis import thresholds as T
+from raysweep.analysis import load as L
+from raysweep.analysis import stats as S
+from raysweep.analysis import thresholds as T
 
 HOLDS = "holds"
 FAILS = "does not hold"
@@ -105,7 +105,7 @@ def reference(trials: pd.DataFrame) -> pd.DataFrame:
 
 def clusters(df: pd.DataFrame) -> np.ndarray:
     """Bootstrap clusters: the seed when there are several (trials of one seed share a nested
-    subset), else each trial on its own (analysis/stats.py)."""
+    subset), else each trial on its own (raysweep/analysis/stats.py)."""
     if L.SEED in df.columns and df[L.SEED].nunique() > 1:
         return df[L.SEED].to_numpy()
     if L.TRIAL_ID in df.columns:

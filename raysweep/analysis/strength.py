@@ -19,8 +19,8 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from analysis import load as L
-from analysis import thresholds as T
+from raysweep.analysis import load as L
+from raysweep.analysis import thresholds as T
 
 STRONG_PREFIX = "apgd"  # registered names of the reference attacks: apgd_ce, apgd_t, ...
 EPS_TOL = 1e-9

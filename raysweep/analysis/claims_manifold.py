@@ -15,10 +15,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from analysis import claims_base as B
-from analysis import load as L
-from analysis import stats as S
-from analysis import thresholds as T
+from raysweep.analysis import claims_base as B
+from raysweep.analysis import load as L
+from raysweep.analysis import stats as S
+from raysweep.analysis import thresholds as T
 
 TITLE = "Regular adversarial examples leave the manifold"
 FALSIFIER = (f"fails if, under a distance with an on-manifold control, the regular median ratio's interval "

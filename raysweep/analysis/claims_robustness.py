@@ -18,11 +18,11 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from analysis import claims_base as B
-from analysis import load as L
-from analysis import stats as S
-from analysis import strength
-from analysis import thresholds as T
+from raysweep.analysis import claims_base as B
+from raysweep.analysis import load as L
+from raysweep.analysis import stats as S
+from raysweep.analysis import strength
+from raysweep.analysis import thresholds as T
 
 TITLE2 = "On-manifold adversarial examples exist"
 TITLE3 = "On-manifold robustness is essentially generalization"

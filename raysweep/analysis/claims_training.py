@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import claims_base as B
-from analysis import load as L
-from analysis import stats as S
-from analysis import thresholds as T
+from raysweep.analysis import claims_base as B
+from raysweep.analysis import load as L
+from raysweep.analysis import stats as S
+from raysweep.analysis import thresholds as T
 
 TITLE3B = "On-manifold adversarial training boosts generalization"
 TITLE5 = "Adversarial training needs more data"

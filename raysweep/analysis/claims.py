@@ -9,19 +9,19 @@
 
 Every function is pure over DataFrames laid out as in docs/architecture.md ("Tables"), so tests
 feed synthetic tables. Each verdict carries its deciding statistic, its interval (a seeded
-bootstrap that resamples seeds), the threshold (analysis/thresholds.py, fixed before any results
-were read) and a falsifier line. The pieces: analysis/claims_base.py (verdict rule),
+bootstrap that resamples seeds), the threshold (raysweep/analysis/thresholds.py, fixed before any results
+were read) and a falsifier line. The pieces: raysweep/analysis/claims_base.py (verdict rule),
 claims_manifold.py (1), claims_robustness.py (2-4), claims_training.py (3b, 5), stats.py.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.claims_base import FAILS, HOLDS, NOT_MEASURED, REFERENCE_STRATEGY, ClaimResult, Statistic
-from analysis.claims_manifold import claim_off_manifold
-from analysis.claims_robustness import claim_onmanifold_exist, claim_onmanifold_generalization, claim_regular_independent
-from analysis.claims_training import claim_onmanifold_training, claim_sample_complexity
-from analysis.thresholds import BOOTSTRAP_LEVEL, BOOTSTRAP_SAMPLES, thresholds
+from raysweep.analysis.claims_base import FAILS, HOLDS, NOT_MEASURED, REFERENCE_STRATEGY, ClaimResult, Statistic
+from raysweep.analysis.claims_manifold import claim_off_manifold
+from raysweep.analysis.claims_robustness import claim_onmanifold_exist, claim_onmanifold_generalization, claim_regular_independent
+from raysweep.analysis.claims_training import claim_onmanifold_training, claim_sample_complexity
+from raysweep.analysis.thresholds import BOOTSTRAP_LEVEL, BOOTSTRAP_SAMPLES, thresholds
 
 __all__ = [
     "BOOTSTRAP_LEVEL", "BOOTSTRAP_SAMPLES", "FAILS", "HOLDS", "NOT_MEASURED", "REFERENCE_STRATEGY", "ClaimResult",

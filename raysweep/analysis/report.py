@@ -1,0 +1,173 @@
+"""report.md for a finished sweep: the claims table (deciding statistic, interval, threshold,
+falsifier, verdict), the thresholds used, the attack-strength check (APGD beside the paper's
+attack, raysweep/analysis/strength.py), the figures, the sweep's config summary and run time.
+
+Usage: python -m raysweep.analysis.report RESULTS_DIR [--out DIR]   (what `raysweep analyze` calls)
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+import pandas as pd
+
+from raysweep.analysis import _plot as P
+from raysweep.analysis import claims as C
+from raysweep.analysis import fig_attacks, fig_distance, fig_onmanifold, fig_regular, fig_sample_complexity
+from raysweep.analysis import fig_samples
+from raysweep.analysis import manifold_quality as MQ
+from raysweep.analysis import load as L
+from raysweep.analysis import stats as S
+from raysweep.analysis import strength
+from raysweep.errors import UserError
+
+# Paper order: Fig. 3, 5, 6, 7, then the supplement's attack variants.
+FIGURES: tuple[Callable[[L.Tables, Path], P.FigureOutcome], ...] = (
+    fig_distance.draw, fig_onmanifold.draw, fig_regular.draw, fig_sample_complexity.draw, fig_attacks.draw,
+    fig_samples.draw,  # Fig. 2: sample pictures, per data set
+)
+REPORT_NAME = "report.md"
+# Keys a sweep metadata file may use for its wall-clock time, in seconds.
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _num(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _verdict_text(r: C.ClaimResult) -> str:
+    return f"**{r.verdict}**"
+
+
+def claims_section(results: list[C.ClaimResult]) -> list[str]:
+    """The claims table (one row per claim: deciding statistic, interval, threshold, falsifier),
+    then every statistic behind each claim, the notes and the thresholds."""
+    lines = ["## Claims", "", "| claim | verdict | deciding statistic | value | interval | threshold | falsifier |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        deciding = r.deciding() or [C.Statistic("(none)", float("nan"))]
+        for i, s in enumerate(deciding):
+            mark = "" if s.passed is None else (" (pass)" if s.passed else " (fail)")
+            head = (f"({r.number}) {r.title}", _verdict_text(r), ) if i == 0 else ("", "")
+            lines.append(f"| {_cell(head[0])} | {head[1]} | {_cell(s.name)} | {_num(s.value)} | "
+                         f"{S.interval_text(s.interval)} | {_cell(s.threshold)}{mark} | {_cell(r.falsifier) if i == 0 else ''} |")
+    notes = [f"- ({r.number}) {r.note}" for r in results if r.note]
+    notes += [f"- ({r.number}) decided on: {r.measure}" for r in results if r.measure]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    lines += ["", "All statistics:", "", "| claim | statistic | value | interval |", "|---|---|---|---|"]
+    for r in results:
+        for s in r.statistics:
+            lines.append(f"| ({r.number}) | {_cell(s.name)}{' (decides)' if s.decides else ''} | {_num(s.value)} | "
+                         f"{S.interval_text(s.interval)} |")
+    lines += ["", "Thresholds (raysweep/analysis/thresholds.py; fixed before looking at results):", ""]
+    lines += [f"- `{k}` = {v:g}" for k, v in C.thresholds().items()]
+    lines += [f"- intervals: {C.BOOTSTRAP_SAMPLES} bootstrap resamples of seeds (of trials with one seed), "
+              f"{C.BOOTSTRAP_LEVEL:.0%} percentile interval; claims (1)-(4) use `{C.REFERENCE_STRATEGY}` training; "
+              "success rates are per attempt."]
+    return lines
+
+
+def _values(df: pd.DataFrame, col: str) -> str:
+    if col not in df.columns:
+        return "n/a"
+    return ", ".join(str(v) for v in sorted(set(df[col].dropna().tolist()), key=str)) or "n/a"
+
+
+def _grid_values(df: pd.DataFrame, col: str) -> str:
+    if col not in df.columns:
+        return "n/a"
+    return ", ".join(str(v) for v in sorted(set(df[col].dropna().tolist()))) or "n/a"
+
+
+def _attacks(trials: pd.DataFrame) -> list[str]:
+    suffix = "." + L.success_col("x").split(".", 1)[1]
+    return sorted(c[: -len(suffix)] for c in trials.columns if c.endswith(suffix))
+
+
+def _duration(seconds: float) -> str:
+    return "n/a" if not math.isfinite(seconds) else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+
+
+def config_section(tables: L.Tables) -> list[str]:
+    t = tables.trials
+    lines = ["## Sweep", "",
+             f"- results: `{tables.root}`",
+             f"- sweep: {_values(t, L.SWEEP)}; dataset: {_values(t, L.DATASET)}; arch: {_values(t, L.ARCH)}",
+             f"- N: {_grid_values(t, L.N)}",
+             f"- seeds: {_grid_values(t, L.SEED)}",
+             f"- strategies: {', '.join(L.strategies_in(t)) or 'n/a'}",
+             f"- attacks: {', '.join(_attacks(t)) or 'n/a'}",
+             f"- distances: {', '.join(L.distances_in(tables.examples)) or 'n/a'}",
+             f"- trials: {len(t)} ok, {tables.n_failed} failed; example rows: {len(tables.examples)}"]
+    train = float(t[L.TRAIN_TIME].sum()) if L.has_columns(t, L.TRAIN_TIME) else float("nan")
+    evals = float(t[L.EVAL_TIME].sum()) if L.has_columns(t, L.EVAL_TIME) else float("nan")
+    if L.ARCH in t.columns and t[L.ARCH].nunique() > 1:
+        lines.append("- note: several architectures are pooled in the figures and claims; "
+                     "use `--arch NAME` for one")
+    lines.append(f"- compute time summed over trials: train {_duration(train)}, evaluation {_duration(evals)}")
+    if L.has_columns(t, L.STARTED_AT, L.FINISHED_AT):
+        span = float(t[L.FINISHED_AT].max() - t[L.STARTED_AT].min())
+        lines.append(f"- wall-clock from the first trial start to the last trial end: {_duration(span)}")
+    return lines
+
+
+def figures_section(outcomes: list[P.FigureOutcome], out_dir: Path) -> list[str]:
+    lines = ["## Figures", ""]
+    for o in outcomes:
+        if o.path is not None:
+            lines += [f"![{o.name}]({o.path.relative_to(out_dir) if o.path.is_relative_to(out_dir) else o.path})", ""]
+        else:
+            lines += [f"- {o.name} skipped: {o.note}", ""]
+    return lines
+
+
+def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.FigureOutcome], out_dir: Path) -> str:
+    """The report's markdown text."""
+    verdicts = ", ".join(f"({r.number}) {r.verdict}" for r in results)
+    lines = ["# raysweep report: Disentangling Adversarial Robustness and Generalization", "",
+             f"Claims: {verdicts}.", ""]
+    lines += claims_section(results) + [""] + strength.section(tables.trials)
+    lines += MQ.section(tables)  # learned manifolds' quality, with a warning below the documented bar
+    lines += figures_section(outcomes, out_dir) + config_section(tables)
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results_dir: str | Path, out_dir: Optional[str | Path] = None, seed: int = 0,
+                 arch: Optional[str] = None) -> Path:
+    """Load the tables, draw every figure, evaluate the claims, write report.md; return its path.
+
+    out_dir defaults to <results_dir>/analysis (beside the tables); arch keeps one architecture
+    (several architectures are otherwise pooled, and the report says so)."""
+    tables = L.select(L.load_tables(results_dir), arch=arch)
+    out = Path(out_dir) if out_dir is not None else tables.output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = [draw(tables, out) for draw in FIGURES]
+    results = C.evaluate_claims(tables.trials, tables.examples, seed=seed)
+    path = out / REPORT_NAME
+    path.write_text(render(tables, results, outcomes, out))
+    return path
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Figures and the claims report for a finished sweep.")
+    parser.add_argument("results_dir", help="<storage>/<sweep> of a finished sweep, or its tables folder")
+    parser.add_argument("--out", default=None, help="output folder (default: <results_dir>/analysis)")
+    parser.add_argument("--arch", default=None, help="analyse only this architecture's trials")
+    args = parser.parse_args(argv)
+    try:
+        print(write_report(args.results_dir, args.out, arch=args.arch))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
