@@ -43,3 +43,23 @@ def test_one_row_per_epoch_and_resume_keeps_earlier_rows(tmp_path, cache_dir):
     store.write(cfg.trial_id, epochs_table(cfg, []), None, table)  # a stand-in trial row
     back = store.read("epochs").to_pandas()
     assert list(back["epoch"]) == [1, 2, 3] and set(back["trial_id"]) == {cfg.trial_id}
+
+
+def test_learning_curves_figure_from_the_epochs_table(tmp_path):
+    import pandas as pd
+
+    from raysweep.analysis import fig_learning_curves
+    from raysweep.analysis.load import Tables
+    from raysweep.analysis.report import FIGURES
+
+    assert fig_learning_curves.draw in FIGURES
+    cfg = _cfg(2)
+    store = TableStore(str(tmp_path), cfg.sweep)
+    rows = [{"epoch": e, "train_loss": 2.0 / e, "train_error": 0.5 / e, "test_error": 0.6 / e, "lr": 0.01,
+             "epoch_time_s": 1.0, "images_per_s": 40.0} for e in (1, 2)]
+    store.write(cfg.trial_id, epochs_table(cfg, []), None, epochs_table(cfg, rows))
+    tables = Tables(pd.DataFrame({"trial_id": [cfg.trial_id]}), pd.DataFrame(), str(tmp_path / cfg.sweep))
+    outcome = fig_learning_curves.draw(tables, tmp_path / "figs")
+    assert outcome.path is not None and outcome.path.stat().st_size > 1000
+    empty = Tables(pd.DataFrame({"trial_id": ["other"]}), pd.DataFrame(), str(tmp_path / cfg.sweep))
+    assert fig_learning_curves.draw(empty, tmp_path / "figs").path is None  # only the analysed trials count

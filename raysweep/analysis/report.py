@@ -17,7 +17,7 @@ import pandas as pd
 from raysweep.analysis import _plot as P
 from raysweep.analysis import claims as C
 from raysweep.analysis import fig_attacks, fig_distance, fig_onmanifold, fig_regular, fig_sample_complexity
-from raysweep.analysis import fig_samples
+from raysweep.analysis import fig_learning_curves, fig_samples
 from raysweep.analysis import manifold_quality as MQ
 from raysweep.analysis import load as L
 from raysweep.analysis import stats as S
@@ -28,6 +28,7 @@ from raysweep.errors import UserError
 FIGURES: tuple[Callable[[L.Tables, Path], P.FigureOutcome], ...] = (
     fig_distance.draw, fig_onmanifold.draw, fig_regular.draw, fig_sample_complexity.draw, fig_attacks.draw,
     fig_samples.draw,  # Fig. 2: sample pictures, per data set
+    fig_learning_curves.draw,  # from the epochs table
 )
 REPORT_NAME = "report.md"
 # Keys a sweep metadata file may use for its wall-clock time, in seconds.
