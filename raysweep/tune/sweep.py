@@ -40,7 +40,7 @@ from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
-from raysweep.tune.capacity import check_requests_fit  # noqa: E402
+from raysweep.tune.preflight import check_address, check_requests_fit  # noqa: E402
 from raysweep.training.source import ensure_source_model  # noqa: E402
 from raysweep.tune.source import fit_in_task  # noqa: E402
 from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
@@ -70,6 +70,7 @@ def connect(address: Optional[str], dashboard: bool = False) -> None:
     kwargs: dict[str, Any] = {"namespace": "raysweep", "log_to_driver": True}
     if address or os.environ.get("RAY_ADDRESS"):
         kwargs["address"] = address or os.environ["RAY_ADDRESS"]
+        check_address(kwargs["address"], "--address" if address else "RAY_ADDRESS")  # fail in seconds, not minutes
     else:
         kwargs["include_dashboard"] = dashboard
     try:

@@ -1,0 +1,83 @@
+"""Checks of a sweep's cluster before any trial starts: the address answers, and every resource
+request fits on some node.
+
+- An address Ray cannot parse raises a ValueError deep in ray.init, and one where nothing
+  listens makes ray.init retry for minutes; a plain TCP connect says so in seconds.
+- Ray queues a request no node can satisfy forever (an "infeasible" warning in the logs), so a
+  spec asking each trial for `cpu: 64` on a 2-core machine would hang instead of failing.
+  Requests are compared with the alive nodes' total resources (what a node could ever offer,
+  not what is free now). A cluster that autoscales is judged by the nodes it has when the sweep
+  starts, as the GPU check in raysweep.plan.strategy_requests already is.
+"""
+from __future__ import annotations
+
+import socket
+from typing import Iterable, Mapping
+
+import ray
+
+from raysweep.catalog import manifold_needs
+from raysweep.config.resolve import TrialConfig
+from raysweep.config.schema import SweepSpec
+from raysweep.errors import UserError
+from raysweep.plan import Request
+
+
+RAY_CLIENT_PORT = 10001  # Ray Client's default, for ray://HOST without a port
+
+
+def check_address(address: str, source: str) -> None:
+    """`address` (from `source`: --address or RAY_ADDRESS) is auto, local, HOST:PORT or
+    ray://HOST[:PORT], and something listens there."""
+    if address in ("auto", "local"):
+        return
+    client = address.startswith("ray://")
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if client and (not sep or not port.isdigit()):  # ray://HOST: the client port is implied
+        host, port = address.removeprefix("ray://"), str(RAY_CLIENT_PORT)
+    if not host or not port.isdigit():
+        raise UserError(f"{source} {address}: not a Ray address; use auto, HOST:6379 (the head node) or "
+                        "ray://HOST:10001 (Ray Client)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as e:
+        raise UserError(f"{source} {address}: nothing answers there ({e.strerror or e}); start the cluster "
+                        "(`ray up cluster.yaml` or `ray start --head`) or fix the address") from None
+
+
+def _fits(cpu: float, gpu: float, node: Mapping[str, float]) -> bool:
+    return cpu <= node.get("CPU", 0.0) + 1e-9 and gpu <= node.get("GPU", 0.0) + 1e-9
+
+
+def _largest(nodes: list[Mapping[str, float]]) -> str:
+    cpu = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
+    gpu = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
+    return f"the largest of the {len(nodes)} node(s) has cpu {cpu:g}, gpu {gpu:g}"
+
+
+def _asks(spec: SweepSpec, requests: Mapping[str, Request], pending: Iterable[TrialConfig], has_gpu: bool
+          ) -> list[tuple[str, float, float]]:
+    """(key path, cpu, gpu) of every request this sweep will make, GPUs dropped on a CPU cluster
+    as the trials (raysweep.plan) and the actors (raysweep.tune.actors) drop them."""
+    index = {s.key: i for i, s in enumerate(spec.strategies)}
+    asks = []
+    for key, r in requests.items():
+        own = spec.strategies[index[key]].resources is not None
+        asks.append((f"strategies[{index[key]}].resources" if own else f"resources (strategy {key})", r.cpu, r.gpu))
+    if set().union(*(manifold_needs(t) for t in pending)) - {"true"}:  # learned manifolds: actors
+        m = spec.manifolds
+        for path, res in (("manifolds.resources", m.resources),
+                          ("manifolds.options.train_resources", m.options.train_resources)):
+            if res is not None:
+                asks.append((path, res.cpu, res.gpu if has_gpu else 0.0))
+    return asks
+
+
+def check_requests_fit(spec: SweepSpec, requests: Mapping[str, Request], pending: list[TrialConfig]) -> None:
+    """One UserError line for the first request that no alive node of the cluster can hold."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    has_gpu = ray.cluster_resources().get("GPU", 0.0) > 0
+    for path, cpu, gpu in _asks(spec, requests, pending, has_gpu):
+        if not any(_fits(cpu, gpu, n) for n in nodes):
+            raise UserError(f"{path} asks for cpu {cpu:g}, gpu {gpu:g} but {_largest(nodes)}, so it would wait "
+                            "forever; lower the request in the spec or add a node that large")
