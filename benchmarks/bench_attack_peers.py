@@ -49,7 +49,8 @@ def sync(device: torch.device) -> None:
 
 
 def trained_models(args, device) -> tuple[dict[str, torch.nn.Module], object]:
-    ds = load_dataset("fonts", max_fonts=args.fonts or None, train_size=args.train_size, test_size=args.images)
+    ds = load_dataset("fonts", max_fonts=args.fonts or None, train_size=args.train_size,
+                      test_size=max(args.test_size, args.images))
     models = {}
     for name, params in (("normal", {}), ("adversarial", {"iterations": args.adv_iterations})):
         model = build_model("cnn", ds.image_shape, ds.n_classes, seed=0).to(device)
@@ -182,6 +183,7 @@ def summary(table: dict[tuple[str, float], dict[str, tuple[float, float]]]) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--test-size", type=int, default=1000, help="test split size (the attacked images are its first)")
     parser.add_argument("--fonts", type=int, default=0, help="fonts in the data set (0: all bundled)")
     parser.add_argument("--train-size", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=10)
@@ -205,7 +207,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.smoke:
-        args.images, args.fonts, args.train_size, args.epochs, args.adv_iterations = 40, 10, 500, 1, 2
+        args.images, args.test_size, args.fonts, args.train_size, args.epochs, args.adv_iterations = 40, 40, 10, 500, 1, 2
         args.restarts, args.iterations, args.apgd_iterations = 2, 5, 10
     device = default_device()
     print(f"device: {device.type}")
