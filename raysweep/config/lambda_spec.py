@@ -51,7 +51,8 @@ class ObjectiveSpec(_Strict):
 
 
 class LambdaSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # a single folder name under storage: no "/", and not "." or ".." (which would write outside it)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     dataset: DatasetSpec
     storage: str = Field("results", min_length=1)
     kind: Literal["class", "data"] = "class"  # class-specific (one study per class) or agnostic
@@ -59,7 +60,9 @@ class LambdaSpec(_Strict):
     lambda_range: LambdaRange = Field(default_factory=LambdaRange)
     budget: int = Field(20, ge=1)  # completed Optuna trials per class, counted across re-runs
     concurrency: int = Field(2, ge=1)
-    seed: int = 0
+    # The search seeds Optuna's sampler (numpy, below 2**32) with seed * 1_000_003 + a class and
+    # trial offset (raysweep.tune.lambda_search): 4000 keeps that inside numpy's range.
+    seed: int = Field(0, ge=0, le=4000)
     train_size: Optional[int] = Field(None, ge=10)  # cap on training images per class (smoke)
     vaegan: dict[str, Any] = Field(default_factory=dict)  # VAEGANConfig overrides (width, epochs)
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
@@ -96,9 +99,39 @@ class LambdaSpec(_Strict):
         return f"{self.name}-{self.kind}-{'all' if cls is None else cls}"
 
 
+def check_study_db(url: str, source: str) -> None:
+    """A database URL Optuna can open from every trial, checked without connecting: it parses, its
+    driver is installed, and an sqlite file's folder exists (an in-memory database would be one
+    private study per process). Messages show the URL with its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    example = "sqlite:////abs/path/optuna.sqlite"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(f"{source}: study_db: not a database URL; use an RDB url such as {example}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as e:
+        raise UserError(f"{source}: study_db: {shown} cannot be opened here ({type(e).__name__}: {e}); install "
+                        f"its driver or use {example}") from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if not db or db == ":memory:":
+            raise UserError(f"{source}: study_db: {shown} is in memory, so every trial process would see an "
+                            f"empty study; name a file such as {example}")
+        if not Path(db).expanduser().parent.is_dir():
+            raise UserError(f"{source}: study_db: the folder of {db} does not exist; create it or choose another path")
+
+
 def parse_lambda_spec(data: Any, source: str = "spec") -> LambdaSpec:
     """Validate a mapping; any problem becomes one UserError line naming the key."""
-    return parse_model(LambdaSpec, data, source, "lambda spec")
+    spec = parse_model(LambdaSpec, data, source, "lambda spec")
+    if spec.study_db is not None:
+        check_study_db(spec.study_db, source)
+    return spec
 
 
 def load_lambda_spec(path: str | Path) -> LambdaSpec:

@@ -27,8 +27,27 @@ def format_error(source: str, err: ValidationError) -> str:
     elif e["type"] == "missing":
         msg = "required key is missing; add it"
     elif "input" in e and not isinstance(e["input"], (dict, list)):
-        msg = f"value {e['input']!r}: {msg}"
+        msg = f"value {_short(e['input'])}: {msg}"
+    if ";" not in msg:  # pydantic says what is wrong, not what to do
+        msg += "; " + _FIXES.get(e["type"], "fix the value")
     return f"{source}: {path}: {msg}"
+
+
+_FIXES = {
+    "string_too_long": "shorten it",
+    "string_too_short": "give a non-empty value",
+    "finite_number": "use a finite number",
+    "string_pattern_mismatch": "start with a letter or digit and use only letters, digits, '_', '.' and '-'",
+}
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """repr of a value, cut so one bad value (a 300-character name) cannot flood the line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as text"
+    return f"{text[:limit]}... ({size})"
 
 
 def parse_model(cls: type[M], data: Any, source: str, kind: str) -> M:
