@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 import pandas as pd
 
+from raysweep.errors import UserError
+
 ENV_CACHE = "RAYSWEEP_CACHE"
 
 
@@ -27,6 +29,14 @@ def cache_root(cache_dir: Optional[str | os.PathLike] = None) -> Path:
         return Path(cache_dir).expanduser()
     env = os.environ.get(ENV_CACHE)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "raysweep"
+
+
+def check_folder_options(dataset: str, **folders: Any) -> None:
+    """Folder options of a data set (root, cache_dir) are paths or unset: `root: 5` in a spec
+    would otherwise reach os.path deep inside a loader as a TypeError."""
+    for name, value in folders.items():
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise UserError(f"{dataset} option {name} must be a folder path, got {value!r}; fix the value")
 
 
 def hash_files(paths: Iterable[str | os.PathLike], extra: Any = None) -> str:
@@ -79,9 +89,13 @@ def cached(kind: str, key: str, build: Callable[[EntryWriter], None], cache_dir:
     final = cache_root(cache_dir) / kind / key
     if final.is_dir():
         return Entry(final), False
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:  # before building: an unwritable cache must fail before minutes of decoding, not after
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as e:
+        raise UserError(f"cache folder {final.parent} is not writable ({e.strerror or e}); set {ENV_CACHE} "
+                        "(or --cache-dir) to a writable folder") from None
     try:
         build(EntryWriter(tmp))
         try:

@@ -177,6 +177,12 @@ def check_options(options: dict[str, Any]) -> FontsConfig:
     return config
 
 
+def _check(root: Any, cache_dir: Any, options: dict[str, Any]) -> FontsConfig:
+    """The registry entry's check: the fonts options, and root/cache_dir as folder paths."""
+    cache.check_folder_options("fonts", root=root, cache_dir=cache_dir)
+    return check_options(options)
+
+
 def fonts_dataset(config: FontsConfig, cache_dir: Optional[str | os.PathLike] = None) -> Dataset:
     """Generate (or load from the cache) the FONTS data set described by `config`."""
     check_options(asdict(config))  # fail on bad options before hashing or rendering anything
@@ -197,7 +203,7 @@ def fonts_dataset(config: FontsConfig, cache_dir: Optional[str | os.PathLike] = 
 
 
 @DATASETS.register("fonts", "letters A..J of many fonts under random affine transformations (true manifold known)",
-                   check=lambda root=None, cache_dir=None, **options: check_options(options))
+                   check=lambda root=None, cache_dir=None, **options: _check(root, cache_dir, options))
 def build_fonts(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
     """FONTS; `root` is accepted for a uniform signature but unused (the data is generated)."""
-    return fonts_dataset(check_options(options), cache_dir)
+    return fonts_dataset(_check(root, cache_dir, options), cache_dir)

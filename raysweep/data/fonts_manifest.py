@@ -41,8 +41,14 @@ class FontRecord:
 
 
 def _digest(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    # A font that cannot be read cannot be hashed, so the content-hash order (which fonts make up
+    # max_fonts) is unknown: stop with its name instead of skipping it like an unrenderable font.
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as e:
+        raise UserError(f"font file {path} cannot be read ({e.strerror or e}); fix its permissions or "
+                        "remove it from the fonts folder") from None
 
 
 def find_font_files(fonts_dir: Path) -> list[Path]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import threading
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,15 +55,21 @@ def _missing_error(name: str, root: Path, missing: list[str]) -> UserError:
     )
 
 
-def _gunzip_if_needed(path: Path) -> None:
-    """Unpack path.gz to path when only the gzip exists (atomic: temp name, then rename)."""
+def _gunzip_if_needed(path: Path, name: str, root: Path) -> None:
+    """Unpack path.gz to path when only the gzip exists (atomic: temp name, then rename); a file
+    that is not gzip, or is cut short, is a UserError and leaves nothing behind."""
     gz = path.with_name(path.name + ".gz")
     if path.exists() or not gz.exists():
         return
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    os.replace(tmp, path)
+    try:
+        with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, path)
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a cut file an EOFError
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{gz} is not a readable gzip file ({type(e).__name__}: {e}); delete it and run "
+                        f"`raysweep data fetch {name} --data-root {root}`") from None
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,11 @@ class MnistLike:
                 f"{self.name} files under {root / self.folder / 'raw'} are unreadable ({e}); "
                 f"delete them and run `raysweep data fetch {self.name} --data-root {root}`"
             ) from None
+        if len(ds.data) != len(ds.targets):  # torchvision reads both without comparing counts
+            images, labels = (self.files[:2] if train else self.files[2:])
+            raise UserError(f"{self.name}: {self.folder}/raw/{images} holds {len(ds.data)} images but {labels} holds "
+                            f"{len(ds.targets)} labels; delete both and run `raysweep data fetch {self.name} "
+                            f"--data-root {root}`")
         x = ds.data.transpose(1, 2) if self.transposed else ds.data  # [N, 28, 28] uint8
         return Split(x=x.contiguous().unsqueeze(1), y=ds.targets.long())
 
@@ -95,7 +108,7 @@ class MnistLike:
         base = data_root(root)
         raw = base / self.folder / "raw"
         for f in self.files:
-            _gunzip_if_needed(raw / f)
+            _gunzip_if_needed(raw / f, self.name, base)
         missing = [f"{self.folder}/raw/{f}[.gz]" for f in self.files if not (raw / f).is_file()]
         if missing:
             raise _missing_error(self.name, base, missing)
@@ -118,22 +131,24 @@ FMNIST = MnistLike(
 )
 
 
-def _no_options(name: str, options: dict[str, Any]) -> None:
+def _no_options(name: str, options: dict[str, Any], root: Any = None, cache_dir: Any = None) -> None:
+    """The data-free check of a real data set's options (its registry entry's `check`)."""
     if options:
         raise UserError(f"{name} takes only the options root and cache_dir, not {sorted(options)}")
+    cache.check_folder_options(name, root=root, cache_dir=cache_dir)
 
 
 @DATASETS.register("emnist", "EMNIST digits, 240k/40k, 28x28, read from the data root",
-                   check=lambda root=None, cache_dir=None, **options: _no_options("emnist", options))
+                   check=lambda root=None, cache_dir=None, **options: _no_options("emnist", options, root, cache_dir))
 def build_emnist(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
-    _no_options("emnist", options)
+    _no_options("emnist", options, root, cache_dir)
     return EMNIST.load(root)
 
 
 @DATASETS.register("fmnist", "Fashion-MNIST, 60k/10k, 28x28, read from the data root",
-                   check=lambda root=None, cache_dir=None, **options: _no_options("fmnist", options))
+                   check=lambda root=None, cache_dir=None, **options: _no_options("fmnist", options, root, cache_dir))
 def build_fmnist(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
-    _no_options("fmnist", options)
+    _no_options("fmnist", options, root, cache_dir)
     return FMNIST.load(root)
 
 
@@ -170,12 +185,24 @@ def _build_celeba(base: Path, w: cache.EntryWriter) -> None:
         raise UserError(f"{base / 'celeba' / 'list_attr_celeba.txt'} has no Male column; re-fetch CelebA")
 
     images = np.empty((len(ds), 3, *CELEBA_SIZE), dtype=np.uint8)  # 1.6 GB for all of CelebA
+    failed = threading.Event()  # after the first bad file the other threads stop decoding
 
     def decode(i: int) -> None:
+        # Every JPEG is fully decoded here, once, while the cache entry is built (a load reads the
+        # cached arrays), so a corrupt or truncated file costs nothing extra to find.
+        if failed.is_set():
+            return
         try:
             images[i] = ds[i][0]
         except FileNotFoundError:
+            failed.set()
             raise _missing_error("celeba", base, [f"celeba/img_align_celeba/{ds.filename[i]}"]) from None
+        except (OSError, ValueError, SyntaxError) as e:  # PIL: unidentified, truncated or broken images
+            failed.set()
+            path = base / "celeba" / "img_align_celeba" / ds.filename[i]
+            why = type(e).__name__ if str(path) in str(e) else f"{type(e).__name__}: {e}"
+            raise UserError(f"{path} is not a readable JPEG ({why}); replace it from the "
+                            f"CelebA release or re-run `raysweep data fetch celeba --data-root {base}`") from None
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL releases the GIL
         list(pool.map(decode, range(len(ds))))
@@ -193,10 +220,10 @@ def _celeba_key(base: Path) -> str:
 
 
 @DATASETS.register("celeba", "CelebA Male vs Female, 182k/20k, 3x56x48, read from the data root",
-                   check=lambda root=None, cache_dir=None, **options: _no_options("celeba", options))
+                   check=lambda root=None, cache_dir=None, **options: _no_options("celeba", options, root, cache_dir))
 def build_celeba(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
     """Train = CelebA's train + valid partitions (182,637), test = its test partition (19,962)."""
-    _no_options("celeba", options)
+    _no_options("celeba", options, root, cache_dir)
     base = data_root(root)
     folder = base / "celeba"
     missing = [f"celeba/{f}" for f in CELEBA_FILES if not (folder / f).is_file()]
