@@ -140,10 +140,10 @@ def test_trial_ids_deterministic_and_sensitive(tmp_path):
 def test_dry_run_prints_plan(tmp_path, capsys):
     path = _write(tmp_path, sweep_fixtures.tiny_spec(str(tmp_path / "out")))
     assert main(["sweep", path, "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert "4 of 4 trials to run" in err
-    assert "normal: 4 trials x (cpu 0.5, gpu 0.1)" in err
-    assert "estimated cost:" in err and "GPU-hours" in err
+    out = capsys.readouterr().out  # the plan is the command's output: stdout (issue 14.6)
+    assert "4 of 4 trials to run" in out
+    assert "normal: 4 trials x (cpu 0.5, gpu 0.1)" in out
+    assert "estimated cost:" in out and "GPU-hours" in out
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
 
 
