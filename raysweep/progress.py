@@ -43,19 +43,18 @@ def format_manifold_line(states: list[Optional[dict]], finished: list[bool], ela
     states: each job's progress.json (raysweep.vaegan.job.read_progress) or None before its
     first epoch; ETA = remaining epochs x mean seconds per epoch / jobs training at once."""
     ready = sum(finished)
-    busy = [s for s, f in zip(states, finished) if not f and s is not None]
-    waiting = len(states) - ready - len(busy)
+    busy = [s for s, f in zip(states, finished) if not f and s is not None and s["epochs_done"] < s["epochs"]]
+    waiting = len(states) - ready - len(busy)  # loading a stored model, or not at its first epoch yet
     speeds = [s["epoch_s"] for s in busy if s.get("epoch_s")]
     epochs = sorted({f"{s['epochs_done']}/{s['epochs']}" for s in busy})
     text = f"manifolds: {ready}/{len(states)} VAE-GANs ready, {len(busy)} training"
     if epochs:
         text += f" (epoch {epochs[0]}" + (f" to {epochs[-1]}" if len(epochs) > 1 else "") + ")"
     if waiting:
-        text += f", {waiting} starting"
-    eta = "--:--"
-    if speeds:
-        left = sum(s["epochs"] - s["epochs_done"] for s in busy) + waiting * busy[0]["epochs"]
+        text += f", {waiting} loading or starting"
+    eta = "00:00" if ready == len(states) else "--:--"
+    if speeds:  # jobs not yet at their first epoch are counted as a full training each
+        fresh = sum(1 for s, f in zip(states, finished) if not f and s is None)
+        left = sum(s["epochs"] - s["epochs_done"] for s in busy) + fresh * busy[0]["epochs"]
         eta = format_duration(left * sum(speeds) / len(speeds) / max(1, len(busy)))
-    elif not busy and not waiting:
-        eta = "00:00"
     return f"{text} | {format_duration(elapsed)} elapsed, ETA {eta}"
