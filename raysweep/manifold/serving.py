@@ -9,8 +9,9 @@ ships payloads, raysweep.tune.manifold_client turns them back into Manifolds wit
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
@@ -24,9 +25,12 @@ TRUE_META = ("prototypes", "theta_lower", "theta_upper", "preset")
 ALL = "all"  # the class field of actors that serve every class
 
 
-def actor_name(dataset: DatasetSpec, cls: Optional[int], kind: str) -> str:
-    """Deterministic, so every trial and a re-run driver find the same actor."""
-    return f"raysweep-manifold-{dataset_key(dataset)}-{kind}-{ALL if cls is None else cls}"
+def actor_name(dataset: DatasetSpec, cls: Optional[int], kind: str, served: str = "") -> str:
+    """Deterministic, so every trial and a re-run driver find the same actor; `served` (the
+    actor's identity: storage, VAE-GAN job) goes in as a digest, so two sweeps serving different
+    models never share, replace or tear down each other's actors under one name."""
+    digest = f"-{hashlib.sha256(served.encode()).hexdigest()[:10]}" if served else ""
+    return f"raysweep-manifold-{dataset_key(dataset)}-{kind}-{ALL if cls is None else cls}{digest}"
 
 
 def _identity(kind: str, dataset: dict[str, Any], cls: Optional[int], where: str, job: Optional[dict]) -> str:
@@ -41,13 +45,14 @@ class ManifoldHandles:
     dataset: DatasetSpec
     actors: dict[str, dict[Optional[int], Any]]  # kind -> class -> ActorHandle
     detached: bool = False
+    named: dict[str, dict[Optional[int], str]] = field(default_factory=dict)  # kind -> class -> actor name
 
     def all(self) -> list:
         return [a for by_cls in self.actors.values() for a in by_cls.values()]
 
     def names(self) -> dict[str, str]:
         """{kind: comma-separated actor names}: plain strings that travel in the trials' context."""
-        return {kind: ",".join(actor_name(self.dataset, c, kind) for c in by_cls)
+        return {kind: ",".join(self.named.get(kind, {}).get(c) or actor_name(self.dataset, c, kind) for c in by_cls)
                 for kind, by_cls in self.actors.items()}
 
 

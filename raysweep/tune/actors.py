@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Optional
 import ray
 import torch
 
-from raysweep import storage
+from raysweep import catalog, storage
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
 from raysweep.errors import UserError
@@ -51,8 +51,9 @@ class ManifoldActor:
     """Serves one manifold: frozen weights, encode/decode, and cached codes of its class's images."""
 
     def __init__(self, kind: str, dataset: dict[str, Any], cls: Optional[int], where: str,
-                 job: Optional[dict[str, Any]] = None, code_batch: int = 500):
+                 job: Optional[dict[str, Any]] = None, code_batch: int = 500, plugins: tuple[str, ...] = ()):
         torch.set_num_threads(1)  # actors share the node with trials; they mostly wait
+        catalog.load(plugins)  # a plugin's data set must build in this process too
         self._identity = _identity(kind, dataset, cls, where, job)
         self.kind, self.dataset, self.cls, self.where = kind, dataset, cls, where
         self.device = default_device()
@@ -128,7 +129,8 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
                            resources: ActorResources = ActorResources(), *,
                            options: ManifoldOptions = ManifoldOptions(), classes: Optional[Iterable[int]] = None,
                            detached: bool = False, wait: bool = True,
-                           progress: Optional[Callable[[str], None]] = None) -> ManifoldHandles:
+                           progress: Optional[Callable[[str], None]] = None,
+                           plugins: tuple[str, ...] = ()) -> ManifoldHandles:
     """Get or create the actors for `kinds` (manifold kinds) before any trial starts.
 
     GPU is dropped when the cluster has none. classes: labels served by kind "class" (default:
@@ -145,7 +147,7 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
     where = storage.uri(where)
     cpu, gpu = _actor_resources(resources)
     wanted = {(kind, cls): (kind, dataset.model_dump(), cls, where, None if job is None else job.to_dict(),
-                            options.code_batch)
+                            options.code_batch, tuple(plugins))
               for (kind, cls), job in manifold_jobs(dataset, kinds, options, classes or []).items()}
     if options.train_resources is not None:
         from raysweep.tune.vaegan_trainable import train_vaegans
@@ -154,7 +156,9 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
         train_vaegans(jobs, where, cpu=options.train_resources.cpu, gpu=options.train_resources.gpu)
     handles = ManifoldHandles(dataset=dataset, actors={}, detached=detached)
     for (kind, cls), args in wanted.items():
-        handles.actors.setdefault(kind, {})[cls] = _create(actor_name(dataset, cls, kind), args, cpu, gpu, detached)
+        name = actor_name(dataset, cls, kind, _identity(*args[:5]))
+        handles.named.setdefault(kind, {})[cls] = name
+        handles.actors.setdefault(kind, {})[cls] = _create(name, args, cpu, gpu, detached)
     if wait:
         try:
             _replace_stale(handles, wanted, cpu, gpu, detached, where, progress)
@@ -197,7 +201,7 @@ def _replace_stale(handles: ManifoldHandles, wanted: dict, cpu: float, gpu: floa
     for (kind, cls), got in zip(wanted, served):
         args = wanted[kind, cls]
         if got != _identity(*args[:5]):
-            name = actor_name(handles.dataset, cls, kind)
+            name = handles.named[kind][cls]
             ray.kill(handles.actors[kind][cls], no_restart=True)
             _wait_gone(name)
             handles.actors[kind][cls] = _create(name, args, cpu, gpu, detached)

@@ -91,7 +91,8 @@ def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], out: Optio
     needs = set().union(*(manifold_needs(t) for t in trials)) - {"true"}
     return ensure_manifold_actors(spec.dataset, sorted(needs), spec.storage, spec.manifolds.resources,
                                   options=spec.manifolds.options, detached=spec.manifolds.detached,
-                                  progress=None if out is None else lambda line: print(line, file=out, flush=True))
+                                  progress=None if out is None else lambda line: print(line, file=out, flush=True),
+                                  plugins=tuple(spec.plugins))
 
 
 def _trainable(ctx: SweepContext, requests):
