@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import pytest
@@ -168,31 +169,59 @@ def _node_ip() -> str:
 
 
 @contextlib.contextmanager
-def two_node_cluster(tmp_path: Path, work: Path, dashboard: bool):
-    """A CPU-only head and a worker with one (fake) GPU, as separate `ray start` processes."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0",
+def two_node_cluster(tmp_path: Path, work: Path, dashboard: bool, auth: str = "disabled",
+                     home: Optional[Path] = None):
+    """A CPU-only head and a worker with one (fake) GPU, as separate `ray start` processes.
+
+    auth="token" with `home` holding .ray/auth_token: every node and client here reads that token
+    (tests/test_cluster_auth.py); the user's own ~/.ray is never touched."""
+    env = {**os.environ, "RAY_AUTH_MODE": auth, "RAY_DEDUP_LOGS": "0",
            "PYTHONPATH": os.pathsep.join([str(work), str(ROOT)]),
            # a job's entrypoint `python` must be this venv's, as on a cluster set up by cluster.yaml
            "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    if home is not None:
+        env["HOME"] = str(home)
+    env.pop("RAY_AUTH_TOKEN", None)
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
     env.pop("RAY_ADDRESS", None)
     port, dash = _free_port(), _free_port()
     address = f"{_node_ip()}:{port}"
     # Short temp dir: Ray's unix socket paths must stay under ~107 characters.
     temp = tempfile.mkdtemp(prefix="rs-", dir="/tmp")
+    # Each node's dashboard agent serves HTTP on 52365 unless told otherwise; another Ray on this
+    # machine (a user's, a concurrent test's) holding it leaves the head without an agent, and
+    # the job server then answers every submit with "No available agent".
     head = ["--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0", "--object-store-memory=80000000",
-            f"--temp-dir={temp}", f"--include-dashboard={str(dashboard).lower()}"]
+            f"--temp-dir={temp}", f"--include-dashboard={str(dashboard).lower()}",
+            f"--dashboard-agent-listen-port={_free_port()}"]
     if dashboard:
         head += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dash}"]
     procs = [_start(head, env)]
     try:
         time.sleep(2)
         procs.append(_start([f"--address={address}", "--num-cpus=2", "--num-gpus=1",
-                             "--object-store-memory=80000000"], env))
+                             "--object-store-memory=80000000", f"--dashboard-agent-listen-port={_free_port()}"], env))
         _wait_for_nodes(address, 2, env)
         yield address, f"http://127.0.0.1:{dash}", env
     finally:
         _stop(procs)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def submit_sweep(dashboard: str, work: Path, env: dict, auth: str, wait_s: float = 90) -> subprocess.CompletedProcess:
+    """`ray job submit --working-dir` of the tiny sweep. The job server answers 500 "No available
+    agent ... try again later" until the head's dashboard agent has registered (10 s wait per
+    request; longer on a loaded 2-core machine), so that one answer is retried, nothing else."""
+    deadline = time.time() + wait_s
+    while True:
+        submit = subprocess.run(
+            [str(BIN / "ray"), "job", "submit", "--address", dashboard, "--working-dir", str(work),
+             "--runtime-env-json", json.dumps({"env_vars": {"RAY_AUTH_MODE": auth}}),
+             "--", "python", "-m", "raysweep.cli", "sweep", "spec.yaml"],
+            env=env, capture_output=True, text=True, timeout=240)
+        if "No available agent" not in submit.stderr or time.time() > deadline:
+            return submit
+        time.sleep(2)
 
 
 def _job_dir(tmp_path: Path) -> Path:
@@ -235,10 +264,6 @@ def test_job_submit_runs_sweep(tmp_path):
         pytest.skip("ray[default] (dashboard and job server) is not installed in this environment")
     work = _job_dir(tmp_path)
     with two_node_cluster(tmp_path, work, dashboard=True) as (_, dashboard, env):
-        submit = subprocess.run(
-            [str(BIN / "ray"), "job", "submit", "--address", dashboard, "--working-dir", str(work),
-             "--runtime-env-json", json.dumps({"env_vars": {"RAY_AUTH_MODE": "disabled"}}),
-             "--", "python", "-m", "raysweep.cli", "sweep", "spec.yaml"],
-            env=env, capture_output=True, text=True, timeout=240)
+        submit = submit_sweep(dashboard, work, env, auth="disabled")
         assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
     _check_rows(tmp_path)
