@@ -14,7 +14,7 @@ from raysweep import storage
 from raysweep.results import reader
 from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS
 
-COLUMNS = ("kind", "class", "recon_l1", "inside_bound", "recon_acc", "clean_acc", "usable_share", "frechet",
+COLUMNS = ("kind", "class", "recon_l1", "inside_bound", "recon_acc", "clamped_acc", "clean_acc", "usable_share", "frechet",
            "latent_step_l2", "lam", "width", "epochs")
 
 
@@ -46,7 +46,8 @@ def section(tables: L.Tables) -> list[str]:
         return lines + [note, ""]
     lines += ["Per VAE-GAN, on held-out test images of its class: reconstruction error per pixel, share of "
               "codes inside the attack's [-2,2]^10 bound, a normally trained classifier's accuracy on "
-              "reconstructions (and on the images), the usable share of attacked samples, the Frechet "
+              "reconstructions, on the clamped codes' images the attack starts from, and on the images; the "
+              "usable share of attacked samples, the Frechet "
               "distance of prior samples in that classifier's features, and the image-space L2 of a "
               "latent eta step.", "",
               "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]

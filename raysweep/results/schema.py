@@ -191,7 +191,7 @@ MANIFOLD_SCHEMA = pa.schema([
     ("kind", pa.string()), ("class", pa.int64()), ("job_key", pa.string()), ("lam", pa.float64()),
     ("width", pa.float64()), ("epochs", pa.int64()), ("n_images", pa.int64()),
     ("recon_l1", pa.float64()), ("inside_bound", pa.float64()), ("mu_abs_max_median", pa.float64()),
-    ("recon_acc", pa.float64()), ("clean_acc", pa.float64()), ("frechet", pa.float64()),
+    ("recon_acc", pa.float64()), ("clean_acc", pa.float64()), ("clamped_acc", pa.float64()), ("frechet", pa.float64()),
     ("latent_step_l2", pa.float64()), ("usable_share", pa.float64()),
     ("reference", pa.string()),  # the normally trained classifier the accuracies and features use
     ("below", pa.string()),  # comma-separated measures below their documented threshold ("" if none)

@@ -9,13 +9,15 @@ the bound, (b) reconstructions look like the class to a classifier that reads re
 - `recon_l1`:      mean |x - dec(mu(x))| per pixel on held-out images of the class;
 - `inside_bound`:  share of those images with ||mu(x)||_inf <= 2 (the attack's bound);
 - `recon_acc`:     accuracy of a normally trained classifier on dec(mu(x)) (its label: the class),
-                   beside `clean_acc`, the same classifier on x;
+                   beside `clean_acc`, the same classifier on x, and `clamped_acc` on
+                   dec(clamp(mu(x), -2, 2)), the image the attack starts from
+                   (raysweep.manifold.learned clamps codes into the bound);
 - `frechet`:       Frechet distance between the classifier's penultimate features of held-out
                    images and of prior samples dec(z), z ~ N(0, I) (FID's formula);
 - `latent_step_l2`: mean ||dec(mu + zeta) - dec(mu)||_2 for a random L-inf step ||zeta|| = eta,
                    the image-space size of the attack's budget.
-`usable_share` = inside_bound * recon_acc / clean_acc: the share of attacked samples the attack
-can count. `verdict(row)` compares a row with the documented thresholds (QUALITY_THRESHOLDS).
+`usable_share` = clamped_acc / clean_acc: the share of the samples a normal model gets right that
+the attack can count (correct on the start image). `verdict(row)` compares a row with the documented thresholds (QUALITY_THRESHOLDS).
 """
 from __future__ import annotations
 
@@ -30,10 +32,11 @@ from raysweep.vaegan.network import VAEGAN
 from raysweep.vaegan.quality import frechet_distance, prior_samples
 
 # Below these a claim resting on the learned manifold is flagged in the report (documented in
-# the report's manifold section). usable_share 0.5: at least half the attacked samples count;
-# recon_acc 0.8: the classifier reads the reconstructions about as well as test images at the
-# N where the paper's FONTS models are accurate.
-QUALITY_THRESHOLDS = {"inside_bound": 0.9, "recon_acc": 0.8, "usable_share": 0.5}
+# the report's manifold section). inside_bound 0.5: most codes need no clamping; recon_acc and
+# usable_share 0.8: a classifier that reads test images reads reconstructions and the attack's
+# start images about as well (paper-size FONTS models reach 0.84-0.95 where they work, 0 where
+# they collapsed).
+QUALITY_THRESHOLDS = {"inside_bound": 0.5, "recon_acc": 0.8, "usable_share": 0.8}
 
 
 @torch.no_grad()
@@ -55,6 +58,8 @@ def class_manifold_quality(model: VAEGAN, images: torch.Tensor, labels: torch.Te
     pred = lambda x: _batched(lambda b: classifier(b).argmax(1), x, batch_size)  # noqa: E731
     clean_acc = float((pred(images) == labels).float().mean())
     recon_acc = float((pred(rec) == labels).float().mean())
+    clamped = _batched(model.decoder, mu.clamp(-LATENT_BOUND, LATENT_BOUND), batch_size)
+    clamped_acc = float((pred(clamped) == labels).float().mean())
     gen = torch.Generator().manual_seed(seed)
     d = torch.randn(mu.shape, generator=gen).to(mu)
     zeta = eta * d / d.abs().amax(1, keepdim=True)  # on the L-inf sphere of radius eta
@@ -67,9 +72,8 @@ def class_manifold_quality(model: VAEGAN, images: torch.Tensor, labels: torch.Te
     return {"n_images": int(images.shape[0]),
             "recon_l1": float((rec - images).abs().mean()), "inside_bound": inside,
             "mu_abs_max_median": float(mu.abs().amax(1).median()), "recon_acc": recon_acc,
-            "clean_acc": clean_acc, "frechet": frechet_distance(real_f, fake_f),
-            "latent_step_l2": float(step.mean()),
-            "usable_share": inside * recon_acc / max(clean_acc, 1e-12)}
+            "clean_acc": clean_acc, "clamped_acc": clamped_acc, "frechet": frechet_distance(real_f, fake_f),
+            "latent_step_l2": float(step.mean()), "usable_share": clamped_acc / max(clean_acc, 1e-12)}
 
 
 def verdict(row: dict[str, Any], thresholds: Optional[dict[str, float]] = None) -> list[str]:
@@ -98,7 +102,7 @@ def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> 
     from raysweep.vaegan.job import job_dir, load_final
 
     at = job_dir(where, job) / QUALITY
-    ref = getattr(classifier, "reference_key", "")
+    ref = f"{getattr(classifier, 'reference_key', '')}-v{QUALITY_VERSION}"
     cached = storage.read_bytes(at)
     if cached is not None and json.loads(cached).get("reference") == ref:
         return json.loads(cached)
@@ -113,3 +117,4 @@ def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> 
 
 
 QUALITY = "quality.json"
+QUALITY_VERSION = 2  # bumped when the measures change, so cached rows are remeasured

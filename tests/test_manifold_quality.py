@@ -1,0 +1,57 @@
+"""Manifold quality measures (issue 17 item 7): a decoder that ignores its code (the posterior
+collapse two of ten paper-size FONTS class VAE-GANs showed) is flagged; a faithful one is not."""
+import torch
+from torch import nn
+
+from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS, class_manifold_quality, verdict
+from raysweep.vaegan.network import VAEGANArch
+
+
+class ByMean(nn.Module):
+    """Classifier: class 1 when the image is bright on average, else 0 (logits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(1, 2)  # its input is the penultimate feature the Frechet distance uses
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[-50.0], [50.0]]))
+            self.fc.bias.zero_()
+
+    def forward(self, x):
+        return self.fc(x.flatten(1).mean(1, keepdim=True) - 0.5)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, level: float, slope: float):
+        super().__init__()
+        self.level, self.slope = level, slope
+        self.anchor = nn.Parameter(torch.zeros(1))  # where the code lives (device lookups)
+
+    def forward(self, z):
+        return torch.full((z.shape[0], 1, 28, 28), self.level) + self.slope * z[:, :1, None, None]
+
+
+class Fake(nn.Module):
+    """mu = 0 for every image; dec(z) = `level` + slope * z_0 everywhere (a stand-in VAE-GAN)."""
+
+    def __init__(self, level: float, slope: float = 0.01):
+        super().__init__()
+        self.arch = VAEGANArch()
+        self.encoder = lambda x: (torch.zeros(x.shape[0], 10), None)
+        self.decoder = _Decoder(level, slope)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x)[0])
+
+
+def test_collapsed_decoder_is_flagged_and_faithful_one_passes():
+    bright = torch.full((20, 1, 28, 28), 0.9)
+    labels = torch.ones(20, dtype=torch.long)
+    # collapse: one dark image whatever the code (what classes 6 and 9 learned)
+    row = class_manifold_quality(Fake(0.1, slope=0.0), bright, labels, ByMean())
+    assert row["clean_acc"] == 1.0 and row["recon_acc"] == 0.0 and row["latent_step_l2"] == 0.0
+    assert {"recon_acc", "usable_share"} <= set(verdict(row))
+    good = class_manifold_quality(Fake(0.9), bright, labels, ByMean())
+    assert good["inside_bound"] == 1.0 and good["recon_acc"] == 1.0 and good["usable_share"] == 1.0
+    assert good["recon_l1"] < 1e-6 and good["latent_step_l2"] > 0 and verdict(good) == []
+    assert set(QUALITY_THRESHOLDS) <= set(good)
