@@ -134,6 +134,26 @@ def delete_dir(where: str | Location) -> None:
         loc.fs.delete_dir(loc.path)
 
 
+def move_dir(src: str | Location, dst: str | Location, last: Optional[str] = None) -> None:
+    """Rename the folder `src` to `dst` (absent) on one filesystem. Locally one atomic rename.
+    Object stores have no folders (pyarrow's S3 `move` of a prefix fails with NO_SUCH_KEY), so
+    there each file is copied, the one named `last` after all others (a reader taking it as the
+    mark of a complete folder never sees half a copy), and then `src` is deleted. Decided by the
+    filesystem, not the scheme, so a Location built from a bare (fs, path) works too."""
+    s, d = resolve(src), resolve(dst)
+    if s.fs.type_name == "local":
+        s.fs.move(s.path, d.path)
+        return
+    root = s.path.rstrip("/")
+    files = [i.path for i in s.fs.get_file_info(pafs.FileSelector(root, recursive=True)) if i.type == pafs.FileType.File]
+    files.sort(key=lambda f: f.rsplit("/", 1)[-1] == last)  # False < True: `last` goes last
+    for f in files:
+        target = d.path.rstrip("/") + f[len(root):]
+        s.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)  # a no-op on S3; needed elsewhere
+        s.fs.copy_file(f, target)
+    s.fs.delete_dir(root)
+
+
 def _write_with(loc: Location, write: Callable[[Any], None]) -> None:
     """Write through `write(stream)` to a temporary sibling, then rename it onto `loc`."""
     loc.fs.create_dir(loc.parent.path, recursive=True)

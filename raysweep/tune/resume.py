@@ -8,7 +8,7 @@ in `Trainable.restore` on every retry. Before fit() we repair such references: t
 checkpoint the trial did leave takes the missing name (what Ray once did itself, ray#29099), or,
 if it left none, an empty directory there makes the trial start from epoch 0. On object stores
 (s3://, gs://) a directory cannot be renamed, so the checkpoint's files are copied and the old ones
-deleted (`_move_dir`). State that cannot be
+deleted (`storage.move_dir`). State that cannot be
 read at all (killed mid-write, or before Tune's first snapshot) is dropped: the trials without rows
 start afresh in a new Tuner. Either way no trial is lost or run twice, because rows, not Tune state,
 decide what is done.
@@ -41,26 +41,8 @@ def _exists(fs: pafs.FileSystem, path: str) -> bool:
 
 
 def _complete(fs: pafs.FileSystem, path: str) -> bool:
-    """A checkpoint the trainable can continue from: it holds STATE_FILE (written last, below)."""
+    """A checkpoint the trainable can continue from: it holds STATE_FILE (storage.move_dir copies it last)."""
     return _exists(fs, f"{path.rstrip('/')}/{STATE_FILE}")
-
-
-def _move_dir(fs: pafs.FileSystem, src: str, dst: str) -> None:
-    """Rename a checkpoint directory. Locally one atomic rename. Object stores have no directories
-    (pyarrow's S3 `move` of a prefix fails with NO_SUCH_KEY), so copy file by file with STATE_FILE
-    last and then delete `src`: a kill mid-copy leaves `dst` incomplete and `src` whole, and the
-    next resume, which checks for STATE_FILE and not for the directory, repairs it again."""
-    if fs.type_name == "local":
-        fs.move(src, dst)
-        return
-    src, dst = src.rstrip("/"), dst.rstrip("/")
-    files = [i.path for i in fs.get_file_info(pafs.FileSelector(src, recursive=True)) if i.type == pafs.FileType.File]
-    files.sort(key=lambda f: f.rsplit("/", 1)[-1] == STATE_FILE)  # False < True: the marker goes last
-    for f in files:
-        target = dst + f[len(src):]
-        fs.create_dir(target.rsplit("/", 1)[0], recursive=True)  # a no-op on S3; needed elsewhere
-        fs.copy_file(f, target)
-    fs.delete_dir(src)
 
 
 def repair_missing_checkpoint(fs: pafs.FileSystem, path: str) -> str:
@@ -79,7 +61,8 @@ def repair_missing_checkpoint(fs: pafs.FileSystem, path: str) -> str:
     if _exists(fs, path):  # incomplete: its remains must not mix with the copied files
         fs.delete_dir(path)
     if done:
-        _move_dir(fs, done[-1][1], path)
+        # S3 cannot rename a folder: storage copies the files, STATE_FILE last (see _complete)
+        storage.move_dir(storage.Location(fs, done[-1][1]), storage.Location(fs, path), last=STATE_FILE)
         return f"continues from {done[-1][1].rsplit('/', 1)[-1]}"
     fs.create_dir(path, recursive=True)  # no STATE_FILE inside: the trainable starts afresh
     return "left no complete checkpoint, starts from epoch 0"
