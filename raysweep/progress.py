@@ -1,13 +1,17 @@
 """The text of the sweep's progress lines (no Ray: raysweep.tune.progress draws them).
 
 - `format_line`: the trials' line (done / running / pending / failed, elapsed, ETA);
+- `LineWriter`: on a terminal the line is redrawn in place; otherwise (a log file, `ray job
+  logs`) a plain line is printed only when forced or at most every `log_every_s` seconds;
 - `format_manifold_line`: before the trials, while the manifold actors train VAE-GANs, a line
   of their epochs and ETA, from the progress.json each training job writes per epoch.
 """
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TextIO
 
 
 @dataclass
@@ -58,3 +62,38 @@ def format_manifold_line(states: list[Optional[dict]], finished: list[bool], ela
         left = sum(s["epochs"] - s["epochs_done"] for s in busy) + fresh * busy[0]["epochs"]
         eta = format_duration(left * sum(speeds) / len(speeds) / max(1, len(busy)))
     return f"{text} | {format_duration(elapsed)} elapsed, ETA {eta}"
+
+
+class LineWriter:
+    """Writes successive progress lines to `out` (default stderr, looked up at each write)."""
+
+    def __init__(self, out: Optional[TextIO] = None, log_every_s: float = 60.0):
+        self._out = out
+        self.tty = bool(getattr(self.out, "isatty", lambda: False)())
+        self.log_every_s = log_every_s
+        self._last_line = ""
+        self._last_print = 0.0
+
+    @property
+    def out(self) -> TextIO:
+        return self._out or sys.stderr
+
+    def __getstate__(self) -> dict:
+        # Tune pickles its callbacks (which hold a writer) with the experiment state; streams do not pickle.
+        return {**self.__dict__, "_out": None}
+
+    def write(self, line: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.tty:
+            if line != self._last_line:
+                self.out.write("\r\x1b[2K" + line)
+                self.out.flush()
+        elif force or now - self._last_print >= self.log_every_s:
+            print(line, file=self.out, flush=True)
+            self._last_print = now
+        self._last_line = line
+
+    def end(self) -> None:
+        if self.tty:
+            self.out.write("\n")
+            self.out.flush()

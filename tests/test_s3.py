@@ -137,8 +137,8 @@ def _read(fs: pafs.FileSystem, path: str) -> bytes:
 def test_checkpoint_repair_moves_the_newest_complete_checkpoint(trial_dir):
     """The state names checkpoint_000004, which is gone; checkpoint_000002 is complete, 000003 was
     cut short (no state file). 000002 takes the missing name, files and bytes intact."""
-    from raysweep.tune.resume import repair_missing_checkpoint
-    from raysweep.tune.trainable import STATE_FILE
+    from raysweep.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.checkpoint_repair import STATE_FILE
 
     fs, trial = trial_dir
     _write(fs, f"{trial}/checkpoint_000002/{STATE_FILE}", b"epoch-3")
@@ -160,7 +160,7 @@ def test_checkpoint_repair_without_candidates_starts_afresh(trial_dir):
     trainable's "start from epoch 0")."""
     from ray.tune import Checkpoint
 
-    from raysweep.tune.resume import repair_missing_checkpoint
+    from raysweep.checkpoint_repair import repair_missing_checkpoint
 
     fs, trial = trial_dir
     _write(fs, f"{trial}/checkpoint_000001/notes.txt", b"half")

@@ -69,7 +69,7 @@ def test_progress_line_counts_and_eta():
     bar = ProgressLine(already_done=3, out=out, log_every_s=3600)
     trials = [T("TERMINATED"), T("RUNNING"), T("PENDING"), T("ERROR")]
     assert bar.counts(trials) == Counts(done=4, running=1, pending=1, failed=1)
-    bar._last_print = float("inf")  # pretend we just printed
+    bar.writer._last_print = float("inf")  # pretend we just printed
     bar.on_step_end(0, trials)
     assert out.getvalue() == ""
     bar.on_trial_complete(0, trials, trials[0])
@@ -91,8 +91,8 @@ def test_missing_checkpoint_takes_the_newest_complete_one(tmp_path):
     trial's newest checkpoint that holds a state file; a half-copied one is never used."""
     import pyarrow.fs as pafs
 
-    from raysweep.tune.resume import repair_missing_checkpoint
-    from raysweep.tune.trainable import STATE_FILE
+    from raysweep.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.checkpoint_repair import STATE_FILE
 
     trial = tmp_path / "trial"
     for name, complete in [("checkpoint_000001", True), ("checkpoint_000003", True), ("checkpoint_000004", False)]:
@@ -108,8 +108,8 @@ def test_missing_checkpoint_takes_the_newest_complete_one(tmp_path):
 def test_missing_checkpoint_without_any_left_starts_afresh(tmp_path):
     import pyarrow.fs as pafs
 
-    from raysweep.tune.resume import repair_missing_checkpoint
-    from raysweep.tune.trainable import STATE_FILE
+    from raysweep.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.checkpoint_repair import STATE_FILE
 
     (tmp_path / "trial" / "checkpoint_000000").mkdir(parents=True)  # half-copied: no state file
     target = tmp_path / "trial" / "checkpoint_000001"

@@ -103,6 +103,20 @@ class TableStore:
                 out.add(trial_id)
         return out
 
+    def upkeep(self, retry_failed: bool = False) -> list[str]:
+        """At a driver's start, under the lease: temporary files of killed writers go; unreadable
+        rows and (retry_failed) failed rows are set aside, so their trials run again. Returns one
+        warning line per unreadable row."""
+        self.clean_temporaries()
+        warnings = []
+        for trial_id in self.unreadable_ids():
+            where = self.set_aside(trial_id, "unreadable")
+            warnings.append(f"the row of trial {trial_id} is unreadable (a write cut short); moved to "
+                            f"{where.uri}, the trial runs again")
+        for trial_id in sorted(self.failed_ids()) if retry_failed else []:
+            self.set_aside(trial_id, "failed")
+        return warnings
+
     def read(self, kind: str) -> pa.Table:
         """All rows of one table, files of differing schemas unified (empty when none yet)."""
         return read_kind(self.root, kind)

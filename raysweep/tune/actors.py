@@ -2,16 +2,11 @@
 "class" (one per class, its VAE-GAN, supplement B.2), "data" (the class-agnostic VAE-GAN,
 supplement G), "true" (FONTS' known manifold; sweep trials build it themselves).
 
-An actor loads its finished VAE-GAN from storage and trains it first (raysweep.vaegan.job) only
-if no checkpoint exists; its arguments are plain values and storage URIs, never ObjectRefs, so a
-restart (max_restarts=-1) re-runs __init__ and reloads the checkpoint instead of retraining.
-Trials never call the networks remotely for every step: raysweep.tune.manifold_client pulls the
-frozen weights once per process (raysweep.manifold.serving payloads) and builds the Manifold
-locally.
-
-The driver creates the actors before Tuner.fit() with scheduling_strategy="DEFAULT", so they sit
-outside trial placement groups and hold their small share before trials fill the GPU (Ray
-otherwise deadlocks: ../shared/docs/ray-notes.md).
+An actor loads its finished VAE-GAN from storage, training it first (raysweep.vaegan.job) only if
+no checkpoint exists; its arguments are plain values and storage URIs, never ObjectRefs, so a
+restart (max_restarts=-1) reloads the checkpoint. Trials fetch the frozen weights once per process
+(raysweep.tune.manifold_client). The driver creates the actors before Tuner.fit(), outside trial
+placement groups, so they hold their share before trials fill the GPU (ray-notes.md: deadlock).
 """
 from __future__ import annotations
 
@@ -32,7 +27,7 @@ from raysweep.manifold.serving import (  # noqa: F401  (actor_name: tests and ca
 from raysweep.progress import format_manifold_line
 from raysweep.registry import MANIFOLD_KINDS
 from raysweep.vaegan.job import (
-    VAEGANJob, dataset_key, fit_job, job_dir, load_final, read_progress, train_count,
+    VAEGANJob, fit_job, job_dir, load_final, read_progress, train_count,
 )
 from raysweep.vaegan.quality_table import manifold_jobs
 
@@ -161,7 +156,7 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
         handles.actors.setdefault(kind, {})[cls] = _create(name, args, cpu, gpu, detached)
     if wait:
         try:
-            _replace_stale(handles, wanted, cpu, gpu, detached, where, progress)
+            _wait_ready(handles, wanted, where, progress)
         except ray.exceptions.RayActorError as e:  # __init__ raised: the cause's last line, not a traceback
             cause = str(e).strip().splitlines()[-1].split(": ", 1)[-1]
             raise UserError(f"a manifold actor could not start: {cause}") from None
@@ -191,21 +186,13 @@ def _wait_with_progress(refs: list, jobs: list, where: str, progress: Optional[C
     return ray.get(refs)
 
 
-def _replace_stale(handles: ManifoldHandles, wanted: dict, cpu: float, gpu: float, detached: bool,
-                   where: str = "", progress: Optional[Callable[[str], None]] = None) -> None:
-    """Wait for every actor; one left by an earlier sweep that serves another model (other
-    lambda, width, storage) under the same name is replaced, never silently reused. All actors
-    are created before this waits, so missing VAE-GANs train in parallel."""
+def _wait_ready(handles: ManifoldHandles, wanted: dict, where: str = "",
+                progress: Optional[Callable[[str], None]] = None) -> None:
+    """Wait until every actor has its weights. All actors are created before this waits, so
+    missing VAE-GANs train in parallel. (An actor found under a name always serves that name's
+    model: the name carries a digest of what it serves.)"""
     refs = [handles.actors[kind][cls].serves.remote() for kind, cls in wanted]
-    served = _wait_with_progress(refs, [args[4] for args in wanted.values()], where, progress)
-    for (kind, cls), got in zip(wanted, served):
-        args = wanted[kind, cls]
-        if got != _identity(*args[:5]):
-            name = handles.named[kind][cls]
-            ray.kill(handles.actors[kind][cls], no_restart=True)
-            _wait_gone(name)
-            handles.actors[kind][cls] = _create(name, args, cpu, gpu, detached)
-            ray.get(handles.actors[kind][cls].serves.remote())
+    _wait_with_progress(refs, [args[4] for args in wanted.values()], where, progress)
 
 
 def _wait_gone(name: str, timeout_s: float = 30.0) -> None:

@@ -65,7 +65,7 @@ def run_lambda_search(spec: LambdaSpec) -> pd.DataFrame:
 
     Needs a running Ray (ray.init). Re-running resumes: each study continues its trial count.
     """
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
 
     ds = load_dataset(spec.dataset.name, **spec.dataset.options)  # also fills the data cache once
     out = storage.resolve(spec.out_dir())

@@ -40,7 +40,7 @@ from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
-from raysweep.tune.preflight import check_address, check_requests_fit  # noqa: E402
+from raysweep.preflight import check_address, check_requests_fit  # noqa: E402
 from raysweep.training.source import ensure_source_model  # noqa: E402
 from raysweep.tune.source import fit_in_task  # noqa: E402
 from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
@@ -50,7 +50,6 @@ from raysweep.validate import load_sweep, strategy_param_types  # noqa: E402
 # Our metrics live in the Parquet tables; Tune's per-trial result files are off, so its
 # "could not fetch metrics" warning after fit() is noise.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-
 
 
 @dataclass
@@ -117,10 +116,9 @@ def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, ou
                       tune_config=tune_config, run_config=run_config)
 
 
-def _record_failures(results, store: TableStore, schema) -> int:
+def _record_failures(results, store: TableStore, schema) -> None:
     """A failed row for each trial that errored after its retries and left no row."""
     done = store.done_ids()
-    failed = 0
     for r in results:
         if r.error is None:
             continue
@@ -128,8 +126,6 @@ def _record_failures(results, store: TableStore, schema) -> int:
         if cfg.trial_id in done:
             continue
         store.write(cfg.trial_id, failed_table(cfg, f"{type(r.error).__name__}: {r.error}", schema))
-        failed += 1
-    return failed
 
 
 def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: TextIO) -> None:
@@ -145,19 +141,6 @@ def _leave_job_working_dir() -> None:
     (ray-project/ray#52343). Storage paths are absolute by now, so leave the directory first."""
     if "runtime_resources" in os.getcwd():
         os.chdir(os.path.expanduser("~"))
-
-
-def _upkeep(store: TableStore, retry_failed: bool, out: TextIO) -> None:
-    """Under the lease, before planning: temporary files of killed writers go, unreadable rows
-    and (with --retry-failed) failed rows are set aside so their trials run again."""
-    store.clean_temporaries()
-    for trial_id in store.unreadable_ids():
-        where = store.set_aside(trial_id, "unreadable")
-        print(f"raysweep: warning: the row of trial {trial_id} is unreadable (a write cut short); "
-              f"moved to {where.uri}, the trial runs again", file=out)
-    if retry_failed:
-        for trial_id in sorted(store.failed_ids()):
-            store.set_aside(trial_id, "failed")
 
 
 def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
@@ -178,7 +161,8 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
         done = store.done_ids()
         return SweepSummary(len(trials), sum(t.trial_id in done for t in trials), 0, 0)
     with acquire(spec.storage, spec.name):
-        _upkeep(store, retry_failed, out)
+        for warning in store.upkeep(retry_failed):
+            print(f"raysweep: warning: {warning}", file=out)
         return _run_held(spec, trials, store, address, resume, out, dashboard)
 
 
@@ -194,7 +178,9 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     _leave_job_working_dir()
     connect(address, dashboard)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
-    check_requests_fit(spec, requests, pending)  # a request no node can hold would queue forever
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    # a request no node can hold would queue forever
+    check_requests_fit(spec, requests, pending, nodes, ray.cluster_resources().get("GPU", 0.0) > 0)
     schema = trial_schema(spec, strategy_param_types(spec))
     path = experiment_path(spec)
     actors = start_manifold_actors(spec, pending, out)

@@ -20,12 +20,12 @@ import torch
 from ray import tune
 
 from raysweep import catalog, storage
+from raysweep.checkpoint_repair import STATE_FILE
 from raysweep.config.resolve import TrialConfig
 from raysweep.errors import UserError
 from raysweep.results.rows import epochs_table, failed_table, ok_tables
 from raysweep.results.store import TableStore, samples_path
 
-STATE_FILE = "state.pt"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Checks of a sweep's cluster before any trial starts: the address answers, and every resource
-request fits on some node.
+request fits on some node. No Ray here: the driver (raysweep.tune.sweep) passes in what Ray says
+about the cluster.
 
 - An address Ray cannot parse raises a ValueError deep in ray.init, and one where nothing
   listens makes ray.init retry for minutes; a plain TCP connect says so in seconds.
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import socket
 from typing import Iterable, Mapping
-
-import ray
 
 from raysweep.catalog import manifold_needs
 from raysweep.config.resolve import TrialConfig
@@ -73,10 +72,10 @@ def _asks(spec: SweepSpec, requests: Mapping[str, Request], pending: Iterable[Tr
     return asks
 
 
-def check_requests_fit(spec: SweepSpec, requests: Mapping[str, Request], pending: list[TrialConfig]) -> None:
-    """One UserError line for the first request that no alive node of the cluster can hold."""
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    has_gpu = ray.cluster_resources().get("GPU", 0.0) > 0
+def check_requests_fit(spec: SweepSpec, requests: Mapping[str, Request], pending: list[TrialConfig],
+                       nodes: list[Mapping[str, float]], has_gpu: bool) -> None:
+    """One UserError line for the first request that none of the alive `nodes` (their total
+    resources, as ray.nodes() gives them) can hold."""
     for path, cpu, gpu in _asks(spec, requests, pending, has_gpu):
         if not any(_fits(cpu, gpu, n) for n in nodes):
             raise UserError(f"{path} asks for cpu {cpu:g}, gpu {gpu:g} but {_largest(nodes)}, so it would wait "
