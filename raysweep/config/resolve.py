@@ -22,7 +22,7 @@ from raysweep.config.schema import (
 
 # Bump when a change to the code changes the numbers a trial produces for the same config
 # (a fixed bug in an attack, a new default init): old rows then no longer count as done.
-RESULTS_VERSION = 2
+RESULTS_VERSION = 3  # 3: CPU attack batches capped at 2^20 inputs (issue 11)
 # Data set options that say where the data lives, not what it is (the content hash says that).
 LOCATION_OPTIONS = frozenset({"root", "cache_dir", "fonts_dir"})
 
