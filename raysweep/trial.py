@@ -58,7 +58,7 @@ class TrialOutput:
     samples: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)  # a FONTS-1000 data set holds ~290 MB of latents and prototypes
 def _cached_dataset(name: str, options_json: str) -> Dataset:
     # Reused actors run many trials in one process: load each data set once per process.
     return load_dataset(name, **json.loads(options_json))
