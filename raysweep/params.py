@@ -42,4 +42,4 @@ def typed(cls: type[P], params: Mapping[str, Any], what: str) -> P:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
-        raise UserError(f"{what}: parameter {where}: {err['msg'].removeprefix('Value error, ')}{got}") from None
+        raise UserError(f"{what}: parameter {where}: {err['msg'].removeprefix('Value error, ')}{got}; fix its value") from None
