@@ -211,3 +211,11 @@ def test_request_no_node_can_hold(resources, phrase, ray_local, spec_path, tmp_p
     one_error_line(capsys, phrase, "has cpu 2, gpu 1", "lower the request")
     sweep_dir = tmp_path / "out" / "tiny"
     assert not (sweep_dir / "tables").exists() and not (sweep_dir / "tune").exists()  # no trial started
+
+
+def test_schema_row_bound_is_the_attacks_working_batch():
+    """The spec's restarts bound assumes the attacks' default max_rows; they must not drift apart."""
+    from raysweep.attacks.apgd import APGDConfig
+    from raysweep.attacks.base import AttackConfig
+
+    assert AttackConfig().max_rows == ATTACK_MAX_ROWS == APGDConfig().max_rows
