@@ -58,7 +58,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def load(args: argparse.Namespace):
-    from raysweep.data.dataset import load_dataset
+    from raysweep.data import load_dataset
 
     return load_dataset("fonts", **({"max_fonts": args.max_fonts} if args.max_fonts else {}))
 

@@ -13,7 +13,7 @@ import yaml
 from raysweep.analysis import claims as C
 from raysweep.analysis import load as L
 from raysweep.analysis.report import FIGURES, write_report
-from raysweep.data.dataset import load_dataset
+from raysweep.data import load_dataset
 
 
 @pytest.fixture(scope="module")
