@@ -172,17 +172,16 @@ def _create(name: str, args: tuple, cpu: float, gpu: float, detached: bool):
 
 def _wait_with_progress(refs: list, jobs: list, where: str, progress: Optional[Callable[[str], None]],
                         every_s: float = 15.0) -> list:
-    """ray.get(refs), calling progress(line) every `every_s` seconds while VAE-GANs train (the
-    actors write progress.json each epoch); nothing is printed when every model just loads."""
-    if progress is None:
-        return ray.get(refs)
-    start, pending = time.monotonic(), list(refs)
-    _, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
-    while pending:
-        left = {r.hex() for r in pending}
+    """ray.get(refs), with progress(line) every `every_s` s while VAE-GANs train, then an all-ready line."""
+    start, pending = time.monotonic(), ray.wait(list(refs), num_returns=len(refs), timeout=2.0)[1]
+    shown = bool(pending) and progress is not None  # nothing is printed when every model just loads
+    while shown and pending:
         states = [None if j is None else read_progress(where, VAEGANJob.from_dict(j)) for j in jobs]
-        progress(format_manifold_line(states, [r.hex() not in left for r in refs], time.monotonic() - start))
-        _, pending = ray.wait(pending, num_returns=len(pending), timeout=every_s)
+        done = [r.hex() not in {p.hex() for p in pending} for r in refs]
+        progress(format_manifold_line(states, done, time.monotonic() - start))
+        pending = ray.wait(pending, num_returns=len(pending), timeout=every_s)[1]
+    if shown:
+        progress(format_manifold_line([None] * len(refs), [True] * len(refs), time.monotonic() - start))
     return ray.get(refs)
 
 
