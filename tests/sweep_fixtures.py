@@ -69,6 +69,27 @@ class Explode:
         raise RuntimeError("boom: this strategy always fails")
 
 
+class Killed:
+    """SIGKILLs its own worker process once, at loss call `kill_at` (a marker file remembers it):
+    what a node's OOM killer or a lost machine does to a trial mid-training."""
+
+    name = "killed"
+
+    def __init__(self, dir: str, kill_at: int):
+        self.dir, self.kill_at, self.calls = dir, kill_at, 0
+
+    def loss(self, model, batch):
+        import signal
+
+        self.calls += 1
+        marker = os.path.join(self.dir, "killed-once")
+        if self.calls == self.kill_at and not os.path.exists(marker):
+            os.makedirs(self.dir, exist_ok=True)
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return F.cross_entropy(model(batch.x), batch.y)
+
+
 class Refuse:
     """Raises a UserError (a deterministic failure: bad input) and counts attempts in `dir`."""
 
@@ -108,6 +129,7 @@ if "barrier" not in STRATEGIES:
     STRATEGIES.register("explode", "test: always raises")(lambda ctx, **p: Explode(**p))
     STRATEGIES.register("flaky", "test: fails once mid-training")(lambda ctx, **p: Flaky(**p))
     STRATEGIES.register("refuse", "test: a deterministic failure (UserError)")(lambda ctx, **p: Refuse(**p))
+    STRATEGIES.register("killed", "test: SIGKILLs its worker once mid-training")(lambda ctx, **p: Killed(**p))
 
 
 def tiny_spec(storage: str, **overrides) -> dict:

@@ -124,3 +124,17 @@ def test_an_actor_whose_setup_fails_is_one_line(ray_session):
     with pytest.raises(UserError, match="a manifold actor could not start: .*'tiny' has no true manifold") as e:
         ensure_manifold_actors(DatasetSpec(name="tiny"), ["true"], "/tmp/raysweep-unused", plugins=("sweep_fixtures",))
     assert "\n" not in str(e.value)
+
+
+def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_session, tmp_path):
+    """SIGKILL of the trial's worker process in epoch 3 of 3: Tune retries the trial, which
+    resumes from its epoch-2 checkpoint and writes its row exactly once."""
+    from raysweep.tune.sweep import run_sweep
+
+    path = _spec_file(tmp_path, strategies=[{"name": "killed", "params": {"dir": str(tmp_path / "k"), "kill_at": 3},
+                                             "resources": {"cpu": 1, "gpu": 0.1}}],
+                      grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=1, train={"epochs": 3, "batch_size": 50})
+    summary = run_sweep(path)
+    assert (summary.ok, summary.failed) == (1, 0) and (tmp_path / "k" / "killed-once").exists()
+    t = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "trials")
+    assert len(t) == 1 and t["status"][0] == "ok" and t["resumed_from_epoch"][0] == 2
