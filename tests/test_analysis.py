@@ -83,7 +83,7 @@ def _examples(cfg, attacks) -> pa.Table | None:
     return pa.concat_tables(parts) if parts else None
 
 
-def write_sweep(storage: Path, strategies=STRATEGIES, attacks=ATTACKS, failed: int = 1) -> Path:
+def write_sweep(storage: Path, strategies=STRATEGIES, attacks=ATTACKS, failed: int = 1, epochs: bool = True) -> Path:
     """Write a synthetic sweep with TableStore; the first `failed` trials fail. Returns <storage>/syn."""
     spec = synthetic_spec(strategies, attacks)
     schema = trial_schema(spec)
@@ -94,9 +94,19 @@ def write_sweep(storage: Path, strategies=STRATEGIES, attacks=ATTACKS, failed: i
                    "strategy": cfg.strategy.name, "n": cfg.n, "seed": cfg.seed}
             store.write(cfg.trial_id, trial_table([row], schema))
             continue
-        store.write(cfg.trial_id, trial_table([_trial_row(cfg, attacks)], schema), _examples(cfg, attacks))
+        store.write(cfg.trial_id, trial_table([_trial_row(cfg, attacks)], schema), _examples(cfg, attacks),
+                    _epochs(cfg) if epochs else None)
         _samples(storage, cfg, attacks)
     return storage / spec.name
+
+
+def _epochs(cfg) -> pa.Table:
+    """Three epochs of falling loss and test error (the learning curves' table)."""
+    from raysweep.results.rows import epochs_table
+
+    return epochs_table(cfg, [{"epoch": e, "train_loss": 2.0 / (e + 1), "train_error": 0.5 / (e + 1),
+                               "test_error": 0.6 / (e + 1), "lr": 0.01 * 0.95**e, "epoch_time_s": 1.0 + e}
+                              for e in range(3)])
 
 
 def _samples(storage: Path, cfg, attacks) -> None:
@@ -194,7 +204,7 @@ def test_every_figure_writes_a_png(draw, tables, tmp_path):
 
 @pytest.mark.parametrize("draw", report.FIGURES, ids=lambda d: d.__module__.split(".")[-1])
 def test_figures_skip_with_a_note_when_columns_are_absent(draw, tmp_path):
-    tables = L.load_tables(write_sweep(tmp_path / "s", strategies=["normal"], attacks=[], failed=0))
+    tables = L.load_tables(write_sweep(tmp_path / "s", strategies=["normal"], attacks=[], failed=0, epochs=False))
     outcome = draw(tables, tmp_path / "out")
     assert outcome.path is None and outcome.note
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
