@@ -169,16 +169,22 @@ def attack_names(trials: pd.DataFrame) -> dict[str, str]:
         values = trials[col].dropna()
         if len(values):
             names[k] = str(values.iloc[0])
-    if CONFIG_JSON in trials.columns and len(carried) < len(names):
-        for blob in trials[CONFIG_JSON].dropna().unique():
-            try:
-                attacks = json.loads(blob).get("evaluate", {}).get("attacks", [])
-            except (json.JSONDecodeError, AttributeError):
-                continue
-            for a in attacks:
-                if isinstance(a, dict) and "name" in a:
-                    names[a.get("label") or a["name"]] = a["name"]
+    if len(carried) < len(names):
+        for a in config_attacks(trials):
+            names[a.get("label") or a["name"]] = a["name"]
     return names
+
+
+def config_attacks(trials: pd.DataFrame) -> list[dict]:
+    """The `evaluate.attacks` entries of every distinct config_json in the trial table."""
+    out = []
+    for blob in trials[CONFIG_JSON].dropna().unique() if CONFIG_JSON in trials.columns else []:
+        try:
+            attacks = json.loads(blob).get("evaluate", {}).get("attacks", [])
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        out += [a for a in attacks if isinstance(a, dict) and "name" in a]
+    return out
 
 
 def attack_family(name: str) -> Optional[str]:

@@ -48,16 +48,8 @@ class AttackInfo:
 def attack_params(trials: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Attack key (label or name) -> its configured params, from the trials' config_json."""
     out: dict[str, dict[str, Any]] = {}
-    if L.CONFIG_JSON not in trials.columns:
-        return out
-    for blob in trials[L.CONFIG_JSON].dropna().unique():
-        try:
-            attacks = json.loads(blob).get("evaluate", {}).get("attacks", [])
-        except (json.JSONDecodeError, AttributeError):
-            continue
-        for a in attacks:
-            if isinstance(a, dict) and "name" in a:
-                out.setdefault(a.get("label") or a["name"], dict(a.get("params") or {}))
+    for a in L.config_attacks(trials):
+        out.setdefault(a.get("label") or a["name"], dict(a.get("params") or {}))
     return out
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
+from raysweep import storage
 from raysweep.errors import UserError
 
 ENV_CACHE = "RAYSWEEP_CACHE"
@@ -89,23 +88,12 @@ def cached(kind: str, key: str, build: Callable[[EntryWriter], None], cache_dir:
     final = cache_root(cache_dir) / kind / key
     if final.is_dir():
         return Entry(final), False
-    tmp = final.parent / f".tmp-{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:  # before building: an unwritable cache must fail before minutes of decoding, not after
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
+        if not os.access(final.parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
     except OSError as e:
         raise UserError(f"cache folder {final.parent} is not writable ({e.strerror or e}); set {ENV_CACHE} "
                         "(or --cache-dir) to a writable folder") from None
-    try:
-        build(EntryWriter(tmp))
-        try:
-            os.replace(tmp, final)  # atomic; fails when another process renamed first
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-            return Entry(final), False
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return Entry(final), True
+    built = storage.publish_dir(final, lambda tmp: build(EntryWriter(tmp)))  # atomic rename, race-safe
+    return Entry(final), built
