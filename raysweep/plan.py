@@ -14,6 +14,7 @@ from typing import Optional, TextIO
 
 from raysweep.config.resolve import TrialConfig
 from raysweep.config.schema import SweepSpec
+from raysweep.packing import group
 from raysweep.results.store import TableStore
 
 
@@ -94,7 +95,21 @@ def plan_lines(spec: SweepSpec, trials: list[TrialConfig], done: set[str], clust
              {t.trial_id: estimate_seconds(spec, t) for t in trials})
     pending = sum(t.trial_id not in done for t in trials)
     head = f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)"
-    return [head, *p.lines(), f"storage: {TableStore(spec.storage, spec.name).root.uri}"]
+    return [head, *p.lines(), *pack_lines(spec, [t for t in trials if t.trial_id not in done], p.requests),
+            f"storage: {TableStore(spec.storage, spec.name).root.uri}"]
+
+
+def pack_lines(spec: SweepSpec, pending: list[TrialConfig], requests: dict[str, Request]) -> list[str]:
+    """The packs the pending trials run in (`pack: seeds`), with each pack's request."""
+    if spec.pack == "none":
+        return []
+    packs = group(pending, spec.pack)
+    out = [f"packs ({spec.pack}): {len(packs)} Tune trials for {len(pending)} models"]
+    for key, n in Counter(p.strategy_key for p in packs).items():
+        sizes = sorted({len(p.members) for p in packs if p.strategy_key == key})
+        r = requests[key]
+        out.append(f"  {key}: {n} packs of {'/'.join(map(str, sizes))} models x (cpu {r.cpu:g}, gpu {r.gpu:g}) per pack")
+    return out
 
 
 def trial_lines(trials: list[TrialConfig], done: set[str]) -> list[str]:

@@ -24,6 +24,7 @@ from raysweep.data.batch import Batch
 from raysweep.data import Dataset, load_dataset
 from raysweep.device import default_device
 from raysweep.errors import UserError
+from raysweep.tensors import release_freed_memory
 
 SOURCE_MODEL = "source_model"  # the TrialHooks.manifolds key of the transfer attack's source model
 
@@ -89,13 +90,28 @@ def provide_manifolds(cfg: TrialConfig, ds: Dataset, given: dict[str, Any], devi
     return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in out.items()}
 
 
-def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], hooks: TrialHooks,
-                    device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Subset, model, strategy, training (Sec. 3.1 and 3.4-3.6); returns the model and train stats."""
+@dataclass
+class Prepared:
+    """One trial ready to train: its model (initialised from the seed), data subset, strategy and
+    learning-curve hook (resumed from the checkpoint's rows, if any)."""
+
+    model: torch.nn.Module
+    split: Any  # raysweep.data.batch.Split of the N training images
+    strategy: Any  # raysweep.training.strategy.Strategy
+    log: Any  # raysweep.training.epoch_log.EpochLog
+
+    def stats(self, train_time_s: float, history: list[dict[str, float]], family: str) -> dict[str, Any]:
+        last = history[-1] if history else {}
+        return {"train_time_s": train_time_s, "train_error": last.get("train_error", float("nan")),
+                "strategy_family": family, "epochs": self.log.rows}
+
+
+def prepare(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], device: torch.device,
+            state: Optional[dict[str, Any]] = None, on_epoch: Optional[Callable[..., None]] = None) -> Prepared:
+    """Subset, model and strategy of one trial (Sec. 3.1 and 3.4-3.6), not yet trained."""
     from raysweep.data.subset import subset
     from raysweep.models import build_model
     from raysweep.training.epoch_log import EPOCH_TEST_SAMPLES, EpochLog
-    from raysweep.training.loop import train
     from raysweep.training.strategy import STRATEGIES, StrategyContext
 
     idx = subset(ds.train.y, cfg.n, cfg.seed)
@@ -105,11 +121,25 @@ def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], ho
                           generator=torch.Generator().manual_seed(cfg.seed + 1), device=device)
     strategy = STRATEGIES.build(cfg.strategy.name, ctx=ctx, **cfg.strategy.params)
     log = EpochLog(model, ds.test.subset(attacked_rows(len(ds.test), EPOCH_TEST_SAMPLES)), device,
-                   hooks.on_epoch, hooks.state)  # learning curves, on the same images every trial
-    result = train(model, split, strategy, cfg.train, seed=cfg.seed, device=device, state=hooks.state, on_epoch=log)
-    last = result.history[-1] if result.history else {}
-    return model, {"train_time_s": result.train_time_s, "train_error": last.get("train_error", float("nan")),
-                   "strategy_family": STRATEGIES.get(cfg.strategy.name).family, "epochs": log.rows}
+                   on_epoch, state)  # learning curves, on the same images every trial
+    return Prepared(model, split, strategy, log)
+
+
+def strategy_family(cfg: TrialConfig) -> str:
+    from raysweep.training.strategy import STRATEGIES
+
+    return STRATEGIES.get(cfg.strategy.name).family
+
+
+def build_and_train(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], hooks: TrialHooks,
+                    device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Subset, model, strategy, training (Sec. 3.1 and 3.4-3.6); returns the model and train stats."""
+    from raysweep.training.loop import train
+
+    p = prepare(cfg, ds, manifolds, device, hooks.state, hooks.on_epoch)
+    result = train(p.model, p.split, p.strategy, cfg.train, seed=cfg.seed, device=device, state=hooks.state,
+                   on_epoch=p.log)
+    return p.model, p.stats(result.train_time_s, result.history, strategy_family(cfg))
 
 
 def build_attack(spec: AttackSpec):
@@ -170,7 +200,7 @@ def measure_distance(spec: DistanceSpec, result, batch: Batch, ds: Dataset, mani
     clean = batch.select(col.to(batch.x.device))
     need = entry.needs
     res = fn(x_adv, clean, manifold=manifolds.get(need) if need != "train" else None,
-             train_images=ds.train.x if need == "train" else None)
+             train_images=ds.train.images_source if need == "train" else None)  # streamed, not all resident
     return rows, res.distance.detach().cpu().double().numpy()
 
 
@@ -210,10 +240,12 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
     samples: dict[str, dict[str, torch.Tensor]] = {}
     model.eval()
     for a in ev.attacks:
+        release_freed_memory()  # each phase starts from what is live, not from the last one's free blocks
         key = a.key
         dists = ev.distances_of(a)
         batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
         result = run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
+        release_freed_memory()  # the attack's working batches: see release_freed_memory
         row.update({f"{key}.attack": a.name, f"{key}.family": result_family(a)})
         row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
         cols = {k: np.asarray(v) for k, v in result.records.items()}
@@ -221,6 +253,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
         cols["delta_l2"] = cols["real_l2"]  # ||x_adv - x||_2 to the real image, also for learned attacks
         for d in dists:
             rows, dist = measure_distance(d, result, batch, ds, manifolds, device)
+            release_freed_memory()
             full = np.full(len(cols["sample"]), np.nan)
             full[rows] = dist
             cols[f"dist_{d.method}"] = full
@@ -250,6 +283,12 @@ def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutp
     ds = dataset_for(cfg)
     manifolds = provide_manifolds(cfg, ds, hooks.manifolds, device)
     model, stats = build_and_train(cfg, ds, manifolds, hooks, device)
+    return evaluate_trained(cfg, model, stats, ds, manifolds, device)
+
+
+def evaluate_trained(cfg: TrialConfig, model: torch.nn.Module, stats: dict[str, Any], ds: Dataset,
+                     manifolds: dict[str, Any], device: torch.device) -> TrialOutput:
+    """evaluate_trial, with the training stats (Prepared.stats) and timings in the row."""
     start = time.perf_counter()
     out = evaluate_trial(cfg, model, ds, manifolds, device)
     out.epochs = stats.pop("epochs")

@@ -124,11 +124,35 @@ class Flaky:
         return F.cross_entropy(model(batch.x), batch.y)
 
 
+class FlakyInProcess:
+    """Normal training that fails once, at the process's `fail_at`-th loss call over all its
+    instances (so inside a pack, a later member fails after an earlier one finished); every call
+    leaves a file in `dir`/calls, so a test counts how much training ran in all attempts."""
+
+    name = "flaky_in_process"
+    calls = 0
+
+    def __init__(self, dir: str, fail_at: int):
+        self.dir, self.fail_at = dir, fail_at
+
+    def loss(self, model, batch):
+        FlakyInProcess.calls += 1
+        os.makedirs(os.path.join(self.dir, "calls"), exist_ok=True)
+        open(os.path.join(self.dir, "calls", uuid.uuid4().hex), "w").close()
+        marker = os.path.join(self.dir, "failed-once")
+        if FlakyInProcess.calls == self.fail_at and not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("flaky_in_process: the pack's worker dies mid-training")
+        return F.cross_entropy(model(batch.x), batch.y)
+
+
 if "barrier" not in STRATEGIES:
     STRATEGIES.register("barrier", "test: wait for N trials")(lambda ctx, **p: Barrier(**p))
     STRATEGIES.register("explode", "test: always raises")(lambda ctx, **p: Explode(**p))
     STRATEGIES.register("flaky", "test: fails once mid-training")(lambda ctx, **p: Flaky(**p))
     STRATEGIES.register("refuse", "test: a deterministic failure (UserError)")(lambda ctx, **p: Refuse(**p))
+    STRATEGIES.register("flaky_in_process", "test: fails once, counted over the process")(
+        lambda ctx, **p: FlakyInProcess(**p))
     STRATEGIES.register("killed", "test: SIGKILLs its worker once mid-training")(lambda ctx, **p: Killed(**p))
 
 

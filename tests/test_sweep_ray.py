@@ -134,3 +134,54 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage)
     ex = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "examples")
     assert ex.groupby("trial_id").size().eq(10 * 2).all() and ex["trial_id"].nunique() == 4
     assert not list(tables.glob(".tmp-*"))  # no temporary files left behind
+
+
+def _tables(tmp_path: Path, out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    root = tmp_path / out / "tiny" / "tables"
+    return pd.read_parquet(root / "trials").set_index("trial_id"), pd.read_parquet(root / "examples")
+
+
+def test_packed_sweep_writes_the_tables_of_an_unpacked_one(ray_session, tmp_path):
+    """`pack: seeds` (issue 16): 2 packs of 2 seeds run as 2 Tune trials; every model keeps its id
+    and its rows equal those of the same sweep unpacked (same code per model on CPU)."""
+    from raysweep.tune.sweep import run_sweep
+
+    common = dict(strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}}], train={"epochs": 2, "batch_size": 25})
+    runs = {}
+    for pack in ("none", "seeds"):
+        spec = sweep_fixtures.tiny_spec(str(tmp_path / pack), pack=pack, **common)
+        path = tmp_path / f"{pack}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        assert run_sweep(str(path)).ok == 4
+        runs[pack] = _tables(tmp_path, pack)
+        tune_dirs = [d for d in (tmp_path / pack / "tiny" / "tune").iterdir() if d.is_dir()]
+        assert len(tune_dirs) == (4 if pack == "none" else 2)  # one Tune trial per model, or per pack
+    (t0, e0), (t1, e1) = runs["none"], runs["seeds"]
+    assert sorted(t0.index) == sorted(t1.index)  # packing is not part of a model's identity
+    cols = ["test_error", "train_error", "linf.success_rate_any", "knn.linf.mean_dist"]
+    pd.testing.assert_frame_equal(t0.loc[t1.index, cols], t1[cols], rtol=1e-6)
+    key = ["trial_id", "sample", "restart"]
+    pd.testing.assert_frame_equal(e0.sort_values(key)[key + ["success", "l2", "dist_knn"]].reset_index(drop=True),
+                                  e1.sort_values(key)[key + ["success", "l2", "dist_knn"]].reset_index(drop=True))
+
+
+def test_a_pack_retried_mid_member_resumes_it_and_never_reruns_a_finished_one(ray_session, tmp_path):
+    """The pack's worker dies in its second member's second epoch: the retry drops the first
+    member (its rows stay; it never trains again) and resumes the second from its epoch checkpoint."""
+    from raysweep.tune.sweep import run_sweep
+
+    calls = tmp_path / "flaky"
+    # n 50, batch 50: one loss call per epoch; member 1 makes calls 1-3, member 2 dies at call 5
+    spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), pack="seeds", grid={"n": [50], "seed": [1, 2], "arch": ["cnn"]},
+                                    strategies=[{"name": "flaky_in_process", "params": {"dir": str(calls), "fail_at": 5},
+                                                 "resources": {"cpu": 1, "gpu": 0.1}}],
+                                    train={"epochs": 3, "batch_size": 50}, retries=1)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    summary = run_sweep(str(path))
+    assert (summary.ok, summary.failed) == (2, 0)
+    t = _trials(tmp_path).set_index("seed")
+    assert list(t["resumed_from_epoch"].loc[[1, 2]]) == [0, 1]  # member 2 resumed after its epoch 1
+    # 3 (member 1) + 2 (member 2 until it dies) + 2 (member 2's epochs 2-3): member 1 never reran
+    assert len(os.listdir(calls / "calls")) == 7
+    assert t.index.is_unique and len(t) == 2

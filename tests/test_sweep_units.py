@@ -62,13 +62,15 @@ def test_progress_line_counts_and_eta():
     assert format_line(Counts(0, 2, 8, 0), 5.0, 0).endswith("ETA --:--")
 
     class T:
-        def __init__(self, status):
-            self.status = status
+        def __init__(self, status, models=1):
+            self.status, self.config = status, {"pack": [{}] * models}
 
     out = io.StringIO()  # not a TTY: plain lines, only when forced or every log_every_s
     bar = ProgressLine(already_done=3, out=out, log_every_s=3600)
     trials = [T("TERMINATED"), T("RUNNING"), T("PENDING"), T("ERROR")]
     assert bar.counts(trials) == Counts(done=4, running=1, pending=1, failed=1)
+    # a Tune trial running a pack (issue 16) counts as its models
+    assert bar.counts([T("TERMINATED", 3), T("RUNNING", 2)]) == Counts(done=6, running=2, pending=0, failed=0)
     bar.writer._last_print = float("inf")  # pretend we just printed
     bar.on_step_end(0, trials)
     assert out.getvalue() == ""

@@ -205,6 +205,9 @@ class SweepSpec(Strict):
     storage: str = Field("results", min_length=1)  # local path or a pyarrow.fs URI (s3://bucket/prefix)
     concurrency: Optional[int] = Field(None, ge=1)  # max concurrent trials; None: as resources allow
     retries: int = Field(2, ge=0)  # FailureConfig.max_failures per trial
+    # "seeds": the seeds of one (strategy, arch, N) cell run in one Tune trial (raysweep.packing);
+    # rows, ids, resume and retries stay per model. "none": one Tune trial per model.
+    pack: Literal["none", "seeds"] = "none"
     trial: str = DEFAULT_TRIAL_FN  # "module:function" running one trial (raysweep.trial protocol)
     plugins: list[str] = Field(default_factory=list)  # modules imported first (extra registrations)
     callbacks: list[CallbackSpec] = Field(default_factory=list)  # Ray Tune loggers: tensorboard, mlflow, wandb

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,11 +30,14 @@ from torch import nn
 from raysweep.data.batch import Split
 from raysweep.errors import UserError
 from raysweep.models.packed import PackedModel
+from raysweep.tensors import cpu_copy
 from raysweep.training.loop import TrainConfig, TrainResult, evaluate, make_optimizer, train
 from raysweep.training.schedule import lr_at, num_batches
 from raysweep.training.strategy import Strategy
 
 FUSED_STRATEGIES = ("normal",)
+# on_epoch(epoch, [metrics of model k], state_fn) of a fused pack (train_packed)
+PackEpochCallback = Callable[[int, list[dict[str, float]], Callable[[], dict[str, Any]]], None]
 
 
 def use_fused(device: torch.device, strategy_name: str, packable: bool = True) -> bool:
@@ -44,11 +47,14 @@ def use_fused(device: torch.device, strategy_name: str, packable: bool = True) -
 
 def train_packed(models: Sequence[nn.Module], splits: Sequence[Split], strategies: Sequence[Strategy],
                  cfg: TrainConfig, *, seeds: Sequence[int], device: torch.device | str,
-                 fused: Optional[bool] = None) -> list[TrainResult]:
+                 fused: Optional[bool] = None, state: Optional[dict[str, Any]] = None,
+                 on_epoch: Optional[PackEpochCallback] = None) -> list[TrainResult]:
     """Train models[k] in place on splits[k] with strategies[k] and batch-order seed seeds[k].
 
     Every model ends with the weights `train(models[k], splits[k], strategies[k], cfg,
     seed=seeds[k])` gives it (to float tolerance when fused). Returns one TrainResult per model.
+    Fused only: `on_epoch(epoch, per_model_metrics, state_fn)` after every epoch, with `models`
+    holding that epoch's weights; `state=state_fn()` resumes the whole pack exactly there.
     """
     if not (len(models) == len(splits) == len(strategies) == len(seeds)) or not models:
         raise UserError("a pack needs one split, strategy and seed per model")
@@ -57,28 +63,58 @@ def train_packed(models: Sequence[nn.Module], splits: Sequence[Split], strategie
     if fused is None:
         fused = use_fused(device, name)
     if not fused:
+        if state is not None or on_epoch is not None:
+            raise UserError("epoch checkpoints of a pack are per model when it runs sequentially; use train()")
         return [train(m, s, st, cfg, seed=seed, device=device) for m, s, st, seed in zip(models, splits, strategies, seeds)]
     if name not in FUSED_STRATEGIES:
         raise UserError(f"strategy {name!r} has no fused packed form; run the pack with fused=False")
     if len({len(s) for s in splits}) != 1:
         raise UserError("a fused pack needs the same N for every model (pack seeds of one cell)")
-    return _train_fused(models, [s.to(device) for s in splits], cfg, seeds, device)
+    return _train_fused(models, [s.to(device) for s in splits], cfg, seeds, device, state, on_epoch)
 
 
 def _train_fused(models: Sequence[nn.Module], data: list[Split], cfg: TrainConfig, seeds: Sequence[int],
-                 device: torch.device) -> list[TrainResult]:
+                 device: torch.device, state: Optional[dict[str, Any]] = None,
+                 on_epoch: Optional[PackEpochCallback] = None) -> list[TrainResult]:
     pack = PackedModel([m.to(device) for m in models]).train()
     opt = make_optimizer(pack, cfg)
     generators = [torch.Generator().manual_seed(s) for s in seeds]  # CPU: same order on every device
+    start_epoch = _restore(state, pack, opt, generators) if state is not None else 0
     results = [TrainResult() for _ in models]
-    for epoch in range(cfg.epochs):
-        for k, metrics in enumerate(_fused_epoch(pack, data, opt, cfg, epoch, generators, device)):
-            results[k].history.append(metrics)
-            results[k].train_time_s += metrics["epoch_time_s"]
-    with torch.no_grad():
-        for k, model in enumerate(models):  # trained in place, like `train`
-            model.load_state_dict(pack.unpack(k).state_dict())
+    for epoch in range(start_epoch, cfg.epochs):
+        metrics = _fused_epoch(pack, data, opt, cfg, epoch, generators, device)
+        for k, m in enumerate(metrics):
+            results[k].history.append(m)
+            results[k].train_time_s += m["epoch_time_s"]
+        _unpack_into(pack, models)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics, lambda e=epoch: _checkpoint(pack, opt, generators, e + 1))
+    _unpack_into(pack, models)  # trained in place, like `train`
     return results
+
+
+@torch.no_grad()
+def _unpack_into(pack: PackedModel, models: Sequence[nn.Module]) -> None:
+    for k, model in enumerate(models):
+        model.load_state_dict(pack.unpack(k).state_dict())
+
+
+def _checkpoint(pack: PackedModel, opt: torch.optim.Optimizer, generators: list[torch.Generator],
+                epochs_done: int) -> dict[str, Any]:
+    """The whole pack's training state (one Adam over the stacked parameters is the K Adams)."""
+    return {"epoch": epochs_done, "pack": cpu_copy(pack.state_dict()), "optimizer": cpu_copy(opt.state_dict()),
+            "generators": [g.get_state() for g in generators]}
+
+
+def _restore(state: dict[str, Any], pack: PackedModel, opt: torch.optim.Optimizer,
+             generators: list[torch.Generator]) -> int:
+    if len(state["generators"]) != len(generators):
+        raise UserError("the pack's checkpoint holds a different number of models; start the pack afresh")
+    pack.load_state_dict(state["pack"])
+    opt.load_state_dict(state["optimizer"])
+    for g, s in zip(generators, state["generators"]):
+        g.set_state(s)
+    return int(state["epoch"])
 
 
 def _fused_epoch(pack: PackedModel, data: list[Split], opt: torch.optim.Optimizer, cfg: TrainConfig, epoch: int,

@@ -10,6 +10,7 @@ from typing import Optional, TextIO
 
 from ray.tune import Callback
 
+from raysweep.packing import PACK_KEY
 from raysweep.progress import Counts, LineWriter, format_duration, format_line, format_manifold_line  # noqa: F401
 
 
@@ -25,15 +26,15 @@ class ProgressLine(Callback):
     def counts(self, trials) -> Counts:
         c = Counts(done=self.already_done)
         for t in trials:
-            st = t.status
+            st, models = t.status, len(t.config.get(PACK_KEY, [None]))  # counts are of models, not packs
             if st == "TERMINATED":
-                c.done += 1
+                c.done += models
             elif st == "ERROR":
-                c.failed += 1
+                c.failed += models
             elif st == "RUNNING":
-                c.running += 1
+                c.running += models
             else:  # PENDING, PAUSED
-                c.pending += 1
+                c.pending += models
         return c
 
     def _draw(self, trials, force: bool = False) -> None:

@@ -29,9 +29,10 @@ from ray import tune  # noqa: E402
 from raysweep import storage  # noqa: E402
 from raysweep.catalog import manifold_needs  # noqa: E402
 from raysweep.config.resolve import TrialConfig  # noqa: E402
-from raysweep.config.schema import StrategySpec, SweepSpec  # noqa: E402
+from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 from raysweep.lease import acquire  # noqa: E402
+from raysweep.packing import PACK_KEY, Pack, group, members_of, name_of  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
@@ -97,10 +98,10 @@ def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], out: Optio
 def _trainable(ctx: SweepContext, requests):
     fn = tune.with_parameters(run_sweep_trial, ctx=ctx)
     by_strategy = {k: r.as_dict() for k, r in requests.items()}
-    return tune.with_resources(fn, lambda config: by_strategy[StrategySpec(**config["trial"]["strategy"]).key])
+    return tune.with_resources(fn, lambda config: by_strategy[members_of(config)[0].strategy.key])  # per pack
 
 
-def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, out: TextIO, already: int):
+def _tuner(spec: SweepSpec, trainable, packs: list[Pack], path: str, out: TextIO, already: int):
     run_config = tune.RunConfig(
         name=EXPERIMENT, storage_path=path,  # a local path or a URI Tune opens itself (s3://...)
         failure_config=tune.FailureConfig(max_failures=spec.retries),
@@ -109,23 +110,19 @@ def _tuner(spec: SweepSpec, trainable, pending: list[TrialConfig], path: str, ou
     )
     tune_config = tune.TuneConfig(
         max_concurrent_trials=spec.concurrency, reuse_actors=True,
-        trial_dirname_creator=lambda t: t.config["trial"]["trial_id"],
-        trial_name_creator=lambda t: t.config["trial"]["trial_id"],
+        trial_dirname_creator=lambda t: name_of(t.config), trial_name_creator=lambda t: name_of(t.config),
     )
-    return tune.Tuner(trainable, param_space={"trial": tune.grid_search([t.to_dict() for t in pending])},
+    return tune.Tuner(trainable, param_space={PACK_KEY: tune.grid_search([p.to_config()[PACK_KEY] for p in packs])},
                       tune_config=tune_config, run_config=run_config)
 
 
 def _record_failures(results, store: TableStore, schema) -> None:
-    """A failed row for each trial that errored after its retries and left no row."""
+    """A failed row for each model of a pack that errored after its retries and left no row."""
     done = store.done_ids()
     for r in results:
-        if r.error is None:
-            continue
-        cfg = TrialConfig.from_dict(r.config["trial"])
-        if cfg.trial_id in done:
-            continue
-        store.write(cfg.trial_id, failed_table(cfg, f"{type(r.error).__name__}: {r.error}", schema))
+        for cfg in members_of(r.config) if r.error is not None else []:
+            if cfg.trial_id not in done:
+                store.write(cfg.trial_id, failed_table(cfg, f"{type(r.error).__name__}: {r.error}", schema))
 
 
 def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: TextIO) -> None:
@@ -190,11 +187,12 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
                        plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source)
     # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
     # long trial running alone while the other slots idle.
-    pending.sort(key=lambda t: -estimate_seconds(spec, t))
-    print(f"sweep {spec.name}: {len(pending)} trials to run, {len(done)} already have rows", file=out)
+    packs = sorted(group(pending, spec.pack), key=lambda p: -sum(estimate_seconds(spec, t) for t in p.members))
+    in_packs = f" in {len(packs)} packs" if len(packs) < len(pending) else ""
+    print(f"sweep {spec.name}: {len(pending)} trials to run{in_packs}, {len(done)} already have rows", file=out)
     trainable = _trainable(ctx, requests)
     tuner = restore_or_new(path, trainable, pending, resume, out=out,
-                           new_tuner=lambda: _tuner(spec, trainable, pending, path, out, len(done)))
+                           new_tuner=lambda: _tuner(spec, trainable, packs, path, out, len(done)))
     try:
         results = tuner.fit()
     finally:

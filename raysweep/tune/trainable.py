@@ -1,9 +1,9 @@
-"""The Tune trainable: one trial = one classifier, thin glue over raysweep.trial.
+"""The Tune trainable: one trial = one pack of classifiers (raysweep.packing), glue over raysweep.pack_trial.
 
-Per epoch it reports the training metrics with a checkpoint (model, optimiser, epoch), so a trial
-retried by FailureConfig resumes from its last epoch; at the end it writes the trial's rows to
-the tables and reports the final metrics. A trial whose rows already exist returns at once, so a
-resumed sweep never writes a row twice.
+Per epoch it reports the training metrics with a checkpoint (model, optimiser, epoch; tagged with
+the member it belongs to), so a trial retried by FailureConfig resumes from its last epoch; each
+member's rows are written as soon as it has them. Members whose rows already exist are dropped
+before anything runs, so a resumed or retried pack never writes a row twice.
 """
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ from ray import tune
 from raysweep import catalog, storage
 from raysweep.checkpoint_repair import STATE_FILE
 from raysweep.config.resolve import TrialConfig
-from raysweep.errors import UserError
+from raysweep.packing import members_of
 from raysweep.results.rows import epochs_table, failed_table, ok_tables
 from raysweep.results.store import TableStore, samples_path
-
 
 
 @dataclass(frozen=True)
@@ -72,34 +71,35 @@ def _manifolds(ctx: SweepContext) -> dict[str, Any]:
 
 
 def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
-    """The function trainable; config = {"trial": TrialConfig.to_dict()} (one grid point)."""
+    """The function trainable; config = Pack.to_config() (one model, or the seeds of one cell)."""
     import ray
 
-    from raysweep.trial import TrialHooks
+    from raysweep.pack_trial import PackHooks, run_pack
 
     # One "Checkpoint successfully created" info line per epoch per trial drowns the progress line.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     catalog.load(ctx.plugins)
-    cfg = TrialConfig.from_dict(config["trial"])
     store = TableStore(ctx.storage, ctx.sweep)
-    if store.has(cfg.trial_id):
+    todo = [cfg for cfg in members_of(config) if not store.has(cfg.trial_id)]  # finished rows stay as they are
+    if not todo:
         tune.report({"done": 1, "skipped": 1})
         return
-    started = time.time()
-    hooks = TrialHooks(state=_load_state(), on_epoch=_report_epoch, manifolds=_manifolds(ctx))
-    try:
-        out = catalog.resolve_trial_fn(ctx.trial_fn)(cfg, hooks)
-    except UserError as e:  # deterministic (NaN loss, bad parameters): a retry would fail the same way
-        store.write(cfg.trial_id, failed_table(cfg, f"UserError: {e}", ctx.schema))
-        tune.report({"done": 1, "skipped": 0, "failed": 1})
-        return
-    trial, examples = ok_tables(
-        cfg, out.row, out.examples, ctx.schema, started_at=started, finished_at=time.time(),
-        node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else socket.gethostname(),
-        gpu_ids=",".join(str(g) for g in ray.get_gpu_ids()),
-        resumed_from_epoch=int(hooks.state["epoch"]) if hooks.state else 0)
-    if getattr(out, "samples", None):  # Fig. 2 pictures, before the row that marks the trial done
-        storage.save_torch(samples_path(ctx.storage, ctx.sweep, cfg.trial_id), out.samples)
-    store.write(cfg.trial_id, trial, examples, epochs_table(cfg, getattr(out, "epochs", [])))
-    final = {k: v for k, v in out.row.items() if isinstance(v, (int, float))}
-    tune.report({**final, "done": 1, "skipped": 0})
+    node = ray.util.get_node_ip_address() if ray.is_initialized() else socket.gethostname()
+
+    def on_done(cfg: TrialConfig, out, started: float, resumed_from: int) -> None:
+        trial, examples = ok_tables(cfg, out.row, out.examples, ctx.schema, started_at=started,
+                                    finished_at=time.time(), node_ip=node,
+                                    gpu_ids=",".join(str(g) for g in ray.get_gpu_ids()), resumed_from_epoch=resumed_from)
+        if getattr(out, "samples", None):  # Fig. 2 pictures, before the row that marks the trial done
+            storage.save_torch(samples_path(ctx.storage, ctx.sweep, cfg.trial_id), out.samples)
+        store.write(cfg.trial_id, trial, examples, epochs_table(cfg, getattr(out, "epochs", [])))
+
+    def on_failed(cfg: TrialConfig, message: str) -> None:  # deterministic (NaN loss): a retry fails the same way
+        store.write(cfg.trial_id, failed_table(cfg, message, ctx.schema))
+
+    hooks = PackHooks(on_done=on_done, on_failed=on_failed, state=_load_state(), on_epoch=_report_epoch,
+                      manifolds=_manifolds(ctx))
+    run_pack(todo, hooks, catalog.resolve_trial_fn(ctx.trial_fn))
+    failed_ids = store.failed_ids()
+    failed = sum(cfg.trial_id in failed_ids for cfg in todo)
+    tune.report({"done": 1, "skipped": 0, "failed": failed, "models": len(todo)})

@@ -1,0 +1,95 @@
+"""Packed trials without Ray (issue 16): which models share a Tune trial, the dry run's pack lines,
+and a fused pack's rows and resume against each model run alone (raysweep.pack_trial)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sweep_fixtures  # noqa: E402
+
+from raysweep import catalog  # noqa: E402
+from raysweep.config.schema import SweepSpec  # noqa: E402
+from raysweep.pack_trial import PackHooks, run_pack  # noqa: E402
+from raysweep.packing import group, members_of, pack_name  # noqa: E402
+from raysweep.plan import plan_lines  # noqa: E402
+from raysweep.trial import TrialHooks, run_trial  # noqa: E402
+from raysweep.validate import validate_and_resolve  # noqa: E402
+
+
+def _trials(tmp_path, **overrides):
+    catalog.load(("sweep_fixtures",))
+    raw = sweep_fixtures.tiny_spec(str(tmp_path / "out"), **overrides)
+    spec, trials = validate_and_resolve(SweepSpec(**raw), "test")
+    return spec, trials
+
+
+def test_seeds_pack_the_seeds_of_one_cell_and_none_packs_nothing(tmp_path):
+    spec, trials = _trials(tmp_path, grid={"n": [50, 100], "seed": [1, 2, 3], "arch": ["cnn"]},
+                           strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}}])
+    packs = group(trials, "seeds")
+    assert len(packs) == 4 and all(len(p.members) == 3 for p in packs)
+    for p in packs:  # one (strategy, arch, N) cell each, its seeds in grid order
+        assert len({(m.strategy.key, m.arch.key, m.n) for m in p.members}) == 1
+        assert [m.seed for m in p.members] == [1, 2, 3]
+        assert members_of(p.to_config()) == list(p.members)
+    assert sorted(m.trial_id for p in packs for m in p.members) == sorted(t.trial_id for t in trials)
+    assert [p.members for p in group(trials, "none")] == [(t,) for t in trials]
+    # a pack of one keeps the trial's own name; a bigger pack's name depends on its members
+    assert pack_name(["abc"]) == "abc" and pack_name(["a", "b"]) != pack_name(["a", "c"])
+    # the dry run names the packs, and only the pending members count
+    lines = plan_lines(spec.model_copy(update={"pack": "seeds"}), trials, {trials[0].trial_id}, None)
+    assert "packs (seeds): 4 Tune trials for 11 models" in lines
+    assert any(line.strip().startswith("normal: 2 packs of 2/3 models") for line in lines)
+    assert not any("packs" in line for line in plan_lines(spec, trials, set(), None))
+
+
+def test_a_spec_names_an_unknown_pack_mode_in_one_line(tmp_path):
+    with pytest.raises(Exception, match="pack"):
+        _trials(tmp_path, pack="strategies")
+
+
+def _collect(trials, fused, state=None, on_epoch=None):
+    rows, failed = {}, {}
+    hooks = PackHooks(on_done=lambda cfg, out, started, resumed: rows.__setitem__(cfg.trial_id, (out, resumed)),
+                      on_failed=lambda cfg, msg: failed.__setitem__(cfg.trial_id, msg),
+                      state=state, on_epoch=on_epoch, device=torch.device("cpu"))
+    run_pack(trials, hooks, run_trial, fused=fused)
+    return rows, failed
+
+
+def test_a_fused_pack_gives_every_model_the_rows_it_gets_alone_and_resumes_exactly(tmp_path):
+    """Fused (PackedModel, as on CUDA) forced on CPU: each member's test error, attack records and
+    learning curve match run_trial's for that member; a pack resumed from its epoch-1 checkpoint
+    ends where the uninterrupted pack ends."""
+    torch.manual_seed(0)
+    _, trials = _trials(tmp_path, grid={"n": [100], "seed": [1, 2], "arch": ["cnn"]}, train={"epochs": 2, "batch_size": 25})
+    alone = {t.trial_id: run_trial(t, TrialHooks(device=torch.device("cpu"))) for t in trials}
+    states = []
+    fused, failed = _collect(trials, fused=True, on_epoch=lambda e, m, fn: states.append(fn()))
+    assert not failed and set(fused) == set(alone)
+    for tid, (out, resumed) in fused.items():
+        a = alone[tid]
+        assert resumed == 0 and abs(out.row["test_error"] - a.row["test_error"]) <= 0.02
+        assert out.row["linf.success_rate_any"] == pytest.approx(a.row["linf.success_rate_any"], abs=0.1, nan_ok=True)
+        assert [r["epoch"] for r in out.epochs] == [1, 2]
+        assert out.epochs[-1]["train_loss"] == pytest.approx(a.epochs[-1]["train_loss"], rel=1e-3)
+    assert len(states) == 2 and states[0]["pack_members"] == [t.trial_id for t in trials]
+    resumed, _ = _collect(trials, fused=True, state=states[0])
+    for tid, (out, epoch) in resumed.items():
+        assert epoch == 1 and [r["epoch"] for r in out.epochs] == [1, 2]  # epoch 1's row rode in the checkpoint
+        assert out.row["test_error"] == pytest.approx(fused[tid][0].row["test_error"], abs=1e-9)
+        assert out.epochs[-1]["train_loss"] == pytest.approx(fused[tid][0].epochs[-1]["train_loss"], rel=1e-5)
+
+
+def test_a_member_that_fails_fails_alone(tmp_path):
+    """A UserError in one member is that member's failed row; the others still run."""
+    _, trials = _trials(tmp_path, grid={"n": [50], "seed": [1], "arch": ["cnn"]},
+                        strategies=[{"name": "refuse", "params": {"dir": str(tmp_path / "r")}}, {"name": "normal"}],
+                        train={"epochs": 1, "batch_size": 50})
+    rows, failed = _collect(trials, fused=False)
+    assert list(failed) == [trials[0].trial_id] and "refuse" in failed[trials[0].trial_id]
+    assert list(rows) == [trials[1].trial_id]
