@@ -6,7 +6,7 @@ Prints, as `key: number` lines:
   sequential_s            wall time of the plain loop
   ray_s                   wall time of run_sweep on an already started local Ray
   ratio_vs_sequential     ray_s / sequential_s (target <= 0.75 on 2 cores)
-  overhead_per_trial_s    (span * slots - sum of training + evaluation time) / trials, span from
+  overhead_per_trial_s    (span * slots - sum of training + evaluation time) / models, span from
                           the first trial's start to the last one's end: what the engine adds per
                           trial (scheduling gaps, reporting, epoch checkpoints, data and manifold
                           set-up, row writes); target < 0.5
@@ -17,7 +17,7 @@ Prints, as `key: number` lines:
                           (measured here: 10x), which makes the first ratio look too good
 
 Usage: python benchmarks/bench_sweep.py [SPEC] [--strategies normal,adversarial] [--max-n 1000]
-       [--seeds 1] [--epochs E] [--smoke]   (filters shrink the grid for a quick figure; default:
+       [--seeds 1] [--epochs E] [--pack seeds] [--smoke]   (filters shrink the grid for a quick figure; default:
        the whole smoke grid without learned manifolds, about 20 minutes on 2 cores; --smoke: two
        one-epoch normal trials, to check the script runs).
 """
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def shrink(raw: dict, args: argparse.Namespace, storage: str) -> dict:
     """The spec with the requested filters, one CPU per trial, private storage, no retries."""
-    raw = dict(raw, storage=storage, retries=0, concurrency=None)
+    raw = dict(raw, storage=storage, retries=0, concurrency=None, pack=args.pack)
     if args.strategies:
         keep = args.strategies.split(",")
         raw["strategies"] = [s for s in raw["strategies"] if s["name"] in keep]
@@ -127,6 +127,8 @@ def main() -> None:
     p.add_argument("--max-n", type=int, default=0)
     p.add_argument("--seeds", type=int, default=0)
     p.add_argument("--epochs", type=int, default=0)
+    p.add_argument("--pack", default="none", choices=["none", "seeds"],
+                   help="the spec's pack mode (issue 16: seeds of one cell in one Tune trial)")
     p.add_argument("--smoke", action="store_true", help="two 1-epoch normal trials at the smallest N")
     args = p.parse_args()
     if args.smoke:
@@ -143,6 +145,7 @@ def main() -> None:
         sequential_1, _ = run_sequential(str(seq_path), 1)
         r = run_ray(str(ray_path))
     print(f"trials: {n}")
+    print(f"packed_seeds: {int(args.pack == 'seeds')}")
     print(f"sequential_s: {sequential:.2f}")
     print(f"sequential_1thread_s: {sequential_1:.2f}")
     print(f"ray_start_s: {r['ray_start_s']:.2f}")

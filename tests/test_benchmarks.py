@@ -30,6 +30,7 @@ EXPECTED = {
     "bench_sweep": ["ratio_vs_sequential", "overhead_per_trial_s"],
     "bench_strategies": ["cost_vs_normal.adversarial", "test_error.normal.n100", "run_time_s"],
     "bench_pack": ["packed_ratio_k1", "attack_packed_ratio_k1", "fused_ratio_k1"],
+    "bench_compile": ["compile_speedup", "compile_s", "break_even_steps"],
 }
 
 
