@@ -6,6 +6,8 @@ from typing import Optional
 
 import torch
 
+from raysweep.data.rows import FileRows
+
 
 @dataclass
 class Batch:
@@ -41,15 +43,30 @@ class Batch:
 
 @dataclass
 class Split:
-    """One split (train or test) as tensors. Images stay uint8 until a batch is cut from them."""
+    """One split (train or test) as tensors. Images stay uint8 until a batch is cut from them.
+
+    rows: where x is memory-mapped from a cache file, the same rows read by explicit file reads
+    (raysweep.data.rows). subset and batch then read their rows through it, so a process holds
+    the rows it asked for and not the map's pages around them (the resident memory of a trial).
+    """
 
     x: torch.Tensor  # uint8 [N, C, H, W]
     y: torch.Tensor  # int64 [N]
     z: Optional[torch.Tensor] = None  # float32 [N, d]
     ctx: Optional[torch.Tensor] = None  # int64 [N, k]
+    rows: Optional[FileRows] = None  # the file behind x, if any (same content)
 
     def __len__(self) -> int:
         return self.y.shape[0]
+
+    def images(self, idx: torch.Tensor) -> torch.Tensor:
+        """x[idx] as a new tensor, read from the file when there is one (equal either way)."""
+        return self.rows.take(idx) if self.rows is not None else self.x[idx]
+
+    @property
+    def images_source(self) -> "torch.Tensor | FileRows":
+        """What streams all images with the least memory: the file's rows, else x itself."""
+        return self.rows if self.rows is not None else self.x
 
     def batch(self, idx: torch.Tensor | slice | None = None, device: torch.device | str = "cpu") -> Batch:
         """Cut rows `idx` (all rows when None) and convert images to float [0,1] on `device`."""
@@ -58,13 +75,14 @@ class Split:
         elif isinstance(idx, slice):
             idx = torch.arange(len(self))[idx]
         pick = lambda t: None if t is None else t[idx].to(device)  # noqa: E731
-        x = self.x[idx].to(device).float().div_(255.0)
+        x = self.images(idx).to(device).float().div_(255.0)
         return Batch(x, pick(self.y), pick(self.z), pick(self.ctx), idx.to(device))
 
     def subset(self, idx: torch.Tensor) -> "Split":
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
-        return Split(self.x[idx], self.y[idx], pick(self.z), pick(self.ctx))
+        return Split(self.images(idx), self.y[idx], pick(self.z), pick(self.ctx))
 
     def to(self, device: torch.device | str) -> "Split":
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Split(move(self.x), move(self.y), move(self.z), move(self.ctx))
+        keep = self.rows if torch.device(device).type == "cpu" else None  # x stays the mapped file on the CPU
+        return Split(move(self.x), move(self.y), move(self.z), move(self.ctx), keep)

@@ -15,8 +15,10 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from raysweep import storage
+from raysweep.data.rows import FileRows
 from raysweep.errors import UserError
 
 ENV_CACHE = "RAYSWEEP_CACHE"
@@ -59,8 +61,16 @@ class Entry:
         # in memory without touching the file, so torch.from_numpy takes it without a warning.
         return np.load(self.path / f"{name}.npy", mmap_mode="c")
 
+    def rows(self, name: str) -> FileRows:
+        """The same array read row-wise by explicit file reads (no map pages; raysweep.data.rows)."""
+        return FileRows.of_npy(self.path / f"{name}.npy")
+
     def table(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(self.path / f"{name}.parquet")
+        frame = pd.read_parquet(self.path / f"{name}.parquet")
+        # Arrow's allocator keeps the freed Arrow table (FONTS-1000's training latents: 100 MB)
+        # for reuse; the DataFrame is a NumPy copy, so hand that memory back now.
+        pa.default_memory_pool().release_unused()
+        return frame
 
     @property
     def meta(self) -> dict[str, Any]:

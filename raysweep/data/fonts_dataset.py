@@ -11,7 +11,9 @@ hash (the used fonts' bytes, in order) and every option but the folder's locatio
 the data itself: two machines agree on it exactly when they generate the same images.
 
 Memory: the image arrays are memory-mapped from the cache (a 1.1M-image FONTS opens in
-milliseconds and only the rows a trial indexes are read); the latents, labels and the float
+milliseconds), and each split also reads its rows from the file by explicit reads (Split.rows,
+raysweep.data.rows): a trial's subset and attacked test rows, and the kNN distance's pass over
+all training images, never make the map's pages resident. The latents, labels and the float
 prototypes ([F, 10, 56, 56], 125 MB for 1000 fonts) are held in memory.
 """
 from __future__ import annotations
@@ -138,7 +140,7 @@ def _split(entry: cache.Entry, split: str) -> Split:
     x = torch.from_numpy(entry.array(f"{split}_images"))
     z = torch.from_numpy(frame[list(THETA_NAMES)].to_numpy(np.float32, copy=True))
     ctx = torch.from_numpy(frame[["font", "class"]].to_numpy(np.int64, copy=True))
-    return Split(x=x, y=ctx[:, 1].clone(), z=z, ctx=ctx)
+    return Split(x=x, y=ctx[:, 1].clone(), z=z, ctx=ctx, rows=entry.rows(f"{split}_images"))
 
 
 _POSITIVE = ("train_size", "test_size", "max_fonts", "resolution")

@@ -4,13 +4,16 @@ four stages see 28, 14, 7 and 4 pixels. Any channel count; logits out, as rayswe
 from __future__ import annotations
 
 from torch import nn
-from torchvision.models import resnet18
 
 from raysweep.models import MODELS
 
 
 @MODELS.register("tv_resnet18", "torchvision ResNet-18 with a 3x3 stride-1 stem for 28x28 inputs (example plugin)")
 def tv_resnet18(in_shape: tuple[int, int, int], n_classes: int, width: int = 64) -> nn.Module:
+    # imported here, not at the top: torchvision pulls in torch._dynamo and triton, about 160 MB
+    # resident in every process that loads the plugins (every trial), whether it builds this model or not
+    from torchvision.models import resnet18
+
     model = resnet18(num_classes=n_classes)  # random weights: nothing is downloaded
     if width != 64:  # torchvision fixes the stage widths; only the default is offered
         raise ValueError(f"tv_resnet18 has torchvision's fixed width 64, got {width}")
