@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raysweep.attacks.fast_model import attack_model
 from raysweep.attacks.loop import STEPS, LoopConfig, LoopResult, run_loop
 from raysweep.attacks.norms import image_norms
 from raysweep.attacks.problem import Problem, repeat_rows
@@ -97,8 +98,9 @@ class Attack:
         batch = _with_idx(batch).to(device)
         parts, images, codes = [], [], []
         with eval_mode(model):
+            fast = attack_model(model)  # BN folded etc.: the same logits up to float rounding
             for sub in _chunks(batch, max(1, working_rows(self.config.max_rows, batch.x) // self.config.restarts)):
-                rec, x_adv, z_adv = self._attack_chunk(model, sub, manifold, generator)
+                rec, x_adv, z_adv = self._attack_chunk(fast, sub, manifold, generator)
                 parts.append(rec)
                 if keep_images:
                     images.append(x_adv)
@@ -184,7 +186,7 @@ class Attack:
         cfg = self.loop_config(early_stop=False, keep="highest_loss")
         with eval_mode(model):
             problem = self.problem(batch, manifold)
-            out, attacked = self._optimise(model, problem, 1, cfg, generator)
+            out, attacked = self._optimise(attack_model(model), problem, 1, cfg, generator)
         x_adv = problem.x_ref.detach().clone()
         if out is not None:
             x_adv[attacked] = out.x_adv
@@ -197,11 +199,12 @@ class Attack:
             raise UserError(f"attack {self.name!r} needs a source model; pass source_model=...")
 
 
-# On CPU a working batch of more than ~2^20 input values costs more per row (bench_attacks.py,
-# ours_row_step_us_rows_*: about 25% more at 2500 FONTS rows than at 1000): the activations of
-# one forward and backward pass stop fitting the allocator's cached blocks and every iteration
-# pays fresh page faults. GPUs want the biggest batch that fits, so max_rows alone bounds them.
-CPU_ROW_VALUES = 1 << 20
+# On CPU a working batch of more than ~2^19 input values costs more per row: the activations of
+# one forward and backward pass stop fitting the caches and the allocator's cached blocks. Measured
+# on the attack copy of the FONTS CNN (raysweep.attacks.fast_model, 2 threads, fwd + bwd): 21-23
+# us per row at 300-900 rows, 26 at 1335, 38 at 2000. GPUs want the biggest batch that fits, so
+# max_rows alone bounds them.
+CPU_ROW_VALUES = 1 << 19
 
 
 def working_rows(max_rows: int, x: torch.Tensor) -> int:

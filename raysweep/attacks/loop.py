@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.adam import adam
 
 from raysweep.attacks.problem import Problem, Work
 
@@ -64,17 +65,28 @@ class LoopResult:
 
 
 class _Adam:
-    """Adam over a row-indexed parameter tensor whose rows can be dropped (minimises)."""
+    """Adam over a row-indexed parameter tensor whose rows can be dropped (minimises).
+
+    The update is torch.optim.Adam's fused kernel (torch.optim.adam.adam, fused=True) on CPU and
+    CUDA: one pass over the batch instead of eight, which matters because each elementwise pass
+    over the full working batch costs about as much as a small conv layer on CPU.
+    """
 
     def __init__(self, var: torch.Tensor, cfg: LoopConfig):
         self.m = torch.zeros_like(var)
         self.v = torch.zeros_like(var)
         self.cfg = cfg
         self.t = 0
+        self.fused = var.device.type in ("cpu", "cuda") and var.dtype in (torch.float32, torch.float64)
+        self.step_t = torch.zeros((), dtype=torch.float32, device=var.device)  # the fused kernel's count
 
     def step(self, var: torch.Tensor, grad: torch.Tensor) -> None:
         b1, b2 = self.cfg.betas
         self.t += 1
+        if self.fused:
+            adam([var], [grad], [self.m], [self.v], [], [self.step_t], fused=True, amsgrad=False, beta1=b1,
+                 beta2=b2, lr=self.cfg.lr, weight_decay=0.0, eps=self.cfg.adam_eps, maximize=False)
+            return
         self.m.mul_(b1).add_(grad, alpha=1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t

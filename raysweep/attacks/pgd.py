@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from raysweep.attacks.base import Attack, AttackConfig, build_config
-from raysweep.attacks.norms import START_KINDS, check_norm, project, random_start
+from raysweep.attacks.norms import START_KINDS, check_norm, project_ball, random_start
 from raysweep.attacks.problem import Work, cross_entropy_objective, repeat_rows
 from raysweep.attacks.registry import register_attack
 from raysweep.data.batch import Batch
@@ -49,7 +49,13 @@ class ImageProblem:
         self.eps, self.norm, self.random_init, self.start = eps, norm, random_init, start
 
     def rows(self, restarts: int) -> Work:
-        return {"x": repeat_rows(self.x_ref, restarts), "y": repeat_rows(self.y, restarts)}
+        x = repeat_rows(self.x_ref, restarts)
+        # per-pixel bounds of delta: the [0, 1] box, intersected with the eps-box under L-inf,
+        # so that each step's projection is one clamp rather than five passes over the batch
+        lo, hi = -x, 1 - x
+        if self.norm == "linf":
+            lo, hi = lo.clamp_min(-self.eps), hi.clamp_max(self.eps)
+        return {"x": x, "y": repeat_rows(self.y, restarts), "lo": lo, "hi": hi}
 
     def init(self, work: Work, generator: Optional[torch.Generator]) -> torch.Tensor:
         x = work["x"]
@@ -62,7 +68,11 @@ class ImageProblem:
         return work["x"] + var  # var is kept projected, so this stays in [0, 1]
 
     def project(self, var: torch.Tensor, work: Work) -> torch.Tensor:
-        return project(var, work["x"], self.eps, self.norm)
+        """Eq. 18 then the box, as raysweep.attacks.norms.project (clamping to -eps..eps and then
+        to -x..1-x is clamping to their intersection)."""
+        if self.norm == "l2":
+            var = project_ball(var, self.eps, "l2")
+        return torch.clamp(var, work["lo"], work["hi"])
 
     def objective(self, logits: torch.Tensor, var: torch.Tensor, x_adv: torch.Tensor, work: Work) -> torch.Tensor:
         return cross_entropy_objective(logits, work["y"])
