@@ -2,9 +2,12 @@
 
 A pack is a list of trial configs run by one trial process; the spec's `pack` says how to group:
 - "none": every model is its own pack (one Tune trial per classifier, as before packing existed);
-- "seeds": the seeds of one (strategy, arch, N) cell form one pack. They share a strategy, an
-  architecture and N, so on a GPU they train as one PackedModel (raysweep.training.packed), and on
-  CPU they run one after another in one process (data, manifolds and worker start paid once).
+- "seeds": the seeds of one (strategy, arch, N) cell form one pack where the pack runs fused: the
+  cell asks for a GPU and its strategy has a fused form (normal training), so its K models train
+  as one PackedModel (raysweep.training.packed), K small models' kernels launched as one. Other
+  cells stay one model per trial: run one after another, a pack only loses parallelism (measured
+  on CPU, benchmarks/bench_sweep.py: 2.08 s overhead per model packed against 0.91 unpacked, the
+  longest pack running alone at the end), and on a GPU fractional requests already share it.
 Everything that makes results trustworthy stays per model: each member keeps its own trial id and
 rows, a member whose rows exist is dropped from its pack before the pack runs (so a resumed or
 retried pack never rewrites a finished model's rows), and failures are recorded per member.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from raysweep.config.resolve import TrialConfig
 
@@ -60,14 +63,29 @@ def _cell(t: TrialConfig) -> tuple[str, str, int]:
     return t.strategy.key, t.arch.key, t.n
 
 
-def group(trials: list[TrialConfig], mode: str) -> list[Pack]:
+def runs_fused(t: TrialConfig, gpu_request: float) -> bool:
+    """Whether a pack of t's cell trains fused (what raysweep.pack_trial.fusable decides on the
+    worker): a GPU request (after a GPU-less cluster dropped it), the built-in trial function and a
+    strategy with a fused form."""
+    from raysweep.config.schema import DEFAULT_TRIAL_FN
+    from raysweep.training.packed import FUSED_STRATEGIES
+
+    return gpu_request > 0 and t.trial_fn == DEFAULT_TRIAL_FN and t.strategy.name in FUSED_STRATEGIES
+
+
+def group(trials: list[TrialConfig], mode: str, packs: Callable[[TrialConfig], bool] = lambda t: True) -> list[Pack]:
     """The packs of `trials` (already without the finished ones) under the spec's `pack` mode,
-    in the order of each pack's first member; members keep their grid order (seed order)."""
-    if mode == "none":
-        return [Pack((t,)) for t in trials]
-    if mode != "seeds":
+    in the order of each pack's first member; members keep their grid order (seed order).
+    `packs(t)` says whether t's cell is packed at all (`runs_fused` with its request)."""
+    if mode not in ("none", "seeds"):
         raise ValueError(f"unknown pack mode {mode!r}")
-    cells: dict[tuple[str, str, int], list[TrialConfig]] = {}
+    cells: dict[Any, list[TrialConfig]] = {}
     for t in trials:
-        cells.setdefault(_cell(t), []).append(t)
+        cells.setdefault(_cell(t) if mode == "seeds" and packs(t) else t.trial_id, []).append(t)
     return [Pack(tuple(members)) for members in cells.values()]
+
+
+def pack_note(packs: list[Pack]) -> str:
+    """The sweep start line's note (' in P packs') when some models share a trial; else empty."""
+    models = sum(len(p.members) for p in packs)
+    return f" in {len(packs)} packs" if len(packs) < models else ""

@@ -14,7 +14,7 @@ from typing import Optional, TextIO
 
 from raysweep.config.resolve import TrialConfig
 from raysweep.config.schema import SweepSpec
-from raysweep.packing import group
+from raysweep.packing import group, runs_fused
 from raysweep.results.store import TableStore
 
 
@@ -103,9 +103,9 @@ def pack_lines(spec: SweepSpec, pending: list[TrialConfig], requests: dict[str, 
     """The packs the pending trials run in (`pack: seeds`), with each pack's request."""
     if spec.pack == "none":
         return []
-    packs = group(pending, spec.pack)
-    out = [f"packs ({spec.pack}): {len(packs)} Tune trials for {len(pending)} models"]
-    for key, n in Counter(p.strategy_key for p in packs).items():
+    packs = group(pending, spec.pack, lambda t: runs_fused(t, requests[t.strategy.key].gpu))
+    out = [f"packs ({spec.pack}, where they train fused on a GPU): {len(packs)} Tune trials for {len(pending)} models"]
+    for key, n in Counter(p.strategy_key for p in packs if len(p.members) > 1).items():
         sizes = sorted({len(p.members) for p in packs if p.strategy_key == key})
         r = requests[key]
         out.append(f"  {key}: {n} packs of {'/'.join(map(str, sizes))} models x (cpu {r.cpu:g}, gpu {r.gpu:g}) per pack")

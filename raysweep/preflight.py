@@ -12,6 +12,7 @@ about the cluster.
 """
 from __future__ import annotations
 
+import os
 import socket
 from typing import Iterable, Mapping
 
@@ -80,3 +81,12 @@ def check_requests_fit(spec: SweepSpec, requests: Mapping[str, Request], pending
         if not any(_fits(cpu, gpu, n) for n in nodes):
             raise UserError(f"{path} asks for cpu {cpu:g}, gpu {gpu:g} but {_largest(nodes)}, so it would wait "
                             "forever; lower the request in the spec or add a node that large")
+
+
+def leave_job_working_dir() -> None:
+    """Under `ray job submit` the driver starts inside the job's unpacked working_dir, which Ray's
+    runtime-env agent may unpack again (a new directory under the same name) or delete while the
+    sweep runs; the driver's cwd is then gone and Tune's fit() dies in os.path.relpath
+    (ray-project/ray#52343). Storage paths are absolute by now, so leave the directory first."""
+    if "runtime_resources" in os.getcwd():
+        os.chdir(os.path.expanduser("~"))

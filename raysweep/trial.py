@@ -103,7 +103,7 @@ class Prepared:
     def stats(self, train_time_s: float, history: list[dict[str, float]], family: str) -> dict[str, Any]:
         last = history[-1] if history else {}
         return {"train_time_s": train_time_s, "train_error": last.get("train_error", float("nan")),
-                "strategy_family": family, "epochs": self.log.rows}
+                "strategy_family": family, "curve_time_s": self.log.seconds, "epochs": self.log.rows}
 
 
 def prepare(cfg: TrialConfig, ds: Dataset, manifolds: dict[str, Any], device: torch.device,

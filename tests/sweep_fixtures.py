@@ -169,6 +169,7 @@ def tiny_spec(storage: str, **overrides) -> dict:
                      "distances": [{"method": "knn", "attack": "linf", "samples": 5, "k": 8}]},
         "storage": storage,
         "retries": 1,
+        "checkpoint_every_s": 0,  # every epoch: the resume tests count epochs
     }
     spec.update(overrides)
     return spec

@@ -30,7 +30,7 @@ def _trials(tmp_path, **overrides):
 def test_seeds_pack_the_seeds_of_one_cell_and_none_packs_nothing(tmp_path):
     spec, trials = _trials(tmp_path, grid={"n": [50, 100], "seed": [1, 2, 3], "arch": ["cnn"]},
                            strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}}])
-    packs = group(trials, "seeds")
+    packs = group(trials, "seeds")  # every cell packed (the sweep passes `runs_fused` to choose)
     assert len(packs) == 4 and all(len(p.members) == 3 for p in packs)
     for p in packs:  # one (strategy, arch, N) cell each, its seeds in grid order
         assert len({(m.strategy.key, m.arch.key, m.n) for m in p.members}) == 1
@@ -42,7 +42,8 @@ def test_seeds_pack_the_seeds_of_one_cell_and_none_packs_nothing(tmp_path):
     assert pack_name(["abc"]) == "abc" and pack_name(["a", "b"]) != pack_name(["a", "c"])
     # the dry run names the packs, and only the pending members count
     lines = plan_lines(spec.model_copy(update={"pack": "seeds"}), trials, {trials[0].trial_id}, None)
-    assert "packs (seeds): 4 Tune trials for 11 models" in lines
+    # normal (gpu 0.1 by default) fuses: 2 packs; adversarial's 6 models stay one per trial
+    assert "packs (seeds, where they train fused on a GPU): 8 Tune trials for 11 models" in lines
     assert any(line.strip().startswith("normal: 2 packs of 2/3 models") for line in lines)
     assert not any("packs" in line for line in plan_lines(spec, trials, set(), None))
 
@@ -93,3 +94,35 @@ def test_a_member_that_fails_fails_alone(tmp_path):
     rows, failed = _collect(trials, fused=False)
     assert list(failed) == [trials[0].trial_id] and "refuse" in failed[trials[0].trial_id]
     assert list(rows) == [trials[1].trial_id]
+
+
+def test_a_pack_retried_mid_member_resumes_it_and_never_reruns_a_finished_one(tmp_path):
+    """The pack dies in its second member's second epoch; the retry gets the pack's last
+    checkpoint (tagged with the member it belongs to) and the members without rows, as the Tune
+    trainable hands them over: the second member resumes after its epoch 1, the first never reruns."""
+    calls = tmp_path / "flaky"
+    _, trials = _trials(tmp_path, grid={"n": [50], "seed": [1, 2], "arch": ["cnn"]}, train={"epochs": 3, "batch_size": 50},
+                        strategies=[{"name": "flaky_in_process", "params": {"dir": str(calls), "fail_at": 5}}])
+    sweep_fixtures.FlakyInProcess.calls = 0  # n 50, batch 50: one loss call per epoch
+    states = []
+    with pytest.raises(RuntimeError, match="dies mid-training"):
+        _collect(trials, fused=False, on_epoch=lambda e, m, fn: states.append(fn()))
+    assert [s["trial_id"] for s in states] == [trials[0].trial_id] * 3 + [trials[1].trial_id]
+    rows, _ = _collect(trials[1:], fused=False, state=states[-1])
+    assert rows[trials[1].trial_id][1] == 1  # resumed from its epoch-1 checkpoint
+    # 3 (member 1) + 2 (member 2 until it dies) + 2 (member 2's epochs 2-3)
+    assert len(list((calls / "calls").iterdir())) == 7
+    # a checkpoint of another member is never applied: member 1 alone with member 2's state starts afresh
+    rows, _ = _collect(trials[:1], fused=False, state=states[-1])
+    assert rows[trials[0].trial_id][1] == 0
+
+
+def test_only_cells_that_train_fused_on_a_gpu_are_packed(tmp_path):
+    """Packing pays only fused (normal training on a GPU request); other cells keep one model per trial."""
+    from raysweep.packing import runs_fused
+
+    _, trials = _trials(tmp_path, grid={"n": [50], "seed": [1, 2], "arch": ["cnn"]},
+                        strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}}])
+    sizes = lambda gpu: sorted(len(p.members) for p in group(trials, "seeds", lambda t: runs_fused(t, gpu)))  # noqa: E731
+    assert sizes(0.1) == [1, 1, 2]  # normal's two seeds fuse; adversarial's do not
+    assert sizes(0.0) == [1, 1, 1, 1]  # a CPU cluster (GPU requests dropped) packs nothing

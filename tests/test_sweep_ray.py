@@ -105,16 +105,18 @@ def _make_checkpoints_stale(sweep_dir: Path, with_rows: set[str]) -> None:
             checkpoints[-1].rename(trial / f"checkpoint_{index + 5:06d}")
 
 
-@pytest.mark.parametrize("damage", [_make_checkpoints_stale, _make_state_unreadable], ids=["stale", "unreadable"])
-def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage):
+@pytest.mark.parametrize("damage,pack", [(_make_checkpoints_stale, "none"), (_make_state_unreadable, "none"),
+                                         (_make_checkpoints_stale, "seeds")], ids=["stale", "unreadable", "stale-packed"])
+def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage, pack):
     """Kill the driver (a subprocess on the shared cluster) after its first row, leave its Tune
     state damaged the way a kill can; the re-run finishes the rest and every trial has exactly
-    one trial row and one set of example rows."""
+    one trial row and one set of example rows. Packed: the first row is a pack's first member,
+    which the resumed pack must not train or write again."""
     from raysweep.tune.sweep import run_sweep
 
     path = _spec_file(tmp_path, grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},
                       strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}}],
-                      train={"epochs": 3, "batch_size": 25}, concurrency=1)
+                      train={"epochs": 3, "batch_size": 25}, concurrency=1, pack=pack)
     tables = tmp_path / "out" / "tiny" / "tables" / "trials"
     driver = subprocess.Popen([sys.executable, "-m", "raysweep.cli", "sweep", path, "--address", ray_session],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
@@ -125,6 +127,7 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     before = len(list(tables.glob("*.parquet")))
+    written = {p.name: p.stat().st_mtime_ns for p in tables.glob("*.parquet")}
     assert 1 <= before < 4
     damage(tmp_path / "out" / "tiny", {p.stem for p in tables.glob("*.parquet")})
     summary = run_sweep(path, resume=True)
@@ -134,6 +137,7 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage)
     ex = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "examples")
     assert ex.groupby("trial_id").size().eq(10 * 2).all() and ex["trial_id"].nunique() == 4
     assert not list(tables.glob(".tmp-*"))  # no temporary files left behind
+    assert all((tables / name).stat().st_mtime_ns == t for name, t in written.items())  # finished rows untouched
 
 
 def _tables(tmp_path: Path, out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,25 +167,3 @@ def test_packed_sweep_writes_the_tables_of_an_unpacked_one(ray_session, tmp_path
     key = ["trial_id", "sample", "restart"]
     pd.testing.assert_frame_equal(e0.sort_values(key)[key + ["success", "l2", "dist_knn"]].reset_index(drop=True),
                                   e1.sort_values(key)[key + ["success", "l2", "dist_knn"]].reset_index(drop=True))
-
-
-def test_a_pack_retried_mid_member_resumes_it_and_never_reruns_a_finished_one(ray_session, tmp_path):
-    """The pack's worker dies in its second member's second epoch: the retry drops the first
-    member (its rows stay; it never trains again) and resumes the second from its epoch checkpoint."""
-    from raysweep.tune.sweep import run_sweep
-
-    calls = tmp_path / "flaky"
-    # n 50, batch 50: one loss call per epoch; member 1 makes calls 1-3, member 2 dies at call 5
-    spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), pack="seeds", grid={"n": [50], "seed": [1, 2], "arch": ["cnn"]},
-                                    strategies=[{"name": "flaky_in_process", "params": {"dir": str(calls), "fail_at": 5},
-                                                 "resources": {"cpu": 1, "gpu": 0.1}}],
-                                    train={"epochs": 3, "batch_size": 50}, retries=1)
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    summary = run_sweep(str(path))
-    assert (summary.ok, summary.failed) == (2, 0)
-    t = _trials(tmp_path).set_index("seed")
-    assert list(t["resumed_from_epoch"].loc[[1, 2]]) == [0, 1]  # member 2 resumed after its epoch 1
-    # 3 (member 1) + 2 (member 2 until it dies) + 2 (member 2's epochs 2-3): member 1 never reran
-    assert len(os.listdir(calls / "calls")) == 7
-    assert t.index.is_unique and len(t) == 2

@@ -205,6 +205,9 @@ class SweepSpec(Strict):
     storage: str = Field("results", min_length=1)  # local path or a pyarrow.fs URI (s3://bucket/prefix)
     concurrency: Optional[int] = Field(None, ge=1)  # max concurrent trials; None: as resources allow
     retries: int = Field(2, ge=0)  # FailureConfig.max_failures per trial
+    # An epoch checkpoint at most this often (seconds; 0: every epoch): a retried trial loses at
+    # most this much training, and short epochs do not pay ~25 ms of Tune persistence each.
+    checkpoint_every_s: float = Field(30.0, ge=0)
     # "seeds": the seeds of one (strategy, arch, N) cell run in one Tune trial (raysweep.packing);
     # rows, ids, resume and retries stay per model. "none": one Tune trial per model.
     pack: Literal["none", "seeds"] = "none"

@@ -57,6 +57,7 @@ TRIAL_BASE = pa.schema([
     (DATA_HASH, pa.string()), (RESULTS_VERSION, pa.int64()), ("manifolds_json", pa.string()),
     (TEST_ERROR, pa.float64()), ("train_error", pa.float64()),
     (TRAIN_TIME, pa.float64()), (EVAL_TIME, pa.float64()),
+    ("curve_time_s", pa.float64()),  # the per-epoch learning-curve test error's own time (training.epoch_log)
     (STARTED_AT, pa.float64()), (FINISHED_AT, pa.float64()),  # unix seconds, for scheduling checks
     ("device", pa.string()), ("node_ip", pa.string()), ("gpu_ids", pa.string()), ("resumed_from_epoch", pa.int64()),
     ("raysweep_version", pa.string()), ("git_commit", pa.string()), ("schema_version", pa.int64()),

@@ -6,6 +6,7 @@ checkpoint, so a trial resumed from epoch k still writes rows 1..k it measured b
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Optional
 
 from torch import nn
@@ -25,9 +26,12 @@ class EpochLog:
                  state: Optional[dict[str, Any]] = None):
         self.model, self.probe, self.device, self.forward = model, probe, device, forward
         self.rows: list[dict[str, float]] = list(state.get(STATE_KEY, [])) if state else []
+        self.seconds = 0.0  # time spent scoring the probe (the trial row's curve_time_s)
 
     def __call__(self, epoch: int, metrics: dict[str, float], state_fn: Callable[[], dict[str, Any]]) -> None:
+        start = time.perf_counter()
         test_error = evaluate(self.model, self.probe, self.device)
+        self.seconds += time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": metrics["train_loss"], "train_error": metrics["train_error"],
                "test_error": test_error, "lr": metrics["lr"], "epoch_time_s": metrics["epoch_time_s"],
                "images_per_s": metrics["images_per_s"]}

@@ -32,7 +32,7 @@ from raysweep.config.resolve import TrialConfig  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 from raysweep.lease import acquire  # noqa: E402
-from raysweep.packing import PACK_KEY, Pack, group, members_of, name_of  # noqa: E402
+from raysweep.packing import PACK_KEY, Pack, group, members_of, name_of, pack_note, runs_fused  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
@@ -41,7 +41,7 @@ from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
-from raysweep.preflight import check_address, check_requests_fit  # noqa: E402
+from raysweep.preflight import check_address, check_requests_fit, leave_job_working_dir  # noqa: E402
 from raysweep.training.source import ensure_source_model  # noqa: E402
 from raysweep.tune.source import fit_in_task  # noqa: E402
 from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
@@ -131,15 +131,6 @@ def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: Tex
         print(line, file=out)
 
 
-def _leave_job_working_dir() -> None:
-    """Under `ray job submit` the driver starts inside the job's unpacked working_dir, which Ray's
-    runtime-env agent may unpack again (a new directory under the same name) or delete while the
-    sweep runs; the driver's cwd is then gone and Tune's fit() dies in os.path.relpath
-    (ray-project/ray#52343). Storage paths are absolute by now, so leave the directory first."""
-    if "runtime_resources" in os.getcwd():
-        os.chdir(os.path.expanduser("~"))
-
-
 def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
               storage_uri: Optional[str] = None, out: Optional[TextIO] = None,
               retry_failed: bool = False, overrides: Sequence[str] = (), dashboard: bool = False) -> SweepSummary:
@@ -172,7 +163,7 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
         return SweepSummary(len(trials), len(trials), 0, 0)
     # pin local storage to an absolute path before the driver may leave its directory
     spec = spec.model_copy(update={"storage": storage.uri(spec.storage)})
-    _leave_job_working_dir()
+    leave_job_working_dir()
     connect(address, dashboard)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
     nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
@@ -184,12 +175,13 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     source = ensure_source_model(spec, pending, fit_in_task(spec.manifolds.resources.gpu))  # trained once
     write_manifold_table(spec, set().union(*(manifold_needs(t) for t in pending)), source)
     ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
-                       plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source)
+                       plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source,
+                       checkpoint_every_s=spec.checkpoint_every_s)
     # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
     # long trial running alone while the other slots idle.
-    packs = sorted(group(pending, spec.pack), key=lambda p: -sum(estimate_seconds(spec, t) for t in p.members))
-    in_packs = f" in {len(packs)} packs" if len(packs) < len(pending) else ""
-    print(f"sweep {spec.name}: {len(pending)} trials to run{in_packs}, {len(done)} already have rows", file=out)
+    fused = lambda t: runs_fused(t, requests[t.strategy.key].gpu)  # noqa: E731
+    packs = sorted(group(pending, spec.pack, fused), key=lambda p: -sum(estimate_seconds(spec, t) for t in p.members))
+    print(f"sweep {spec.name}: {len(pending)} trials to run{pack_note(packs)}, {len(done)} already have rows", file=out)
     trainable = _trainable(ctx, requests)
     tuner = restore_or_new(path, trainable, pending, resume, out=out,
                            new_tuner=lambda: _tuner(spec, trainable, packs, path, out, len(done)))
