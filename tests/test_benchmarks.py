@@ -23,7 +23,8 @@ EXPECTED = {
     "bench_attacks": ["step_ratio_vs_bare_loop", "early_stop_speedup"],
     # the peer figures print only with the optional [peers] extra; ours always
     "bench_attack_peers": ["success_linf.normal.eps0.3", "seconds_linf.normal.eps0.3", "success_linf_box.normal.eps0.3",
-                           "success_apgd_ce.adversarial.eps0.1", "success_apgd_t.adversarial.eps0.03"],
+                           "success_apgd_ce.adversarial.eps0.1", "success_apgd_t.adversarial.eps0.03",
+                           "mcnemar_p_linf_vs_linf_box_pooled"],
     "bench_class_manifold": ["routing_ratio_vs_mask_loop"],
     "bench_vaegan": ["images_per_s_full", "images_per_s_smoke"],
     "bench_distance": ["examples_per_s"],
