@@ -32,6 +32,7 @@ EXPECTED = {
     "bench_strategies": ["cost_vs_normal.adversarial", "test_error.normal.n100", "run_time_s"],
     "bench_pack": ["packed_ratio_k1", "attack_packed_ratio_k1", "fused_ratio_k1"],
     "bench_compile": ["compile_speedup", "compile_s", "break_even_steps"],
+    "bench_cost_model": ["cost.resnet13.28x28x1", "plan_cost.resnet13.28x28x1", "max_plan_error"],
 }
 
 

@@ -13,6 +13,7 @@ size checks still bite under them.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,26 @@ def test_shipped_spec_passes_every_check(path, stand_ins):
     else:
         spec = load_spec(path)  # names, parameters, N and attacked samples against the data
         assert spec.grid.n and spec.strategies
+
+
+HEADER_COST = re.compile(r"estimates ([\d.]+) GPU-hours, ([\d.]+) CPU-hours")
+
+
+@pytest.mark.parametrize("path", [p for p in SPECS if "Fig." in p.read_text().splitlines()[0]], ids=lambda p: p.name)
+def test_a_figure_specs_header_states_its_trials_and_the_dry_runs_cost(path, stand_ins):
+    """The header's trial count and cost are what `--dry-run` prints now (issue 12 item 5), so a
+    recalibrated cost model or a changed grid cannot leave a stale figure in a shipped spec."""
+    from raysweep.plan import plan_lines
+    from raysweep.validate import load_sweep
+
+    header = "\n".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+    spec, trials = load_sweep(str(path))
+    lines = plan_lines(spec, trials, set(), None)
+    cost = next(line for line in lines if line.startswith("estimated cost"))
+    stated = HEADER_COST.search(header)
+    assert stated, f"{path.name}: the header has no 'estimates X GPU-hours, Y CPU-hours'"
+    assert f"{stated.group(1)} GPU-hours, {stated.group(2)} CPU-hours" in cost, (path.name, cost)
+    assert re.search(rf"\b{len(trials)} trials\b", header), (path.name, len(trials))
 
 
 def test_the_size_checks_still_bite_under_the_stand_ins(stand_ins, tmp_path):

@@ -81,10 +81,6 @@ def connect(address: Optional[str], dashboard: bool = False) -> None:
         raise UserError(f"--address {address}: cannot connect to Ray ({e}); start the cluster or drop --address") from None
 
 
-def experiment_path(spec: SweepSpec) -> str:
-    return storage.join(spec.storage, spec.name)
-
-
 def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], out: Optional[TextIO] = None) -> ManifoldHandles:
     """Create the learned-manifold actors the pending trials need, before Tuner.fit(), so they
     reserve their share first. The FONTS true manifold needs no actor (trials build it)."""
@@ -170,13 +166,13 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     # a request no node can hold would queue forever
     check_requests_fit(spec, requests, pending, nodes, ray.cluster_resources().get("GPU", 0.0) > 0)
     schema = trial_schema(spec, strategy_param_types(spec))
-    path = experiment_path(spec)
+    path = storage.join(spec.storage, spec.name)  # the sweep's folder: Tune's state goes under it
     actors = start_manifold_actors(spec, pending, out)
     source = ensure_source_model(spec, pending, fit_in_task(spec.manifolds.resources.gpu))  # trained once
     write_manifold_table(spec, set().union(*(manifold_needs(t) for t in pending)), source)
     ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
                        plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source,
-                       checkpoint_every_s=spec.checkpoint_every_s)
+                       checkpoint_every_s=spec.checkpoint_every_s, report_every_epoch=bool(spec.callbacks))
     # Longest first (by the cost estimate): short trials fill the gaps at the end instead of one
     # long trial running alone while the other slots idle.
     fused = lambda t: runs_fused(t, requests[t.strategy.key].gpu)  # noqa: E731

@@ -39,6 +39,7 @@ class SweepContext:
     manifold_actors: dict[str, str] = field(default_factory=dict)  # manifold kind -> Ray actor names
     source_model: Optional[dict[str, Any]] = None  # the transfer source's SourceJob, trained by the driver
     checkpoint_every_s: float = 0.0  # SweepSpec.checkpoint_every_s
+    report_every_epoch: bool = True  # metrics each epoch, for the spec's tracking callbacks
 
 
 def _load_state() -> Optional[dict[str, Any]]:
@@ -51,15 +52,14 @@ def _load_state() -> Optional[dict[str, Any]]:
         return torch.load(state, map_location="cpu", weights_only=True) if os.path.exists(state) else None
 
 
-def _epoch_reporter(every_s: float):
-    """Training loop on_epoch hook: report metrics each epoch, with a checkpoint of the whole
-    training state when `every_s` seconds passed since the last one (0: every epoch)."""
+def _epoch_reporter(every_s: float, every_epoch: bool):
+    """on_epoch hook: report with a checkpoint of the training state once `every_s` s passed since the last
+    (0: every epoch); metrics-only reports between only if `every_epoch` (trackers draw curves from them)."""
     last = [time.monotonic()]
 
     def report(epoch: int, metrics: dict[str, float], state_fn) -> None:
         if time.monotonic() - last[0] < every_s:
-            tune.report({**metrics, "done": 0})
-            return
+            return tune.report({**metrics, "done": 0}) if every_epoch else None
         with tempfile.TemporaryDirectory() as d:
             torch.save(state_fn(), os.path.join(d, STATE_FILE))
             tune.report({**metrics, "done": 0}, checkpoint=tune.Checkpoint.from_directory(d))
@@ -107,7 +107,8 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
     def on_failed(cfg: TrialConfig, message: str) -> None:  # deterministic (NaN loss): a retry fails the same way
         store.write(cfg.trial_id, failed_table(cfg, message, ctx.schema))
 
-    hooks = PackHooks(on_done=on_done, on_failed=on_failed, state=_load_state(), on_epoch=_epoch_reporter(ctx.checkpoint_every_s),
+    hooks = PackHooks(on_done=on_done, on_failed=on_failed, state=_load_state(),
+                      on_epoch=_epoch_reporter(ctx.checkpoint_every_s, ctx.report_every_epoch),
                       manifolds=_manifolds(ctx))
     run_pack(todo, hooks, catalog.resolve_trial_fn(ctx.trial_fn))
     failed_ids = store.failed_ids()

@@ -1,0 +1,70 @@
+"""Training cost per architecture and image shape, relative to the paper's CNN on 28x28 (issue 16 item 5).
+
+The dry run's estimate (raysweep.plan) counts forward+backward images and divides by a measured
+throughput; a ResNet-13 at 64 base channels or a CelebA-sized input costs many CNN images each, so
+the plan scales by `ARCH_COST` (measured here). This script measures one Adam training step at
+batch 100 for every built-in architecture on 28x28x1 (FONTS, EMNIST, F-MNIST) and 56x48x3
+(CelebA), one thread, and prints, as `key: number` lines:
+  images_per_s.<arch>.<shape>   measured training images per second
+  cost.<arch>.<shape>           the CNN-28x28 rate over this rate (what ARCH_COST should hold)
+  plan_cost.<arch>.<shape>      what raysweep.plan.ARCH_COST holds now
+  max_plan_error                worst ratio between plan_cost and cost (target <= 1.5)
+
+    python benchmarks/bench_cost_model.py [--steps 20] [--smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from raysweep.models import build_model
+from raysweep.plan import arch_cost
+from raysweep.training.loop import TrainConfig, make_optimizer
+
+ARCHS = ("cnn", "mlp", "resnet13", "vgg")
+SHAPES = {"28x28x1": ((1, 28, 28), 10), "56x48x3": ((3, 56, 48), 2)}
+
+
+def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int) -> float:
+    model = build_model(arch, shape, classes, seed=1).train()
+    opt = make_optimizer(model, TrainConfig())
+    x, y = torch.rand(100, *shape), torch.randint(0, classes, (100,))
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    for _ in range(2):  # warm-up
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return 100 * steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--smoke", action="store_true", help="one step each, to check the script runs")
+    args = p.parse_args()
+    torch.set_num_threads(1)  # a trial's share on CPU (raysweep.plan's calibration)
+    steps = 1 if args.smoke else args.steps
+    base = rate("cnn", *SHAPES["28x28x1"], steps)
+    worst = 1.0
+    for arch in ARCHS:
+        for name, (shape, classes) in SHAPES.items():
+            r = base if (arch, name) == ("cnn", "28x28x1") else rate(arch, shape, classes, steps)
+            cost, planned = base / r, arch_cost(arch, shape)
+            worst = max(worst, planned / cost, cost / planned)
+            print(f"images_per_s.{arch}.{name}: {r:.0f}")
+            print(f"cost.{arch}.{name}: {cost:.2f}")
+            print(f"plan_cost.{arch}.{name}: {planned:.2f}")
+    print(f"max_plan_error: {worst:.2f}")
+
+
+if __name__ == "__main__":
+    main()
