@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import pyarrow as pa
 import torch
+import torch._dynamo  # noqa: F401  torch.optim imports it at the first Adam (~0.7 s): pay it at worker start, with torch
 from ray import tune
 
 from raysweep import catalog, storage
