@@ -22,7 +22,9 @@ from raysweep.config.schema import (
 
 # Bump when a change to the code changes the numbers a trial produces for the same config
 # (a fixed bug in an attack, a new default init): old rows then no longer count as done.
-RESULTS_VERSION = 3  # 3: CPU attack batches capped at 2^20 inputs (issue 11)
+# 3: CPU attack batches capped at 2^20 inputs (issue 11); 4: attacks on the folded fast copy of the
+# model with 2^19-value CPU batches (issue 11: other random starts per image, float rounding)
+RESULTS_VERSION = 4
 # Data set options that say where the data lives, not what it is (the content hash says that).
 LOCATION_OPTIONS = frozenset({"root", "cache_dir", "fonts_dir"})
 
