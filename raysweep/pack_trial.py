@@ -16,13 +16,12 @@ first member keeps that member's rows.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 
 from raysweep.config.resolve import TrialConfig
-from raysweep.config.schema import DEFAULT_TRIAL_FN
 from raysweep.errors import UserError
 from raysweep.trial import TrialHooks, TrialOutput
 
@@ -48,13 +47,14 @@ class PackHooks:
     device: Optional[torch.device] = None
 
 
-def fusable(members: Sequence[TrialConfig], device: torch.device, trial_fn: str) -> bool:
-    """Whether the pack trains fused: more than one member, the built-in trial function, one N
-    (a seeds pack always has), and a strategy with a fused form on a device where it pays."""
+def fusable(members: Sequence[TrialConfig], device: torch.device) -> bool:
+    """Whether the pack trains fused: more than one member, one N and strategy (a seeds pack always
+    has), a fused form (raysweep.packing.has_fused_form) and a device where it pays (CUDA)."""
+    from raysweep.packing import has_fused_form
     from raysweep.training.packed import use_fused
 
-    return (len(members) > 1 and trial_fn == DEFAULT_TRIAL_FN and len({m.n for m in members}) == 1
-            and len({m.strategy.key for m in members}) == 1 and use_fused(device, members[0].strategy.name))
+    return (len(members) > 1 and len({m.n for m in members}) == 1 and len({m.strategy.key for m in members}) == 1
+            and has_fused_form(members[0]) and use_fused(device, members[0].strategy.name))
 
 
 def run_pack(members: Sequence[TrialConfig], hooks: PackHooks, trial_fn: Callable[..., TrialOutput],
@@ -64,7 +64,7 @@ def run_pack(members: Sequence[TrialConfig], hooks: PackHooks, trial_fn: Callabl
 
     device = hooks.device or default_device()
     if fused is None:
-        fused = fusable(members, device, members[0].trial_fn)
+        fused = fusable(members, device)
     done: set[str] = set()
     report = hooks.on_done
 
@@ -72,12 +72,12 @@ def run_pack(members: Sequence[TrialConfig], hooks: PackHooks, trial_fn: Callabl
         report(cfg, out, started, resumed)
         done.add(cfg.trial_id)
 
-    hooks = PackHooks(**{**hooks.__dict__, "on_done": on_done})
+    hooks = replace(hooks, on_done=on_done)
     if fused and len(members) > 1:
         try:
             return _run_fused(list(members), hooks, device)
         except UserError:  # one member diverged: alone, only that member fails
-            hooks = PackHooks(**{**hooks.__dict__, "state": None})
+            hooks = replace(hooks, state=None)
     for cfg in members:
         if cfg.trial_id not in done:  # never a second row for a member
             _run_one(cfg, hooks, trial_fn, device)

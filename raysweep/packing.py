@@ -63,14 +63,19 @@ def _cell(t: TrialConfig) -> tuple[str, str, int]:
     return t.strategy.key, t.arch.key, t.n
 
 
-def runs_fused(t: TrialConfig, gpu_request: float) -> bool:
-    """Whether a pack of t's cell trains fused (what raysweep.pack_trial.fusable decides on the
-    worker): a GPU request (after a GPU-less cluster dropped it), the built-in trial function and a
-    strategy with a fused form."""
+def has_fused_form(t: TrialConfig) -> bool:
+    """The built-in trial function and a strategy with a fused packed form (the one rule the driver,
+    choosing packs, and the worker, choosing how to run one, share)."""
     from raysweep.config.schema import DEFAULT_TRIAL_FN
     from raysweep.training.packed import FUSED_STRATEGIES
 
-    return gpu_request > 0 and t.trial_fn == DEFAULT_TRIAL_FN and t.strategy.name in FUSED_STRATEGIES
+    return t.trial_fn == DEFAULT_TRIAL_FN and t.strategy.name in FUSED_STRATEGIES
+
+
+def runs_fused(t: TrialConfig, gpu_request: float) -> bool:
+    """Whether a pack of t's cell trains fused: a fused form and a GPU request (after a GPU-less
+    cluster dropped it); the worker then finds CUDA (raysweep.pack_trial.fusable)."""
+    return gpu_request > 0 and has_fused_form(t)
 
 
 def group(trials: list[TrialConfig], mode: str, packs: Callable[[TrialConfig], bool] = lambda t: True) -> list[Pack]:

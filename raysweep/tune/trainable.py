@@ -96,6 +96,7 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
         tune.report({"done": 1, "skipped": 1})
         return
     node = ray.util.get_node_ip_address() if ray.is_initialized() else socket.gethostname()
+    final: dict[str, Any] = {"failed": 0}  # the last member's numbers, for trackers' final metrics
 
     def on_done(cfg: TrialConfig, out, started: float, resumed_from: int) -> None:
         trial, examples = ok_tables(cfg, out.row, out.examples, ctx.schema, started_at=started,
@@ -104,14 +105,14 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
         if getattr(out, "samples", None):  # Fig. 2 pictures, before the row that marks the trial done
             storage.save_torch(samples_path(ctx.storage, ctx.sweep, cfg.trial_id), out.samples)
         store.write(cfg.trial_id, trial, examples, epochs_table(cfg, getattr(out, "epochs", [])))
+        final.update({k: v for k, v in out.row.items() if isinstance(v, (int, float))})
 
     def on_failed(cfg: TrialConfig, message: str) -> None:  # deterministic (NaN loss): a retry fails the same way
         store.write(cfg.trial_id, failed_table(cfg, message, ctx.schema))
+        final["failed"] += 1
 
     hooks = PackHooks(on_done=on_done, on_failed=on_failed, state=_load_state(),
                       on_epoch=_epoch_reporter(ctx.checkpoint_every_s, ctx.report_every_epoch),
                       manifolds=_manifolds(ctx))
     run_pack(todo, hooks, catalog.resolve_trial_fn(ctx.trial_fn))
-    failed_ids = store.failed_ids()
-    failed = sum(cfg.trial_id in failed_ids for cfg in todo)
-    tune.report({"done": 1, "skipped": 0, "failed": failed, "models": len(todo)})
+    tune.report({**final, "done": 1, "skipped": 0, "models": len(todo)})
