@@ -28,36 +28,37 @@ ARCHS = ("cnn", "mlp", "resnet13", "vgg")
 SHAPES = {"28x28x1": ((1, 28, 28), 10), "56x48x3": ((3, 56, 48), 2)}
 
 
-def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int) -> float:
+def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int, batch: int = 100, warm_up: int = 2) -> float:
     model = build_model(arch, shape, classes, seed=1).train()
     opt = make_optimizer(model, TrainConfig())
-    x, y = torch.rand(100, *shape), torch.randint(0, classes, (100,))
+    x, y = torch.rand(batch, *shape), torch.randint(0, classes, (batch,))
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    for _ in range(2):  # warm-up
+    for _ in range(warm_up):
         step()
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    return 100 * steps / (time.perf_counter() - start)
+    return batch * steps / (time.perf_counter() - start)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--smoke", action="store_true", help="one step each, to check the script runs")
+    p.add_argument("--smoke", action="store_true", help="one small step each, to check the script runs")
     args = p.parse_args()
     torch.set_num_threads(1)  # a trial's share on CPU (raysweep.plan's calibration)
-    steps = 1 if args.smoke else args.steps
-    base = rate("cnn", *SHAPES["28x28x1"], steps)
+    # smoke: batch 8, no warm-up (a ResNet-13 step at batch 100 on 56x48x3 takes seconds)
+    steps, sizes = (1, {"batch": 8, "warm_up": 0}) if args.smoke else (args.steps, {})
+    base = rate("cnn", *SHAPES["28x28x1"], steps, **sizes)
     worst = 1.0
     for arch in ARCHS:
         for name, (shape, classes) in SHAPES.items():
-            r = base if (arch, name) == ("cnn", "28x28x1") else rate(arch, shape, classes, steps)
+            r = base if (arch, name) == ("cnn", "28x28x1") else rate(arch, shape, classes, steps, **sizes)
             cost, planned = base / r, arch_cost(arch, shape)
             worst = max(worst, planned / cost, cost / planned)
             print(f"images_per_s.{arch}.{name}: {r:.0f}")

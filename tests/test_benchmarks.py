@@ -34,6 +34,9 @@ EXPECTED = {
     "bench_compile": ["compile_speedup", "compile_s", "break_even_steps"],
     "bench_cost_model": ["cost.resnet13.28x28x1", "plan_cost.resnet13.28x28x1", "max_plan_error"],
 }
+# figures whose honest answer can be "never": compiling that is slower than eager never pays for
+# itself (CPU, and any noisy smoke run), so inf is a result there, not a broken script
+MAY_BE_INF = {"break_even_steps"}
 
 
 def test_every_benchmark_is_covered():
@@ -57,4 +60,6 @@ def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
     figures = {m.group(1): float(m.group(2)) for line in run.stdout.splitlines() if (m := KEY_NUMBER.match(line))}
     for key in EXPECTED[script]:
         assert key in figures, f"{script} printed no '{key}: number' line:\n{run.stdout[-2000:]}"
-        assert math.isfinite(figures[key]) and figures[key] >= 0, (key, figures[key])
+        value = figures[key]
+        assert not math.isnan(value) and value >= 0, (key, value)
+        assert math.isfinite(value) or key in MAY_BE_INF, (key, value)
