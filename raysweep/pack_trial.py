@@ -6,7 +6,8 @@ Two ways, with the same rows per model:
   and how any trial function other than the built-in one runs. Each member checkpoints its own
   epochs, tagged with its trial id, so a retried pack resumes the member it was training.
 - fused: the members train as one PackedModel (`train_packed(fused=True)`), then each member is
-  evaluated alone. Used on CUDA for strategies with a fused form (normal training), where one
+  evaluated alone. Used on CUDA for strategies with a fused form (normal and regular adversarial
+  training, raysweep.training.packed_strategy), where one
   small model's step is launch-bound. The checkpoint is the whole pack's (tagged with the member
   ids). If a fused pack raises a UserError (a member diverged), the members rerun sequentially,
   so only the member that diverges fails, as it would alone.

@@ -67,7 +67,7 @@ def has_fused_form(t: TrialConfig) -> bool:
     """The built-in trial function and a strategy with a fused packed form (the one rule the driver,
     choosing packs, and the worker, choosing how to run one, share)."""
     from raysweep.config.schema import DEFAULT_TRIAL_FN
-    from raysweep.training.packed import FUSED_STRATEGIES
+    from raysweep.training.packed_strategy import FUSED_STRATEGIES
 
     return t.trial_fn == DEFAULT_TRIAL_FN and t.strategy.name in FUSED_STRATEGIES
 

@@ -29,9 +29,10 @@ def _trials(tmp_path, **overrides):
 
 def test_seeds_pack_the_seeds_of_one_cell_and_none_packs_nothing(tmp_path):
     spec, trials = _trials(tmp_path, grid={"n": [50, 100], "seed": [1, 2, 3], "arch": ["cnn"]},
-                           strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}}])
+                           strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}},
+                                       {"name": "transform_adversarial", "params": {"iterations": 2}}])
     packs = group(trials, "seeds")  # every cell packed (the sweep passes `runs_fused` to choose)
-    assert len(packs) == 4 and all(len(p.members) == 3 for p in packs)
+    assert len(packs) == 6 and all(len(p.members) == 3 for p in packs)
     for p in packs:  # one (strategy, arch, N) cell each, its seeds in grid order
         assert len({(m.strategy.key, m.arch.key, m.n) for m in p.members}) == 1
         assert [m.seed for m in p.members] == [1, 2, 3]
@@ -42,9 +43,12 @@ def test_seeds_pack_the_seeds_of_one_cell_and_none_packs_nothing(tmp_path):
     assert pack_name(["abc"]) == "abc" and pack_name(["a", "b"]) != pack_name(["a", "c"])
     # the dry run names the packs, and only the pending members count
     lines = plan_lines(spec.model_copy(update={"pack": "seeds"}), trials, {trials[0].trial_id}, None)
-    # normal (gpu 0.1 by default) fuses: 2 packs; adversarial's 6 models stay one per trial
-    assert "packs (seeds, where they train fused on a GPU): 8 Tune trials for 11 models" in lines
+    # normal and adversarial (gpu 0.1 by default) fuse: 2 packs each; transform_adversarial has no
+    # fused form, so its 6 models stay one per trial
+    assert "packs (seeds, where they train fused on a GPU): 10 Tune trials for 17 models" in lines
     assert any(line.strip().startswith("normal: 2 packs of 2/3 models") for line in lines)
+    assert any(line.strip().startswith("adversarial: 2 packs of 3 models") for line in lines)
+    assert not any(line.strip().startswith("transform_adversarial: ") and "pack" in line for line in lines)
     assert not any("packs" in line for line in plan_lines(spec, trials, set(), None))
 
 
@@ -118,11 +122,12 @@ def test_a_pack_retried_mid_member_resumes_it_and_never_reruns_a_finished_one(tm
 
 
 def test_only_cells_that_train_fused_on_a_gpu_are_packed(tmp_path):
-    """Packing pays only fused (normal training on a GPU request); other cells keep one model per trial."""
+    """Packing pays only fused (a fused form on a GPU request); other cells keep one model per trial."""
     from raysweep.packing import runs_fused
 
     _, trials = _trials(tmp_path, grid={"n": [50], "seed": [1, 2], "arch": ["cnn"]},
-                        strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}}])
+                        strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}},
+                                    {"name": "transform_adversarial", "params": {"iterations": 2}}])
     sizes = lambda gpu: sorted(len(p.members) for p in group(trials, "seeds", lambda t: runs_fused(t, gpu)))  # noqa: E731
-    assert sizes(0.1) == [1, 1, 2]  # normal's two seeds fuse; adversarial's do not
-    assert sizes(0.0) == [1, 1, 1, 1]  # a CPU cluster (GPU requests dropped) packs nothing
+    assert sizes(0.1) == [1, 1, 2, 2]  # normal's and adversarial's seeds fuse; transform_adversarial's do not
+    assert sizes(0.0) == [1] * 6  # a CPU cluster (GPU requests dropped) packs nothing

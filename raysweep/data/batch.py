@@ -40,6 +40,14 @@ class Batch:
     def with_x(self, x: torch.Tensor) -> "Batch":
         return replace(self, x=x)
 
+    @staticmethod
+    def cat(batches: "list[Batch]") -> "Batch":
+        """The rows of `batches` one after another (fields that are None in the first stay None)."""
+        def join(name: str) -> Optional[torch.Tensor]:
+            first = getattr(batches[0], name)
+            return None if first is None else torch.cat([getattr(b, name) for b in batches])
+        return Batch(join("x"), join("y"), join("z"), join("ctx"), join("idx"))
+
 
 @dataclass
 class Split:

@@ -82,23 +82,32 @@ def attack_packed(attack: PGDAttack, models: Sequence[nn.Module], batch: Batch, 
     gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
     if not fused:
         return [attack(m, batch, generator=g, keep_images=keep_images) for m, g in zip(models, gens)]
+    check_fusable(attack)
+    return attack_pack(attack, PackedModel(models), [batch] * len(models), gens, keep_images)
+
+
+def check_fusable(attack: Any) -> None:
     if type(attack) is not PGDAttack:
         raise UserError(f"attack {attack.name!r} has no fused packed form; run it with fused=False")
-    return _fused(_PackedPGD(attack, gens), PackedModel(models), batch, keep_images)
 
 
-def _fused(packed: _PackedPGD, pack: PackedModel, batch: Batch, keep_images: bool) -> list[AttackResult]:
+def attack_pack(attack: PGDAttack, pack: PackedModel, batches: Sequence[Batch],
+                generators: Sequence[Optional[torch.Generator]], keep_images: bool = False) -> list[AttackResult]:
+    """The evaluation attack (`attack(model_k, batches[k], generator=generators[k])`) on every
+    model of `pack` at once; the batches have one size (each model may attack its own images:
+    a training batch), cut into the chunks a single model gets."""
+    packed = _PackedPGD(attack, generators)
     flat, k, restarts = FlatPack(pack), pack.k, packed.config.restarts
-    batch = _with_idx(batch).to(model_device(pack))
+    batches = [_with_idx(b).to(model_device(pack)) for b in batches]
     records: list[list[dict[str, np.ndarray]]] = [[] for _ in range(k)]
     images: list[list[torch.Tensor]] = [[] for _ in range(k)]
     with eval_mode(flat):
         # the chunks a single model gets (working_rows depends on the image size only)
-        for sub in _chunks(batch, max(1, working_rows(packed.config.max_rows, batch.x) // restarts)):
-            b = len(sub)
+        size = max(1, working_rows(packed.config.max_rows, batches[0].x) // restarts)
+        for subs in zip(*(_chunks(b, size) for b in batches)):
+            b = len(subs[0])
             packed.b = flat.b = b
-            rows = sub.select(torch.arange(b, device=sub.x.device).repeat(k))  # [K * b], model-major
-            rec, x_adv, _ = packed._attack_chunk(flat, rows, None, None)
+            rec, x_adv, _ = packed._attack_chunk(flat, Batch.cat(list(subs)), None, None)  # rows model-major
             for m in range(k):
                 # record rows are [restart, model, sample]: model m's are r*K*b + m*b + i
                 mine = (np.arange(restarts)[:, None] * k * b + m * b + np.arange(b)[None, :]).ravel()
@@ -107,3 +116,14 @@ def _fused(packed: _PackedPGD, pack: PackedModel, batch: Batch, keep_images: boo
                     images[m].append(x_adv[:, m * b:(m + 1) * b])
     return [AttackResult(concat_records(records[m]), torch.cat(images[m], dim=1) if keep_images else None, None)
             for m in range(k)]
+
+
+def examples_pack(attack: PGDAttack, pack: PackedModel, batches: Sequence[Batch],
+                  generators: Sequence[Optional[torch.Generator]]) -> torch.Tensor:
+    """The training variant (`attack.examples(model_k, batches[k], generator=generators[k])`:
+    all iterations, the highest-loss iterate) for every model of `pack` at once: [K, b, C, H, W]."""
+    packed = _PackedPGD(attack, generators)
+    flat = FlatPack(pack)
+    packed.b = flat.b = len(batches[0])
+    x_adv = packed.examples(flat, Batch.cat(list(batches)))  # one restart: rows [model, sample]
+    return x_adv.view(pack.k, packed.b, *x_adv.shape[1:])

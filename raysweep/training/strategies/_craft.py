@@ -3,6 +3,7 @@ the small lookups every strategy factory repeats (typed parameters, manifolds, t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
 import torch
@@ -46,27 +47,41 @@ def all_kept(batch: Batch) -> torch.Tensor:
     return torch.ones(len(batch), dtype=torch.bool, device=batch.x.device)
 
 
-def attack_craft(attack: Attack, *, early_stop: bool, manifold: Any = None,
-                 generator: Optional[torch.Generator] = None,
-                 keep: Callable[[Batch], torch.Tensor] = all_kept) -> Craft:
+@dataclass(frozen=True)
+class AttackCraft:
     """A craft function over a built attack (one restart).
 
     early_stop False: the attacks' training variant (`Attack.examples`: all iterations, the
     highest-loss iterate). True ("weak", supplement H): the evaluation attack, each sample
     stopped at its first adversarial iterate. `keep(batch)` says which rows may be used.
+    A value rather than a closure, so a pack of models (raysweep.training.packed_strategy) can
+    read which attack crafts and run it on all models at once.
     """
-    if attack.config.restarts != 1:
-        raise ValueError("training attacks use one restart")
 
-    def craft(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        if early_stop:
-            result = attack(model, batch, manifold=manifold, generator=generator, keep_images=True)
+    attack: Attack
+    early_stop: bool
+    manifold: Any = None
+    generator: Optional[torch.Generator] = None
+    keep: Callable[[Batch], torch.Tensor] = all_kept
+
+    def __post_init__(self) -> None:
+        if self.attack.config.restarts != 1:
+            raise ValueError("training attacks use one restart")
+
+    def __call__(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.early_stop:
+            result = self.attack(model, batch, manifold=self.manifold, generator=self.generator, keep_images=True)
             x_adv = result.x_adv[0]  # [restarts=1, B, C, H, W] -> [B, C, H, W]
         else:
-            x_adv = attack.examples(model, batch, manifold=manifold, generator=generator)
-        return x_adv, keep(batch)
+            x_adv = self.attack.examples(model, batch, manifold=self.manifold, generator=self.generator)
+        return x_adv, self.keep(batch)
 
-    return craft
+
+def attack_craft(attack: Attack, *, early_stop: bool, manifold: Any = None,
+                 generator: Optional[torch.Generator] = None,
+                 keep: Callable[[Batch], torch.Tensor] = all_kept) -> Craft:
+    """The craft function of `attack` (see AttackCraft)."""
+    return AttackCraft(attack, early_stop, manifold, generator, keep)
 
 
 def build_attack(name: str, *, early_stop: bool, **hyper: Any) -> Attack:
