@@ -30,7 +30,7 @@ EXPECTED = {
     "bench_distance": ["examples_per_s"],
     "bench_sweep": ["ratio_vs_sequential", "overhead_per_trial_s"],
     "bench_strategies": ["cost_vs_normal.adversarial", "test_error.normal.n100", "run_time_s"],
-    "bench_pack": ["packed_ratio_k1", "attack_packed_ratio_k1", "fused_ratio_k1"],
+    "bench_pack": ["packed_ratio_k1", "attack_packed_ratio_k1", "fused_ratio_k1", "fused_adv_ratio_k1"],
     "bench_compile": ["compile_speedup", "compile_s", "break_even_steps"],
     "bench_cost_model": ["cost.resnet13.28x28x1", "plan_cost.resnet13.28x28x1", "max_plan_error"],
 }
