@@ -5,10 +5,10 @@ Two ways, with the same rows per model:
   CPU runs packs (no launch overhead to save; raysweep.training.packed measured vmap at 0.6-0.9x),
   and how any trial function other than the built-in one runs. Each member checkpoints its own
   epochs, tagged with its trial id, so a retried pack resumes the member it was training.
-- fused: the members train as one PackedModel (`train_packed(fused=True)`), then each member is
-  evaluated alone. Used on CUDA for strategies with a fused form (normal and regular adversarial
-  training, raysweep.training.packed_strategy), where one
-  small model's step is launch-bound. The checkpoint is the whole pack's (tagged with the member
+- fused: the members train as one PackedModel (`train_packed(fused=True)`); test error and the
+  image-space attacks run on the pack too (raysweep.pack_eval), the rest per member. Used on CUDA
+  for strategies with a fused form (normal and regular adversarial training,
+  raysweep.training.packed_strategy), where one small model's step is launch-bound. The checkpoint is the whole pack's (tagged with the member
   ids). If a fused pack raises a UserError (a member diverged), the members rerun sequentially,
   so only the member that diverges fails, as it would alone.
 Every member's result goes to `hooks.on_done` as soon as it exists, so a pack killed after its
@@ -101,9 +101,11 @@ def _run_one(cfg: TrialConfig, hooks: PackHooks, trial_fn: Callable[..., TrialOu
 
 
 def _run_fused(members: list[TrialConfig], hooks: PackHooks, device: torch.device) -> None:
-    """Members trained as one PackedModel, each evaluated alone (what run_trial does per member)."""
+    """Members trained as one PackedModel and evaluated as one where that runs fused
+    (raysweep.pack_eval): each member's rows are what run_trial gives it."""
     from raysweep import catalog
-    from raysweep.trial import dataset_for, evaluate_trained, prepare, provide_manifolds, strategy_family
+    from raysweep.pack_eval import evaluate_pack
+    from raysweep.trial import dataset_for, prepare, provide_manifolds, strategy_family
     from raysweep.training.packed import train_packed
 
     catalog.load(tuple(members[0].plugins))
@@ -127,7 +129,7 @@ def _run_fused(members: list[TrialConfig], hooks: PackHooks, device: torch.devic
     results = train_packed([p.model for p in prepared], [p.split for p in prepared],
                            [p.strategy for p in prepared], members[0].train, seeds=[m.seed for m in members],
                            device=device, fused=True, state=state, on_epoch=on_epoch)
-    for cfg, p, r in zip(members, prepared, results):
-        stats = p.stats(r.train_time_s, r.history, strategy_family(cfg))
-        out = evaluate_trained(cfg, p.model, stats, ds, manifolds, device)
+    stats = [p.stats(r.train_time_s, r.history, strategy_family(cfg)) for cfg, p, r in zip(members, prepared, results)]
+    outs = evaluate_pack(members, [p.model for p in prepared], stats, ds, manifolds, device)
+    for cfg, out in zip(members, outs):
         hooks.on_done(cfg, out, started, int(state["epoch"]) if state else 0)

@@ -229,13 +229,16 @@ def sample_images(spec: AttackSpec, model: torch.nn.Module, batch: Batch, manifo
 
 
 def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifolds: dict[str, Any],
-                   device: torch.device) -> TrialOutput:
-    """Test error, every attack's metrics and records, every distance summary and column."""
+                   device: torch.device, test_error: Optional[float] = None,
+                   results: Optional[dict[str, Any]] = None) -> TrialOutput:
+    """Test error, every attack's metrics and records, every distance summary and column.
+    `test_error` and `results` (attack key -> AttackResult) computed already, by a fused pack
+    (raysweep.pack_eval), are used instead of measuring them again."""
     from raysweep.training.loop import evaluate
 
     ev = cfg.evaluate
     test = ds.test if ev.test_samples is None else ds.test.subset(torch.arange(min(ev.test_samples, len(ds.test))))
-    row: dict[str, Any] = {"test_error": evaluate(model, test, device)}
+    row: dict[str, Any] = {"test_error": evaluate(model, test, device) if test_error is None else test_error}
     examples: list[dict[str, np.ndarray]] = []
     samples: dict[str, dict[str, torch.Tensor]] = {}
     model.eval()
@@ -244,7 +247,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
         key = a.key
         dists = ev.distances_of(a)
         batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
-        result = run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
+        result = (results or {}).get(key) or run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
         release_freed_memory()  # the attack's working batches: see release_freed_memory
         row.update({f"{key}.attack": a.name, f"{key}.family": result_family(a)})
         row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
@@ -287,10 +290,10 @@ def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutp
 
 
 def evaluate_trained(cfg: TrialConfig, model: torch.nn.Module, stats: dict[str, Any], ds: Dataset,
-                     manifolds: dict[str, Any], device: torch.device) -> TrialOutput:
-    """evaluate_trial, with the training stats (Prepared.stats) and timings in the row."""
+                     manifolds: dict[str, Any], device: torch.device, **given: Any) -> TrialOutput:
+    """evaluate_trial (`given`: its test_error / results), with the training stats and timings."""
     start = time.perf_counter()
-    out = evaluate_trial(cfg, model, ds, manifolds, device)
+    out = evaluate_trial(cfg, model, ds, manifolds, device, **given)
     out.epochs = stats.pop("epochs")
     out.row.update(stats, eval_time_s=time.perf_counter() - start, device=str(device))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,3 +132,38 @@ def test_only_cells_that_train_fused_on_a_gpu_are_packed(tmp_path):
     sizes = lambda gpu: sorted(len(p.members) for p in group(trials, "seeds", lambda t: runs_fused(t, gpu)))  # noqa: E731
     assert sizes(0.1) == [1, 1, 2, 2]  # normal's and adversarial's seeds fuse; transform_adversarial's do not
     assert sizes(0.0) == [1] * 6  # a CPU cluster (GPU requests dropped) packs nothing
+
+
+def test_pack_evaluation_gives_each_member_its_own_rows(tmp_path):
+    """raysweep.pack_eval (forced fused on CPU) on trained models: test error and the fused L-inf
+    attack's records (and the random-noise baseline's: the same PGD with 0 iterations), distances
+    included, match evaluate_trial on each model alone."""
+    from raysweep.pack_eval import evaluate_pack, fused_attack_keys
+    from raysweep.training.loop import train
+    from raysweep.trial import dataset_for, evaluate_trial, prepare
+
+    evaluate = {"attacks": [{"name": "linf", "samples": 12, "restarts": 2, "params": {"iterations": 8}},
+                            {"name": "random_linf", "samples": 12, "restarts": 1}],
+                "distances": [{"method": "knn", "attack": "linf", "samples": 5, "k": 8}]}
+    _, trials = _trials(tmp_path, grid={"n": [100], "seed": [1, 2], "arch": ["cnn"]}, evaluate=evaluate,
+                        train={"epochs": 1, "batch_size": 25})
+    assert fused_attack_keys(trials[0]) == ["linf", "random_linf"]  # both image-space PGD (0 iterations: noise)
+    device = torch.device("cpu")
+    ds = dataset_for(trials[0])
+    models = []
+    for t in trials:
+        p = prepare(t, ds, {}, device, None)
+        train(p.model, p.split, p.strategy, t.train, seed=t.seed, device=device)
+        models.append(p.model.eval())
+    alone = [evaluate_trial(t, m, ds, {}, device) for t, m in zip(trials, models)]
+    packed = evaluate_pack(trials, models, [{"epochs": []} for _ in trials], ds, {}, device)
+    for a, p in zip(alone, packed):
+        assert p.row["test_error"] == pytest.approx(a.row["test_error"], abs=1e-9)
+        for key in ("linf.success_rate_any", "random_linf.success_rate_any", "knn.linf.n"):
+            assert p.row[key] == pytest.approx(a.row[key], abs=1e-9, nan_ok=True), key
+        assert p.row["eval_time_s"] > 0
+        for col in ("sample", "restart", "success", "first_success_iter"):
+            assert list(p.examples[col]) == list(a.examples[col]), col
+        np.testing.assert_allclose(p.examples["loss"], a.examples["loss"], rtol=1e-4, atol=1e-5)
+    # control: the members differ (own weights, own random starts), so matching is not trivial
+    assert not np.allclose(alone[0].examples["loss"], alone[1].examples["loss"], equal_nan=True)

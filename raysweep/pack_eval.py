@@ -1,0 +1,59 @@
+"""Evaluation of a fused pack (issue 16, item 2): each member's row as `evaluate_trial` writes it
+alone, with the test error and the image-space attacks run on all members at once.
+
+On a GPU one small model's forward pass is launch-bound, so the pack's test error
+(`evaluate_packed`) and its L-inf / L2 Adam-PGD attacks (`attack_pack`: every member attacks the
+same test rows, each from its own seeded generator, as `run_attack` seeds it) cost about what one
+member's do. Attacks through a manifold or a source model, distances and the sample pictures
+then run per member, on the results the pack produced; each member's evaluation time is its own
+part plus its share of the pack's.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import torch
+
+from raysweep.config.resolve import TrialConfig
+from raysweep.data import Dataset
+from raysweep.trial import TrialOutput, attacked_rows, build_attack, evaluate_trained
+
+
+def fused_attack_keys(cfg: TrialConfig) -> list[str]:
+    """The attacks of cfg's evaluation that run fused: image-space Adam-PGD without a manifold."""
+    from raysweep.attacks.pgd import PGDAttack
+
+    attacks = {a.key: build_attack(a) for a in cfg.evaluate.attacks}
+    return [key for key, attack in attacks.items() if type(attack) is PGDAttack and attack.needs is None]
+
+
+def evaluate_pack(members: Sequence[TrialConfig], models: Sequence[torch.nn.Module], stats: Sequence[dict[str, Any]],
+                  ds: Dataset, manifolds: dict[str, Any], device: torch.device) -> list[TrialOutput]:
+    """One TrialOutput per member (members of one cell: one evaluation spec)."""
+    from raysweep.training.packed import evaluate_packed
+    from raysweep.training.packed_attack import attack_packed
+
+    start = time.perf_counter()
+    ev = members[0].evaluate
+    test = ds.test if ev.test_samples is None else ds.test.subset(torch.arange(min(ev.test_samples, len(ds.test))))
+    errors = evaluate_packed(models, test, device, fused=True)
+    results: list[dict[str, Any]] = [{} for _ in members]
+    fused = set(fused_attack_keys(members[0]))
+    for a in ev.attacks:
+        if a.key not in fused:
+            continue
+        batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
+        for model in models:
+            model.eval()
+        per_model = attack_packed(build_attack(a), models, batch, [m.seed for m in members], fused=True,
+                                  keep_images=bool(ev.distances_of(a)))
+        for r, res in zip(results, per_model):
+            r[a.key] = res
+    share = (time.perf_counter() - start) / len(members)
+    outs = []
+    for cfg, model, st, err, res in zip(members, models, stats, errors, results):
+        out = evaluate_trained(cfg, model, st, ds, manifolds, device, test_error=err, results=res)
+        out.row["eval_time_s"] += share
+        outs.append(out)
+    return outs
