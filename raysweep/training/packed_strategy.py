@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from raysweep.attacks.pgd import PGDAttack
 from raysweep.data.batch import Batch
 from raysweep.models.packed import PackedModel
+from raysweep.training.packed_attack import attack_pack, examples_pack
 from raysweep.training.strategies._craft import AttackCraft, all_kept
 from raysweep.training.strategies._mix import MixedStrategy, eval_mode, split
 from raysweep.training.strategies.normal import NormalTraining
@@ -57,8 +58,6 @@ def _image_attack_craft(strategy: Strategy) -> Optional[AttackCraft]:
 
 
 def _mixed(strategies: Sequence[MixedStrategy], crafts: Sequence[AttackCraft]) -> FusedLoss:
-    from raysweep.training.packed_attack import attack_pack, examples_pack
-
     attack, early_stop, fraction = crafts[0].attack, crafts[0].early_stop, strategies[0].adv_fraction
     generators = [c.generator for c in crafts]
 
