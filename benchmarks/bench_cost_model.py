@@ -9,8 +9,10 @@ batch 100 for every built-in architecture on 28x28x1 (FONTS, EMNIST, F-MNIST) an
   cost.<arch>.<shape>           the CNN-28x28 rate over this rate (what ARCH_COST should hold)
   plan_cost.<arch>.<shape>      what raysweep.plan.ARCH_COST holds now
   max_plan_error                worst ratio between plan_cost and cost (target <= 1.5)
+With --width W every architecture but the reference CNN is built at width W (the plan scales
+by W ** raysweep.plan.WIDTH_EXPONENT): the keys then read cost.<arch>@<W>.<shape>.
 
-    python benchmarks/bench_cost_model.py [--steps 20] [--smoke]
+    python benchmarks/bench_cost_model.py [--steps 20] [--width 0.25] [--smoke]
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ ARCHS = ("cnn", "mlp", "resnet13", "vgg")
 SHAPES = {"28x28x1": ((1, 28, 28), 10), "56x48x3": ((3, 56, 48), 2)}
 
 
-def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int, batch: int = 100, warm_up: int = 2) -> float:
-    model = build_model(arch, shape, classes, seed=1).train()
+def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int, batch: int = 100, warm_up: int = 2,
+         width: float = 1.0) -> float:
+    model = build_model(arch, shape, classes, seed=1, **({"width": width} if width != 1.0 else {})).train()
     opt = make_optimizer(model, TrainConfig())
     x, y = torch.rand(batch, *shape), torch.randint(0, classes, (batch,))
 
@@ -49,6 +52,7 @@ def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int, batch
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--width", type=float, default=1.0, help="width of every architecture but the reference CNN")
     p.add_argument("--smoke", action="store_true", help="one small step each, to check the script runs")
     args = p.parse_args()
     torch.set_num_threads(1)  # a trial's share on CPU (raysweep.plan's calibration)
@@ -58,12 +62,15 @@ def main() -> None:
     worst = 1.0
     for arch in ARCHS:
         for name, (shape, classes) in SHAPES.items():
-            r = base if (arch, name) == ("cnn", "28x28x1") else rate(arch, shape, classes, steps, **sizes)
-            cost, planned = base / r, arch_cost(arch, shape)
+            reference = (arch, name) == ("cnn", "28x28x1")
+            width = 1.0 if reference else args.width
+            r = base if reference else rate(arch, shape, classes, steps, width=width, **sizes)
+            cost, planned = base / r, arch_cost(arch, shape, width)
             worst = max(worst, planned / cost, cost / planned)
-            print(f"images_per_s.{arch}.{name}: {r:.0f}")
-            print(f"cost.{arch}.{name}: {cost:.2f}")
-            print(f"plan_cost.{arch}.{name}: {planned:.2f}")
+            label = arch if width == 1.0 else f"{arch}@{width:g}"
+            print(f"images_per_s.{label}.{name}: {r:.0f}")
+            print(f"cost.{label}.{name}: {cost:.2f}")
+            print(f"plan_cost.{label}.{name}: {planned:.2f}")
     print(f"max_plan_error: {worst:.2f}")
 
 

@@ -88,13 +88,18 @@ ARCH_COST: dict[tuple[str, str], float] = {
 IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {"celeba": (3, 56, 48)}
 
 
-def arch_cost(arch: str, shape: tuple[int, int, int]) -> float:
-    """One training image of `arch` on `shape` in paper-CNN-on-28x28 images (ARCH_COST)."""
+# A `width` option scales channels: cost ~ width ** WIDTH_EXPONENT, measured on ResNet-13
+# (benchmarks/bench_cost_model.py --width 0.25: 20x the CNN against 187x at width 1, one thread;
+# below 2, the FLOP count's exponent, because small layers do not use the cores as well).
+WIDTH_EXPONENT = 1.6
+
+
+def arch_cost(arch: str, shape: tuple[int, int, int], width: float = 1.0) -> float:
+    """One training image of `arch` (at `width`) on `shape` in paper-CNN-on-28x28 images (ARCH_COST)."""
     c, h, w = shape
     key = (arch, f"{h}x{w}x{c}")
-    if key in ARCH_COST:
-        return ARCH_COST[key]
-    return ARCH_COST.get((arch, "28x28x1"), 1.0) * (c * h * w) / 784
+    base = ARCH_COST[key] if key in ARCH_COST else ARCH_COST.get((arch, "28x28x1"), 1.0) * (c * h * w) / 784
+    return base * float(width) ** WIDTH_EXPONENT
 
 
 def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
@@ -108,7 +113,8 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
     inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
     train_s = seen * (1 + inner / 2) / images_per_s
     attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
-    return (train_s + attack_s) * arch_cost(trial.arch.name, IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28)))
+    shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
+    return (train_s + attack_s) * arch_cost(trial.arch.name, shape, trial.arch.options.get("width", 1.0))
 
 
 def plan_lines(spec: SweepSpec, trials: list[TrialConfig], done: set[str], cluster_gpus: Optional[float],

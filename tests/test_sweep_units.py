@@ -54,6 +54,19 @@ def test_plan_counts_and_cost(tmp_path):
     assert big > small > 0
 
 
+def test_cost_follows_the_architecture_and_its_width(tmp_path):
+    from raysweep.plan import ARCH_COST, WIDTH_EXPONENT, arch_cost
+
+    assert arch_cost("resnet13", (1, 28, 28)) == ARCH_COST[("resnet13", "28x28x1")]
+    assert arch_cost("resnet13", (1, 28, 28), 0.25) == pytest.approx(ARCH_COST[("resnet13", "28x28x1")] * 0.25 ** WIDTH_EXPONENT)
+    raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [100], "seed": [1], "arch": [
+        "cnn", "resnet13", {"name": "resnet13", "width": 0.25}]})
+    spec = parse_spec(raw)
+    cnn, wide, narrow = (estimate_seconds(spec, t) for t in expand(spec))
+    assert wide / cnn == pytest.approx(ARCH_COST[("resnet13", "28x28x1")])
+    assert 1 < narrow / cnn < wide / cnn / 8  # a quarter of the width: well under a tenth of the cost
+
+
 def test_progress_line_counts_and_eta():
     from raysweep.tune.progress import Counts, ProgressLine, format_line
 
