@@ -74,6 +74,12 @@ def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[
 # the per-trial overhead. No GPU figure: none was measured (no GPU lent), so GPU runs use the
 # CPU figure and their estimate is labelled "not measured" only by this comment.
 CALIBRATION_IMAGES_PER_S = {"cpu": 4400.0}
+# One inner attack iteration of adversarial training per training image, in training images: the
+# attack runs on half the batch, input gradient only, on the folded eval-mode copy (fast_model).
+# Measured from train_time_s of the issue 17 ablation (sweeps/fonts-fig7-ablation.yaml, CNN,
+# 10 and 40 iterations, N 250-16,000): (adversarial / normal - 1) / iterations = 0.25-0.49, median
+# 0.35 (it was 0.5, "half the batch", which overestimated a 40-iteration trial by about 1.4x).
+INNER_ITERATION_COST = 0.35
 
 # Training cost of one image relative to the paper's CNN on 28x28x1 images, one CPU thread,
 # measured by benchmarks/bench_cost_model.py (keys: architecture, H x W x C). An architecture or
@@ -106,12 +112,13 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
                      images_per_s: float = CALIBRATION_IMAGES_PER_S["cpu"]) -> float:
     """A rough run time of one trial: training images seen, scaled by the strategy's inner attack.
 
-    images_per_s: CALIBRATION_IMAGES_PER_S (measured on CPU); adversarial strategies run a
-    40-iteration attack on half of every batch (about 20x the forward/backward work).
+    images_per_s: CALIBRATION_IMAGES_PER_S (measured on CPU); adversarial strategies run their
+    inner attack on half of every batch, each iteration costing INNER_ITERATION_COST training images
+    per training image (40 iterations: about 15x normal training).
     """
     seen = trial.n * spec.train.epochs
     inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
-    train_s = seen * (1 + inner / 2) / images_per_s
+    train_s = seen * (1 + inner * INNER_ITERATION_COST) / images_per_s
     attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
     shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
     return (train_s + attack_s) * arch_cost(trial.arch.name, shape, trial.arch.options.get("width", 1.0))
