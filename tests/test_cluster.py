@@ -1,7 +1,8 @@
 """cluster.yaml passes Ray's own launcher validation (no cloud calls), and a two-node local cluster
 (`ray start --head` and `ray start --address` as separate processes) runs a tiny sweep from a
-driver joined with --address. `ray job submit --working-dir` is tested on the token cluster
-cluster.yaml starts (tests/test_cluster_auth.py: one cluster start there covers both)."""
+driver joined with --address and one submitted with `ray job submit --working-dir`. Both run on
+the token cluster cluster.yaml starts (tests/test_cluster_auth.py), so one cluster start covers
+them; this file holds the cluster helpers and the cluster.yaml checks."""
 from __future__ import annotations
 
 import contextlib
@@ -226,30 +227,27 @@ def submit_sweep(dashboard: str, work: Path, env: dict, auth: str, wait_s: float
 
 
 def _job_dir(tmp_path: Path) -> Path:
-    """What a job needs: the spec and the plugin (the job's working directory)."""
+    """What a job needs: the spec and the plugin (the job's working directory). A second spec,
+    `driver.yaml`, writes to out-driver/: the same sweep for a driver joined with --address."""
     work = tmp_path / "job"
     work.mkdir()
     shutil.copy(TESTS / "sweep_fixtures.py", work)
-    spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), grid={"n": [50], "seed": [1, 2, 3], "arch": ["cnn"]},
-                                   strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.25}}])
-    (work / "spec.yaml").write_text(yaml.safe_dump(spec))
+    for name, out in (("spec.yaml", "out"), ("driver.yaml", "out-driver")):
+        spec = sweep_fixtures.tiny_spec(str(tmp_path / out), grid={"n": [50], "seed": [1, 2, 3], "arch": ["cnn"]},
+                                       strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.25}}])
+        (work / name).write_text(yaml.safe_dump(spec))
     return work
 
 
-def _check_rows(tmp_path: Path) -> None:
-    trials = pd.read_parquet(tmp_path / "out" / "tiny" / "tables" / "trials")
+def run_driver(work: Path, address: str, env: dict) -> None:
+    """A driver joins the cluster with --address (driver.yaml); its trials land on the GPU worker."""
+    run = subprocess.run([sys.executable, "-m", "raysweep.cli", "sweep", "driver.yaml", "--address", address],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "3 ok, 0 failed" in run.stderr
+
+
+def _check_rows(tmp_path: Path, out: str = "out") -> None:
+    trials = pd.read_parquet(tmp_path / out / "tiny" / "tables" / "trials")
     assert len(trials) == 3 and (trials["status"] == "ok").all()
     assert set(trials["gpu_ids"]) == {"0"}  # ran on the worker node, the only one with a GPU
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-def test_two_node_cluster_runs_sweep(tmp_path):
-    """A driver joins a two-node cluster with --address and its trials land on the GPU worker."""
-    work = _job_dir(tmp_path)
-    with two_node_cluster(tmp_path, work, dashboard=False) as (address, _, env):
-        run = subprocess.run([sys.executable, "-m", "raysweep.cli", "sweep", "spec.yaml", "--address", address],
-                             cwd=work, env=env, capture_output=True, text=True, timeout=240)
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert "3 ok, 0 failed" in run.stderr
-    _check_rows(tmp_path)

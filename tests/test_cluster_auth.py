@@ -1,7 +1,7 @@
 """Token authentication on a real two-node cluster (`ray start --head` and `ray start --address`
 as separate processes, the way cluster.yaml starts them with RAY_AUTH_MODE=token): clients
-without the cluster's token are refused by the GCS and by the job server, and `ray job submit`
-with it runs a tiny sweep. Every Ray process here gets a temporary HOME whose .ray/auth_token
+without the cluster's token are refused by the GCS and by the job server, and with it both
+`ray job submit` and a driver joined with --address run a tiny sweep on the GPU worker. Every Ray process here gets a temporary HOME whose .ray/auth_token
 is generated for the test, so the user's own token is neither read nor written."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
-from test_cluster import BIN, _check_rows, _job_dir, submit_sweep, two_node_cluster  # noqa: E402
+from test_cluster import BIN, _check_rows, _job_dir, run_driver, submit_sweep, two_node_cluster  # noqa: E402
 
 CONNECT = "import ray; ray.init(address={address!r}, log_to_driver=False); print('CONNECTED')"
 # What Ray says when the GCS turns a client away (C++ client log) or when the client has no token.
@@ -41,7 +41,7 @@ def _stranger(env: dict, tmp_path: Path, **extra: str) -> dict:
 
 @pytest.mark.ray
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(330)
 def test_token_cluster_refuses_clients_without_the_token_and_runs_a_submitted_sweep(tmp_path):
     from ray._private.utils import get_dashboard_dependency_error
 
@@ -70,5 +70,7 @@ def test_token_cluster_refuses_clients_without_the_token_and_runs_a_submitted_sw
             listing.stdout[-1500:] + listing.stderr[-1500:]
         submit = submit_sweep(dashboard, work, env, auth="token")
         assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
+        run_driver(work, address, env)  # a driver with the token joins with --address
     _check_rows(tmp_path)
+    _check_rows(tmp_path, "out-driver")
     assert (home / ".ray" / "auth_token").read_text().strip() == token  # the test's token, untouched

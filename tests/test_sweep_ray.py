@@ -105,8 +105,14 @@ def _make_checkpoints_stale(sweep_dir: Path, with_rows: set[str]) -> None:
             checkpoints[-1].rename(trial / f"checkpoint_{index + 5:06d}")
 
 
-@pytest.mark.parametrize("damage,pack", [(_make_checkpoints_stale, "none"), (_make_state_unreadable, "none"),
-                                         (_make_checkpoints_stale, "seeds")], ids=["stale", "unreadable", "stale-packed"])
+def _make_both(sweep_dir: Path, with_rows: set[str]) -> None:
+    """Both kinds of damage at once: each repair must hold while the other is needed too."""
+    _make_state_unreadable(sweep_dir, with_rows)
+    _make_checkpoints_stale(sweep_dir, with_rows)
+
+
+@pytest.mark.parametrize("damage,pack", [(_make_both, "none"), (_make_checkpoints_stale, "seeds")],
+                         ids=["stale-and-unreadable", "stale-packed"])
 def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage, pack):
     """Kill the driver (a subprocess on the shared cluster) after its first row, leave its Tune
     state damaged the way a kill can; the re-run finishes the rest and every trial has exactly
