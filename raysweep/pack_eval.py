@@ -21,32 +21,31 @@ from raysweep.trial import TrialOutput, attacked_rows, build_attack, evaluate_tr
 
 
 def fused_attack_keys(cfg: TrialConfig) -> list[str]:
-    """The attacks of cfg's evaluation that run fused: image-space Adam-PGD without a manifold."""
-    from raysweep.attacks.pgd import PGDAttack
+    """The attacks of cfg's evaluation that run fused (raysweep.training.packed_attack.has_packed_form)."""
+    from raysweep.training.packed_attack import has_packed_form
 
-    attacks = {a.key: build_attack(a) for a in cfg.evaluate.attacks}
-    return [key for key, attack in attacks.items() if type(attack) is PGDAttack and attack.needs is None]
+    return [a.key for a in cfg.evaluate.attacks if has_packed_form(build_attack(a))]
 
 
 def evaluate_pack(members: Sequence[TrialConfig], models: Sequence[torch.nn.Module], stats: Sequence[dict[str, Any]],
                   ds: Dataset, manifolds: dict[str, Any], device: torch.device) -> list[TrialOutput]:
     """One TrialOutput per member (members of one cell: one evaluation spec)."""
     from raysweep.training.packed import evaluate_packed
-    from raysweep.training.packed_attack import attack_packed
+    from raysweep.training.packed_attack import attack_packed, has_packed_form
 
     start = time.perf_counter()
     ev = members[0].evaluate
     test = ds.test if ev.test_samples is None else ds.test.subset(torch.arange(min(ev.test_samples, len(ds.test))))
     errors = evaluate_packed(models, test, device, fused=True)
+    for model in models:
+        model.eval()
     results: list[dict[str, Any]] = [{} for _ in members]
-    fused = set(fused_attack_keys(members[0]))
     for a in ev.attacks:
-        if a.key not in fused:
-            continue
+        attack = build_attack(a)
+        if not has_packed_form(attack):
+            continue  # evaluate_trial runs it per member
         batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
-        for model in models:
-            model.eval()
-        per_model = attack_packed(build_attack(a), models, batch, [m.seed for m in members], fused=True,
+        per_model = attack_packed(attack, models, batch, [m.seed for m in members], fused=True,
                                   keep_images=bool(ev.distances_of(a)))
         for r, res in zip(results, per_model):
             r[a.key] = res

@@ -8,9 +8,10 @@ Two ways, with the same rows per model:
 - fused: the members train as one PackedModel (`train_packed(fused=True)`); test error and the
   image-space attacks run on the pack too (raysweep.pack_eval), the rest per member. Used on CUDA
   for strategies with a fused form (normal and regular adversarial training,
-  raysweep.training.packed_strategy), where one small model's step is launch-bound. The checkpoint is the whole pack's (tagged with the member
-  ids). If a fused pack raises a UserError (a member diverged), the members rerun sequentially,
-  so only the member that diverges fails, as it would alone.
+  raysweep.training.packed_strategy), where one small model's step is launch-bound. The
+  checkpoint is the whole pack's (tagged with the member ids). If a fused pack raises a
+  UserError (a member diverged), the members rerun sequentially, so only the member that
+  diverges fails, as it would alone.
 Every member's result goes to `hooks.on_done` as soon as it exists, so a pack killed after its
 first member keeps that member's rows.
 """

@@ -1,6 +1,6 @@
 """Fused adversarial training of a pack (issue 16, item 2): each model's examples are crafted
 against that model from its own random stream, and the pack trains every model as it trains
-alone. The fused (vmap) path is the GPU path, forced here on CPU."""
+alone. The fused (vmap) path is the GPU path, forced here on CPU (one torch thread: tests/conftest.py)."""
 from __future__ import annotations
 
 import math
@@ -33,14 +33,6 @@ def _adversarial(seed: int, name: str = "adversarial", **params):
     # the trial's strategy generator (raysweep.trial: seed + 1, on the CPU)
     ctx = StrategyContext(generator=torch.Generator().manual_seed(seed + 1))
     return STRATEGIES.build(name, ctx=ctx, iterations=5, **params)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _trained(n: int = 120) -> list[torch.nn.Module]:

@@ -82,13 +82,15 @@ def attack_packed(attack: PGDAttack, models: Sequence[nn.Module], batch: Batch, 
     gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
     if not fused:
         return [attack(m, batch, generator=g, keep_images=keep_images) for m, g in zip(models, gens)]
-    check_fusable(attack)
+    if not has_packed_form(attack):
+        raise UserError(f"attack {attack.name!r} has no fused packed form; run it with fused=False")
     return attack_pack(attack, PackedModel(models), [batch] * len(models), gens, keep_images)
 
 
-def check_fusable(attack: Any) -> None:
-    if type(attack) is not PGDAttack:
-        raise UserError(f"attack {attack.name!r} has no fused packed form; run it with fused=False")
+def has_packed_form(attack: Any) -> bool:
+    """The one rule for which attacks run on a pack: image-space Adam-PGD (L-inf, L2, and the
+    random-noise baselines, PGD with 0 iterations) that needs no manifold or source model."""
+    return type(attack) is PGDAttack and attack.needs is None
 
 
 def attack_pack(attack: PGDAttack, pack: PackedModel, batches: Sequence[Batch],

@@ -20,10 +20,9 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from raysweep.attacks.pgd import PGDAttack
 from raysweep.data.batch import Batch
 from raysweep.models.packed import PackedModel
-from raysweep.training.packed_attack import attack_pack, examples_pack
+from raysweep.training.packed_attack import attack_pack, examples_pack, has_packed_form
 from raysweep.training.strategies._craft import AttackCraft, all_kept
 from raysweep.training.strategies._mix import MixedStrategy, eval_mode, split
 from raysweep.training.strategies.normal import NormalTraining
@@ -52,7 +51,7 @@ def _normal(pack: PackedModel, batches: Sequence[Batch]) -> tuple[torch.Tensor, 
 def _image_attack_craft(strategy: Strategy) -> Optional[AttackCraft]:
     """The strategy's craft if it is an image-space PGD that keeps every row, else None."""
     craft = getattr(strategy, "craft", None) if isinstance(strategy, MixedStrategy) else None
-    if not isinstance(craft, AttackCraft) or type(craft.attack) is not PGDAttack:
+    if not isinstance(craft, AttackCraft) or not has_packed_form(craft.attack):
         return None
     return craft if craft.manifold is None and craft.keep is all_kept else None
 
