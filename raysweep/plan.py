@@ -90,6 +90,13 @@ ARCH_COST: dict[tuple[str, str], float] = {
     ("cnn", "28x28x1"): 1.0, ("cnn", "56x48x3"): 4.6, ("mlp", "28x28x1"): 0.25, ("mlp", "56x48x3"): 2.1,
     ("resnet13", "28x28x1"): 187.0, ("resnet13", "56x48x3"): 977.0, ("vgg", "28x28x1"): 25.0, ("vgg", "56x48x3"): 133.0,
 }
+# Test-split sizes of the built-in data sets when the spec does not set one (FONTS: 16 per
+# (font, letter), the bundled fonts are about 23; EMNIST letters, Fashion-MNIST and CelebA as read).
+TEST_IMAGES = {"emnist": 20800, "fmnist": 10000, "celeba": 19962}
+BUNDLED_FONTS = 23
+# A forward pass (test error) costs about a third of a training step (forward + backward).
+FORWARD_COST = 1 / 3
+
 # Image shapes (C, H, W) of the built-in data sets that are not 28x28x1 (Sec. 3.1: CelebA 56x48).
 IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {"celeba": (3, 56, 48)}
 
@@ -108,18 +115,35 @@ def arch_cost(arch: str, shape: tuple[int, int, int], width: float = 1.0) -> flo
     return base * float(width) ** WIDTH_EXPONENT
 
 
+def test_images(spec: SweepSpec) -> int:
+    """Images the final test error scores: evaluate.test_samples, else the test split's size."""
+    opts = spec.dataset.options
+    if spec.dataset.name == "fonts":
+        size = opts.get("test_size") or 16 * 10 * (opts.get("max_fonts") or BUNDLED_FONTS)
+    else:
+        size = opts.get("test_size") or TEST_IMAGES.get(spec.dataset.name, 10000)
+    return min(int(size), spec.evaluate.test_samples or int(size))
+
+
 def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
                      images_per_s: float = CALIBRATION_IMAGES_PER_S["cpu"]) -> float:
     """A rough run time of one trial: training images seen, scaled by the strategy's inner attack.
 
     images_per_s: CALIBRATION_IMAGES_PER_S (measured on CPU); adversarial strategies run their
     inner attack on half of every batch, each iteration costing INNER_ITERATION_COST training images
-    per training image (40 iterations: about 15x normal training).
+    per training image (40 iterations: about 15x normal training). Evaluation adds the attacks
+    (each iteration one training image per sample) and, at FORWARD_COST, the final test error over
+    test_images(spec) and the learning curve's EPOCH_TEST_SAMPLES per epoch: with a wide model
+    on FONTS-1000's 160,000 test images that is minutes (measured: 120-190 s, ResNet-13 at 0.25).
     """
+    from raysweep.training.epoch_log import EPOCH_TEST_SAMPLES
+
     seen = trial.n * spec.train.epochs
     inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
     train_s = seen * (1 + inner * INNER_ITERATION_COST) / images_per_s
     attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
+    scored = test_images(spec) + spec.train.epochs * EPOCH_TEST_SAMPLES
+    attack_s += scored * FORWARD_COST / images_per_s
     shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
     return (train_s + attack_s) * arch_cost(trial.arch.name, shape, trial.arch.options.get("width", 1.0))
 

@@ -67,6 +67,22 @@ def test_cost_follows_the_architecture_and_its_width(tmp_path):
     assert 1 < narrow / cnn < wide / cnn / 8  # a quarter of the width: well under a tenth of the cost
 
 
+def test_cost_counts_the_test_set_the_trial_scores(tmp_path):
+    """The final test error scores every test image (FONTS-1000: 160,000) at FORWARD_COST a
+    training image each; evaluate.test_samples caps it."""
+    from raysweep.plan import CALIBRATION_IMAGES_PER_S, FORWARD_COST, test_images
+
+    raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [100], "seed": [1], "arch": ["cnn"]})
+    big = parse_spec({**raw, "dataset": {**raw["dataset"], "options": {**raw["dataset"].get("options", {}),
+                                                                       "test_size": 160000}}})
+    capped = parse_spec({**big.model_dump(mode="json"), "evaluate": {**big.evaluate.model_dump(mode="json"),
+                                                                     "test_samples": 1000}})
+    assert test_images(big) == 160000 and test_images(capped) == 1000
+    (t_big,), (t_capped,) = expand(big), expand(capped)
+    extra = estimate_seconds(big, t_big) - estimate_seconds(capped, t_capped)
+    assert extra == pytest.approx(159000 * FORWARD_COST / CALIBRATION_IMAGES_PER_S["cpu"])
+
+
 def test_progress_line_counts_and_eta():
     from raysweep.tune.progress import Counts, ProgressLine, format_line
 

@@ -194,6 +194,9 @@ MANIFOLD_SCHEMA = pa.schema([
     ("recon_l1", pa.float64()), ("inside_bound", pa.float64()), ("mu_abs_max_median", pa.float64()),
     ("recon_acc", pa.float64()), ("clean_acc", pa.float64()), ("clamped_acc", pa.float64()), ("frechet", pa.float64()),
     ("latent_step_l2", pa.float64()), ("usable_share", pa.float64()),
+    # posterior-collapse restarts (raysweep.vaegan.collapse): trainings it took, and the kept one's
+    # reconstruction diversity on its training images (null for models trained before the check)
+    ("attempts", pa.int64()), ("diversity", pa.float64()),
     ("reference", pa.string()),  # the normally trained classifier the accuracies and features use
     ("below", pa.string()),  # comma-separated measures below their documented threshold ("" if none)
     ("schema_version", pa.int64()),

@@ -43,6 +43,7 @@ class VAEGANConfig:
     lr_decay: float = 0.9  # lr * lr_decay**epoch, per epoch
     weight_decay: float = 1e-4  # Adam's own (L2) weight decay, as the authors used it
     betas: tuple[float, float] = (0.5, 0.9)
+    restarts: int = 2  # retrainings (next seed) of a model whose posterior collapsed (raysweep.vaegan.collapse)
 
     @classmethod
     def for_dataset(cls, dataset: str, in_shape: tuple[int, int, int], klass: Optional[int] = None,

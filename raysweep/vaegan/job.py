@@ -20,12 +20,16 @@ from raysweep import storage
 from raysweep.config.schema import DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
+from raysweep.vaegan.collapse import MIN_DIVERSITY, attempt_of, attempt_seed, collapsed, reconstruction_diversity
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 
 FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
 COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
-PROGRESS = "progress.json"  # epochs done while training (the sweep's progress line, issue 17)
+PROGRESS = "progress.json"
+# Bumped when fit_job's procedure changes what a job produces (2: collapse restarts), so models
+# trained by an older procedure are not served as this one's.
+TRAINING_VERSION = 2  # epochs done while training (the sweep's progress line, issue 17)
 
 
 def digest(obj: Any, n: int = 10) -> str:
@@ -58,7 +62,8 @@ class VAEGANJob:
 
     def key(self) -> str:
         who = "all" if self.cls is None else str(self.cls)
-        rest = digest({"vaegan": self.vaegan, "seed": self.seed, "train_size": self.train_size}, 8)
+        rest = digest({"vaegan": self.vaegan, "seed": self.seed, "train_size": self.train_size,
+                       "training": TRAINING_VERSION}, 8)
         return f"{self.kind}-{who}-lam{self.lam:.4g}-{rest}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,10 +131,10 @@ def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[t
     on_epoch(epoch, metrics, state) runs after every epoch with the full training state (what a
     resume needs). keep_partial: also keep the last epoch's state in storage and resume from it,
     so an actor killed mid-training goes on where it stopped. Counts fresh starts in storage.
-    Returns the final checkpoint's location.
+    A model whose reconstructions collapsed to one image (raysweep.vaegan.collapse) is retrained
+    with the next attempt's seed, up to cfg.restarts times; the checkpoint's metrics record the
+    attempts, the seed used and the reconstruction diversity. Returns the final checkpoint's location.
     """
-    from raysweep.vaegan.train import train_vaegan
-
     device = device or default_device()
     ds, images = load_job_data(job)
     cfg = vaegan_config(job, ds.image_shape)
@@ -139,21 +144,41 @@ def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[t
         state = None if saved is None else saved[0]
     if state is None:
         _bump_counter(where, job)
+    # A resumed state names the attempt it belongs to by its seed (older states: attempt 0).
+    attempt = 0 if state is None else attempt_of(job.seed, state.get("seed", job.seed))
+    while True:
+        seed = attempt_seed(job.seed, attempt)
+        model, metrics = _train_attempt(job, where, images, cfg, seed, device, state, on_epoch, keep_partial)
+        diversity = reconstruction_diversity(model, images, seed=job.seed)
+        if not collapsed(diversity) or attempt >= cfg.restarts:
+            break
+        print(f"raysweep: VAE-GAN {job.key()} collapsed (reconstruction diversity {diversity:.3f} < "
+              f"{MIN_DIVERSITY}); retraining with seed {attempt_seed(job.seed, attempt + 1)} "
+              f"(attempt {attempt + 2} of {cfg.restarts + 1})", flush=True)
+        attempt, state = attempt + 1, None
+    metrics = {**metrics, "attempts": float(attempt + 1), "diversity": diversity, "seed_used": float(seed)}
+    return save_checkpoint(job_dir(where, job) / FINAL, model, cfg, data_hash=ds.data_hash, metrics=metrics)
+
+
+def _train_attempt(job: VAEGANJob, where, images, cfg: VAEGANConfig, seed: int, device, state,
+                   on_epoch: Optional[EpochHook], keep_partial: bool):
+    """One training run of the job with `seed` (resuming `state`), progress and partial states
+    written per epoch; the states carry the seed, so a resume continues the same attempt."""
+    from raysweep.vaegan.train import train_vaegan
 
     started = time.time()
+    start = 0 if state is None else int(state["next_epoch"])
 
     def hook(epoch: int, metrics: dict[str, float], st: dict[str, Any]) -> None:
+        st = {**st, "seed": seed}
         if keep_partial:
-            save_training_state(partial, st, cfg, job.seed)
+            save_training_state(job_dir(where, job) / PARTIAL, st, cfg, seed)
         write_progress(where, job, epoch + 1, cfg.epochs, (time.time() - started) / (epoch + 1 - start))
         if on_epoch is not None:
             on_epoch(epoch, metrics, st)
 
-    start = 0 if state is None else int(state["next_epoch"])
     write_progress(where, job, start, cfg.epochs, None)
-    model, metrics = train_vaegan(images, cfg, seed=job.seed, device=device, on_epoch=hook,
-                                  start_epoch=start, state=state)
-    return save_checkpoint(job_dir(where, job) / FINAL, model, cfg, data_hash=ds.data_hash, metrics=metrics)
+    return train_vaegan(images, cfg, seed=seed, device=device, on_epoch=hook, start_epoch=start, state=state)
 
 
 def write_progress(where: str | storage.Location, job: VAEGANJob, done: int, epochs: int,

@@ -111,10 +111,11 @@ def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> 
     row = class_manifold_quality(model.to(device), x.to(device), y.to(device), classifier.to(device))
     row.update({"kind": job.kind, "class": -1 if job.cls is None else int(job.cls), "job_key": job.key(),
                 "lam": float(record.lam), "width": float(record.cfg.width), "epochs": int(record.cfg.epochs),
+                "attempts": int(record.metrics.get("attempts", 1)), "diversity": record.metrics.get("diversity"),
                 "reference": ref, "below": ",".join(verdict(row))})
     storage.atomic_write_bytes(at, json.dumps(row, sort_keys=True).encode())
     return row
 
 
 QUALITY = "quality.json"
-QUALITY_VERSION = 2  # bumped when the measures change, so cached rows are remeasured
+QUALITY_VERSION = 3  # bumped when the measures change, so cached rows are remeasured
