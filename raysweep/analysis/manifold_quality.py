@@ -15,7 +15,7 @@ from raysweep.results import reader
 from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS
 
 COLUMNS = ("kind", "class", "recon_l1", "inside_bound", "recon_acc", "clamped_acc", "clean_acc", "usable_share", "frechet",
-           "latent_step_l2", "lam", "width", "epochs")
+           "latent_step_l2", "diversity", "attempts", "lam", "width", "epochs")
 
 
 def read_manifolds(root: str) -> pd.DataFrame:
@@ -49,7 +49,8 @@ def section(tables: L.Tables) -> list[str]:
               "reconstructions, on the clamped codes' images the attack starts from, and on the images; the "
               "usable share of attacked samples, the Frechet "
               "distance of prior samples in that classifier's features, and the image-space L2 of a "
-              "latent eta step.", "",
+              "latent eta step; the reconstruction diversity on training images and the trainings it took "
+              "(a collapsed model, diversity < 0.25, is retrained with the next seed: raysweep/vaegan/collapse.py).", "",
               "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for _, r in df.sort_values(["kind", "class"]).iterrows():
         cells = [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in COLUMNS if c in r]
