@@ -80,6 +80,13 @@ CALIBRATION_IMAGES_PER_S = {"cpu": 4400.0}
 # 10 and 40 iterations, N 250-16,000): (adversarial / normal - 1) / iterations = 0.25-0.49, median
 # 0.35 (it was 0.5, "half the batch", which overestimated a 40-iteration trial by about 1.4x).
 INNER_ITERATION_COST = 0.35
+# Inner iterations on a manifold also decode (and backpropagate through) it, per training image,
+# by the manifold the strategy needs. Measured from train_time_s (issue 17 medium runs, CNN, 40
+# iterations, N 250 and 1,000): the true manifold (FONTS' renderer) 0.72-0.78; a class VAE-GAN
+# at the paper's width 6.6-7.5, and at width 0.25 (the demo, 10 iterations) 1.15, so a VAE-GAN's
+# cost scales as width ** VAEGAN_WIDTH_EXPONENT (log(7.1 / 1.15) / log(4) = 1.3).
+MANIFOLD_ITERATION_COST = {"true": 0.75, "class": 7.1, "data": 7.1}
+VAEGAN_WIDTH_EXPONENT = 1.3
 
 # Training cost of one image relative to the paper's CNN on 28x28x1 images, one CPU thread,
 # measured by benchmarks/bench_cost_model.py (keys: architecture, H x W x C). An architecture or
@@ -115,6 +122,21 @@ def arch_cost(arch: str, shape: tuple[int, int, int], width: float = 1.0) -> flo
     return base * float(width) ** WIDTH_EXPONENT
 
 
+def inner_iteration_cost(spec: SweepSpec, trial: TrialConfig) -> float:
+    """Training images one inner iteration of the trial's strategy costs per training image."""
+    from raysweep import catalog
+    from raysweep.training.strategy import STRATEGIES
+
+    catalog.load()  # every strategy registered (a no-op after the first call)
+    need = STRATEGIES.get(trial.strategy.name).needs_for(trial.strategy.params)
+    if need not in MANIFOLD_ITERATION_COST:
+        return INNER_ITERATION_COST
+    cost = MANIFOLD_ITERATION_COST[need]
+    if need in ("class", "data"):
+        cost *= float(spec.manifolds.options.vaegan.get("width", 1.0)) ** VAEGAN_WIDTH_EXPONENT
+    return cost
+
+
 def test_images(spec: SweepSpec) -> int:
     """Images the final test error scores: evaluate.test_samples, else the test split's size."""
     opts = spec.dataset.options
@@ -140,7 +162,7 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
 
     seen = trial.n * spec.train.epochs
     inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
-    train_s = seen * (1 + inner * INNER_ITERATION_COST) / images_per_s
+    train_s = seen * (1 + inner * inner_iteration_cost(spec, trial)) / images_per_s
     attack_s = sum(a.samples * a.restarts * a.params.get("iterations", 40) for a in spec.evaluate.attacks) / images_per_s
     scored = test_images(spec) + spec.train.epochs * EPOCH_TEST_SAMPLES
     attack_s += scored * FORWARD_COST / images_per_s

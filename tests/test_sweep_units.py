@@ -83,6 +83,24 @@ def test_cost_counts_the_test_set_the_trial_scores(tmp_path):
     assert extra == pytest.approx(159000 * FORWARD_COST / CALIBRATION_IMAGES_PER_S["cpu"])
 
 
+@pytest.mark.parametrize("width", [1.0, 0.25])
+def test_cost_counts_the_manifold_an_inner_iteration_decodes(tmp_path, width):
+    """Inner iterations through the true manifold and a class VAE-GAN (at its width) cost what
+    was measured, against the image-space attack's INNER_ITERATION_COST."""
+    from raysweep.plan import (INNER_ITERATION_COST, MANIFOLD_ITERATION_COST, VAEGAN_WIDTH_EXPONENT,
+                               inner_iteration_cost)
+
+    raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [100], "seed": [1], "arch": ["cnn"]})
+    raw["strategies"] = [{"name": s, "params": {"iterations": 10}}
+                         for s in ("adversarial", "onmanifold_true", "onmanifold_class")]
+    raw["manifolds"] = {"options": {"vaegan": {"width": width}}}
+    spec = parse_spec(raw)
+    adv, true, cls = (inner_iteration_cost(spec, t) for t in expand(spec))
+    assert adv == INNER_ITERATION_COST and true == MANIFOLD_ITERATION_COST["true"]
+    assert cls == pytest.approx(MANIFOLD_ITERATION_COST["class"] * width ** VAEGAN_WIDTH_EXPONENT)
+    assert adv < true < cls
+
+
 def test_progress_line_counts_and_eta():
     from raysweep.tune.progress import Counts, ProgressLine, format_line
 
