@@ -55,3 +55,23 @@ def test_collapsed_decoder_is_flagged_and_faithful_one_passes():
     assert good["inside_bound"] == 1.0 and good["recon_acc"] == 1.0 and good["usable_share"] == 1.0
     assert good["recon_l1"] < 1e-6 and good["latent_step_l2"] > 0 and verdict(good) == []
     assert set(QUALITY_THRESHOLDS) <= set(good)
+
+
+def test_report_rows_stay_aligned_when_a_table_lacks_newer_columns(monkeypatch):
+    """A manifolds table written before `diversity` and `attempts` existed shows n/a in those
+    cells instead of shifting the rest of the row under the wrong headers."""
+    import pandas as pd
+
+    from raysweep.analysis import manifold_quality as mq
+
+    old = pd.DataFrame([{"kind": "class", "class": 0, "recon_l1": 0.05, "inside_bound": 0.3, "recon_acc": 0.7,
+                         "clamped_acc": 0.7, "clean_acc": 0.9, "usable_share": 0.78, "frechet": 60.0,
+                         "latent_step_l2": 1.2, "lam": 3.0, "width": 1.0, "epochs": 10, "below": "recon_acc"}])
+    monkeypatch.setattr(mq, "read_manifolds", lambda root: old)
+    monkeypatch.setattr(mq, "learned_users", lambda trials: ["onmanifold_class"])
+    lines = mq.section(type("T", (), {"root": "", "trials": None})())
+    header = next(line for line in lines if line.startswith("| kind"))
+    row = next(line for line in lines if line.startswith("| class"))
+    assert row.count("|") == header.count("|")
+    cells = dict(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | ")))
+    assert cells["diversity"] == "n/a" and cells["attempts"] == "n/a" and cells["epochs"] == "10"

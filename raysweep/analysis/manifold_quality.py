@@ -32,7 +32,7 @@ def learned_users(trials: pd.DataFrame) -> list[str]:
     names = L.attack_names(trials)
     used = [k for k, n in names.items() if n in ATTACKS and ATTACKS.get(n).needs in ("class", "data")]
     used += [s for s in L.strategies_in(trials) if s in STRATEGIES and STRATEGIES.get(s).needs in ("class", "data")]
-    return used
+    return list(dict.fromkeys(used))  # an attack and a strategy may share a name
 
 
 def section(tables: L.Tables) -> list[str]:
@@ -53,7 +53,9 @@ def section(tables: L.Tables) -> list[str]:
               "(a collapsed model, diversity < 0.25, is retrained with the next seed: raysweep/vaegan/collapse.py).", "",
               "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for _, r in df.sort_values(["kind", "class"]).iterrows():
-        cells = [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in COLUMNS if c in r]
+        # a table written before a column existed has no such cell: n/a keeps the row aligned
+        cells = ["n/a" if c not in r or pd.isna(r[c]) else f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c])
+                 for c in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Documented quality (raysweep/vaegan/manifold_quality.py): "
               + ", ".join(f"`{k}` >= {v:g}" for k, v in QUALITY_THRESHOLDS.items()), ""]
