@@ -97,8 +97,9 @@ ARCH_COST: dict[tuple[str, str], float] = {
     ("cnn", "28x28x1"): 1.0, ("cnn", "56x48x3"): 4.6, ("mlp", "28x28x1"): 0.25, ("mlp", "56x48x3"): 2.1,
     ("resnet13", "28x28x1"): 187.0, ("resnet13", "56x48x3"): 977.0, ("vgg", "28x28x1"): 25.0, ("vgg", "56x48x3"): 133.0,
 }
-# Test-split sizes of the built-in data sets when the spec does not set one (FONTS: 16 per
-# (font, letter), the bundled fonts are about 23; EMNIST letters, Fashion-MNIST and CelebA as read).
+# Test-split sizes of the built-in data sets when the spec does not set one (FONTS: the data set's
+# own TEST_PER_GLYPH per (font, letter), the bundled fonts are about 23; EMNIST letters,
+# Fashion-MNIST and CelebA as read).
 TEST_IMAGES = {"emnist": 20800, "fmnist": 10000, "celeba": 19962}
 BUNDLED_FONTS = 23
 # A forward pass (test error) costs about a third of a training step (forward + backward).
@@ -139,9 +140,12 @@ def inner_iteration_cost(spec: SweepSpec, trial: TrialConfig) -> float:
 
 def test_images(spec: SweepSpec) -> int:
     """Images the final test error scores: evaluate.test_samples, else the test split's size."""
+    from raysweep.data.fonts import LETTERS
+    from raysweep.data.fonts_dataset import TEST_PER_GLYPH
+
     opts = spec.dataset.options
     if spec.dataset.name == "fonts":
-        size = opts.get("test_size") or 16 * 10 * (opts.get("max_fonts") or BUNDLED_FONTS)
+        size = opts.get("test_size") or TEST_PER_GLYPH * len(LETTERS) * (opts.get("max_fonts") or BUNDLED_FONTS)
     else:
         size = opts.get("test_size") or TEST_IMAGES.get(spec.dataset.name, 10000)
     return min(int(size), spec.evaluate.test_samples or int(size))

@@ -26,10 +26,10 @@ from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
 COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
-PROGRESS = "progress.json"
+PROGRESS = "progress.json"  # epochs done while training (the sweep's progress line, issue 17)
 # Bumped when fit_job's procedure changes what a job produces (2: collapse restarts), so models
 # trained by an older procedure are not served as this one's.
-TRAINING_VERSION = 2  # epochs done while training (the sweep's progress line, issue 17)
+TRAINING_VERSION = 2
 
 
 def digest(obj: Any, n: int = 10) -> str:
@@ -148,7 +148,8 @@ def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[t
     attempt = 0 if state is None else attempt_of(job.seed, state.get("seed", job.seed))
     while True:
         seed = attempt_seed(job.seed, attempt)
-        model, metrics = _train_attempt(job, where, images, cfg, seed, device, state, on_epoch, keep_partial)
+        model, metrics = _train_attempt(job, where, images, cfg, seed, device, state, on_epoch,
+                                        partial if keep_partial else None)
         diversity = reconstruction_diversity(model, images, seed=job.seed)
         if not collapsed(diversity) or attempt >= cfg.restarts:
             break
@@ -161,9 +162,10 @@ def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[t
 
 
 def _train_attempt(job: VAEGANJob, where, images, cfg: VAEGANConfig, seed: int, device, state,
-                   on_epoch: Optional[EpochHook], keep_partial: bool):
-    """One training run of the job with `seed` (resuming `state`), progress and partial states
-    written per epoch; the states carry the seed, so a resume continues the same attempt."""
+                   on_epoch: Optional[EpochHook], partial: Optional[storage.Location]):
+    """One training run of the job with `seed` (resuming `state`), progress and (to `partial`, if
+    given) partial states written per epoch; the states carry the seed, so a resume continues the
+    same attempt."""
     from raysweep.vaegan.train import train_vaegan
 
     started = time.time()
@@ -171,8 +173,8 @@ def _train_attempt(job: VAEGANJob, where, images, cfg: VAEGANConfig, seed: int, 
 
     def hook(epoch: int, metrics: dict[str, float], st: dict[str, Any]) -> None:
         st = {**st, "seed": seed}
-        if keep_partial:
-            save_training_state(job_dir(where, job) / PARTIAL, st, cfg, seed)
+        if partial is not None:
+            save_training_state(partial, st, cfg, seed)
         write_progress(where, job, epoch + 1, cfg.epochs, (time.time() - started) / (epoch + 1 - start))
         if on_epoch is not None:
             on_epoch(epoch, metrics, st)
