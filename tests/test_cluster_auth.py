@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -57,20 +58,28 @@ def test_token_cluster_refuses_clients_without_the_token_and_runs_a_submitted_sw
             "token mode, no token": _stranger(env, tmp_path, RAY_AUTH_MODE="token"),
             "a wrong token": _stranger(env, tmp_path, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * len(token)),
         }
-        for who, stranger_env in strangers.items():
-            run = subprocess.run([sys.executable, "-c", CONNECT.format(address=address)], env=stranger_env,
-                                 capture_output=True, text=True, timeout=90)
-            assert run.returncode != 0 and "CONNECTED" not in run.stdout, f"{who}: connected"
-            assert any(r in run.stderr for r in REFUSED), f"{who}: {run.stderr[-1500:]}"
-        # the job server (dashboard HTTP) checks the token too
-        listing = subprocess.run([str(BIN / "ray"), "job", "list", "--address", dashboard],
-                                 env=strangers["auth off, no token"], capture_output=True, text=True, timeout=90)
-        assert listing.returncode != 0, listing.stdout[-1500:]
-        assert "401" in listing.stdout + listing.stderr or "nauthorized" in listing.stdout + listing.stderr, \
-            listing.stdout[-1500:] + listing.stderr[-1500:]
-        submit = submit_sweep(dashboard, work, env, auth="token")
-        assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
-        run_driver(work, address, env)  # a driver with the token joins with --address
+        # Every check is a separate client process that mostly waits (imports, connect retries),
+        # so they run side by side: the test's time is the cluster's, not the sum of its clients.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            runs = {who: pool.submit(subprocess.run, [sys.executable, "-c", CONNECT.format(address=address)],
+                                     env=stranger_env, capture_output=True, text=True, timeout=90)
+                    for who, stranger_env in strangers.items()}
+            # the job server (dashboard HTTP) checks the token too
+            listing = pool.submit(subprocess.run, [str(BIN / "ray"), "job", "list", "--address", dashboard],
+                                  env=strangers["auth off, no token"], capture_output=True, text=True, timeout=90)
+            for who, future in runs.items():
+                run = future.result()
+                assert run.returncode != 0 and "CONNECTED" not in run.stdout, f"{who}: connected"
+                assert any(r in run.stderr for r in REFUSED), f"{who}: {run.stderr[-1500:]}"
+            listing = listing.result()
+            assert listing.returncode != 0, listing.stdout[-1500:]
+            assert "401" in listing.stdout + listing.stderr or "nauthorized" in listing.stdout + listing.stderr, \
+                listing.stdout[-1500:] + listing.stderr[-1500:]
+            # a submitted job and a driver joined with --address, both with the token, at once
+            driver = pool.submit(run_driver, work, address, env)
+            submit = submit_sweep(dashboard, work, env, auth="token")
+            assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
+            driver.result()
     _check_rows(tmp_path)
     _check_rows(tmp_path, "out-driver")
     assert (home / ".ray" / "auth_token").read_text().strip() == token  # the test's token, untouched

@@ -27,7 +27,6 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
 
 from raysweep.errors import UserError
 
@@ -48,6 +47,8 @@ class PackedModel(nn.Module):
         if len(kinds) != 1:
             raise UserError(f"a pack holds models of one architecture, got {sorted(k.__name__ for k in kinds)}")
         device = next(models[0].parameters()).device
+        from torch.func import stack_module_state  # torch.func imports torch._dynamo: 1.3 s per process
+
         params, buffers = stack_module_state(list(models))  # name -> [K, ...]
         self.k = len(models)
         self._names = (list(params), list(buffers))
@@ -70,6 +71,7 @@ class PackedModel(nn.Module):
             raise ValueError(f"packed input must be [K={self.k}, B, ...], got {tuple(x.shape)}")
         self._template.train(self.training)  # BN: batch statistics in train mode, running ones in eval
         params, buffers = self._stacked()
+        from torch.func import functional_call, vmap
 
         def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xi: torch.Tensor) -> torch.Tensor:
             return functional_call(self._template, (p, b), (xi,))
