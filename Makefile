@@ -1,7 +1,8 @@
 # Two entry points: `make demo` and `make test`. Both create .venv with pip when it is missing.
 # (pip, not uv/poetry: pip takes torch from this machine's disk instead of downloading it.)
-# --no-compile: Python compiles the modules a run imports on first use; byte-compiling all of torch
-# and Ray up front costs set-up time that CI counts against make test's budget.
+# pip byte-compiles what it installs, and must: these machines set PYTHONDONTWRITEBYTECODE=1, so a
+# module pip leaves uncompiled is compiled again by every process that imports it (with
+#, every Ray worker recompiled torch and the suite took twice as long).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -17,8 +18,8 @@ PLUGIN := examples/raysweep-example-plugin
 
 $(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[test]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --no-deps --no-build-isolation -e $(PLUGIN)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e $(PLUGIN)
 	touch $(STAMP)
 
 demo: $(STAMP)
