@@ -1,5 +1,15 @@
 """Shared test set-up: one torch thread (2-core CI machine, several tests side by side), no
-network, and a tmp cache directory so tests never touch the user's cache."""
+network, a tmp cache directory so tests never touch the user's cache, and one home for the
+local Ray the sweep tests share.
+
+`make test` runs two pytest-xdist workers. Every test that starts Ray (in this process or in a
+subprocess: `ray start`, `raysweep sweep`, bench_sweep) carries the `ray` mark or a Ray fixture;
+those all run in one xdist group, one after another, as before, while the other worker runs the
+rest. Two Ray instances side by side would share fixed ports (the dashboard agent's) and `ray
+start`'s current-cluster file, which an address-less ray.init joins. A test without the mark gets
+RAY_ADDRESS pointing at a closed port, so one that starts Ray anyway fails instead of joining or
+disturbing another test's cluster.
+"""
 import os
 
 import pytest
@@ -8,6 +18,25 @@ import torch
 torch.set_num_threads(1)
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+RAY_FIXTURES = {"ray_local", "ray_session"}
+NO_RAY_ADDRESS = "127.0.0.1:9"  # the discard port: nothing listens there
+
+
+def uses_ray(item: pytest.Item) -> bool:
+    return item.get_closest_marker("ray") is not None or bool(RAY_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if uses_ray(item):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_unless_marked(request, monkeypatch):
+    if not uses_ray(request.node):
+        monkeypatch.setenv("RAY_ADDRESS", NO_RAY_ADDRESS)
 
 
 @pytest.fixture
@@ -18,13 +47,30 @@ def cache_dir(tmp_path, monkeypatch):
     return d
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    """A local Ray with 2 CPUs and one fake GPU (scheduling only), shared by a test module."""
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # another module's Ray: start a clean one with fake GPUs
+def start_local_ray(object_store_mb: int = 200) -> str:
+    """A local Ray with 2 CPUs and one fake GPU (scheduling only); returns its GCS address (what
+    `raysweep sweep --address` drivers of the test join). A Ray left by another module is shut
+    down first: each module starts from a clean one."""
+    import ray
+
+    if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
-             object_store_memory=200 * 1024**2, log_to_driver=False)
-    yield ray
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
+             object_store_memory=object_store_mb * 1024**2, log_to_driver=False)
+    return ray.get_runtime_context().gcs_address
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """The module's local Ray (start_local_ray); yields its GCS address."""
+    ray = pytest.importorskip("ray")
+    yield start_local_ray()
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_local(ray_session):
+    """ray_session's Ray, as the ray module (for tests that call ray.get or ray.get_actor)."""
+    import ray
+
+    return ray

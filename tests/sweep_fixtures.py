@@ -173,3 +173,12 @@ def tiny_spec(storage: str, **overrides) -> dict:
     }
     spec.update(overrides)
     return spec
+
+
+def spec_file(tmp_path, **overrides) -> str:
+    """tiny_spec written as tmp_path/spec.yaml, storage under tmp_path/out; returns its path."""
+    import yaml
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(tiny_spec(str(tmp_path / "out"), **overrides)))
+    return str(path)

@@ -37,6 +37,8 @@ EXPECTED = {
 # figures whose honest answer can be "never": compiling that is slower than eager never pays for
 # itself (CPU, and any noisy smoke run), so inf is a result there, not a broken script
 MAY_BE_INF = {"break_even_steps"}
+# scripts that start a local Ray (conftest.py runs them in the Ray group)
+STARTS_RAY = {"bench_sweep"}
 
 
 def test_every_benchmark_is_covered():
@@ -50,7 +52,7 @@ def bench_cache(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(EXPECTED))
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.ray) if s in STARTS_RAY else s for s in sorted(EXPECTED)])
 def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
     env = {**os.environ, "RAYSWEEP_CACHE": bench_cache}
     env.setdefault("RAY_AUTH_MODE", "disabled")

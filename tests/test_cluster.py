@@ -29,6 +29,9 @@ sys.path.insert(0, str(TESTS))
 
 import sweep_fixtures  # noqa: E402
 
+# `ray start` clusters and clients: the one xdist group that runs Ray (conftest.py)
+pytestmark = pytest.mark.ray
+
 
 def test_cluster_yaml_passes_ray_validation():
     from ray.autoscaler._private.util import prepare_config, validate_config  # private API: only here

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -23,23 +22,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import sweep_fixtures  # noqa: E402
 
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, object_store_memory=80 * 1024**2,
-             namespace="raysweep", log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
-
-
-def _spec_file(tmp_path: Path, **overrides) -> str:
-    spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), **overrides)
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
 
 
 def _driver(path: str, address: str) -> subprocess.Popen:
@@ -60,7 +44,7 @@ SLOW = dict(grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]}, concurrency=
 
 
 def test_ctrl_c_keeps_finished_rows_and_exits_130(ray_session, tmp_path):
-    path = _spec_file(tmp_path, **SLOW)
+    path = sweep_fixtures.spec_file(tmp_path, **SLOW)
     tables = tmp_path / "out" / "tiny" / "tables" / "trials"
     driver = _driver(path, ray_session)
     _wait_for(lambda: tables.is_dir() and any(tables.glob("*.parquet")), driver)
@@ -81,7 +65,7 @@ def test_ctrl_c_keeps_finished_rows_and_exits_130(ray_session, tmp_path):
 def test_a_second_driver_on_the_same_sweep_stops_with_one_line(ray_session, tmp_path, capsys):
     from raysweep.cli import main
 
-    path = _spec_file(tmp_path, **SLOW)
+    path = sweep_fixtures.spec_file(tmp_path, **SLOW)
     lease_file = tmp_path / "out" / "tiny" / "driver.lease"
     first = _driver(path, ray_session)
     try:
@@ -100,7 +84,7 @@ def test_deterministic_failures_are_not_retried_and_retry_failed_reruns_them(ray
     from raysweep.tune.sweep import run_sweep
 
     attempts = tmp_path / "attempts"
-    path = _spec_file(tmp_path, strategies=[{"name": "refuse", "params": {"dir": str(attempts)},
+    path = sweep_fixtures.spec_file(tmp_path, strategies=[{"name": "refuse", "params": {"dir": str(attempts)},
                                              "resources": {"cpu": 1, "gpu": 0.1}}],
                       grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=2, evaluate={})
     summary = run_sweep(path)
@@ -131,7 +115,7 @@ def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_session, t
     resumes from its epoch-2 checkpoint and writes its row exactly once."""
     from raysweep.tune.sweep import run_sweep
 
-    path = _spec_file(tmp_path, strategies=[{"name": "killed", "params": {"dir": str(tmp_path / "k"), "kill_at": 3},
+    path = sweep_fixtures.spec_file(tmp_path, strategies=[{"name": "killed", "params": {"dir": str(tmp_path / "k"), "kill_at": 3},
                                              "resources": {"cpu": 1, "gpu": 0.1}}],
                       grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=1, train={"epochs": 3, "batch_size": 50})
     summary = run_sweep(path)

@@ -186,15 +186,10 @@ def test_lambda_table_on_s3(s3):
 # -- the whole lifecycle on a local Ray ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def ray_s3(s3):
-    """A local Ray started after the AWS variables are set, so its workers inherit them."""
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, object_store_memory=80 * 1024**2,
-             namespace="raysweep", log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+def ray_s3(s3, request):
+    """The module's local Ray (conftest's ray_session), started after the AWS variables are set
+    so its workers inherit them."""
+    return request.getfixturevalue("ray_session")
 
 
 def _progress(s3: S3Server, prefix: str) -> tuple[set[str], dict[str, list[str]]]:

@@ -13,16 +13,8 @@ import pytest
 import yaml
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, object_store_memory=120 * 1024**2,
-             namespace="raysweep", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_learned_manifold_sweep_reports_quality_pictures_and_progress(ray_session, tmp_path):

@@ -23,23 +23,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import sweep_fixtures  # noqa: E402
 
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, object_store_memory=80 * 1024**2,
-             namespace="raysweep", log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
-
-
-def _spec_file(tmp_path: Path, **overrides) -> str:
-    spec = sweep_fixtures.tiny_spec(str(tmp_path / "out"), **overrides)
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
 
 
 def _trials(tmp_path: Path, name: str = "tiny") -> pd.DataFrame:
@@ -52,7 +37,7 @@ def test_quarter_gpu_trials_share_one_gpu(ray_session, tmp_path):
 
     barrier = {"name": "barrier", "params": {"dir": str(tmp_path / "barrier"), "parties": 4, "timeout_s": 90},
                "resources": {"cpu": 0.5, "gpu": 0.25}}
-    path = _spec_file(tmp_path, strategies=[barrier], evaluate={}, train={"epochs": 1, "batch_size": 50})
+    path = sweep_fixtures.spec_file(tmp_path, strategies=[barrier], evaluate={}, train={"epochs": 1, "batch_size": 50})
     summary = run_sweep(path)
     assert (summary.ok, summary.failed) == (4, 0)
     t = _trials(tmp_path)
@@ -67,7 +52,7 @@ def test_failing_trial_is_retried_then_recorded(ray_session, tmp_path, capsys):
     # one batch per epoch (n 50, batch 50): flaky dies in epoch 2 and resumes from epoch 2's start
     strategies = [{"name": "flaky", "params": {"dir": str(tmp_path / "flaky"), "fail_at": 3}, "resources": {"cpu": 1, "gpu": 0.1}},
                   {"name": "explode", "params": {"dir": str(attempts)}, "resources": {"cpu": 1, "gpu": 0.1}}]
-    path = _spec_file(tmp_path, strategies=strategies, grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=1,
+    path = sweep_fixtures.spec_file(tmp_path, strategies=strategies, grid={"n": [50], "seed": [1], "arch": ["cnn"]}, retries=1,
                       train={"epochs": 3, "batch_size": 50})
     summary = run_sweep(path)
     assert (summary.ok, summary.failed) == (1, 1)
@@ -120,7 +105,7 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage,
     which the resumed pack must not train or write again."""
     from raysweep.tune.sweep import run_sweep
 
-    path = _spec_file(tmp_path, grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},
+    path = sweep_fixtures.spec_file(tmp_path, grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},
                       strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}}],
                       train={"epochs": 3, "batch_size": 25}, concurrency=1, pack=pack)
     tables = tmp_path / "out" / "tiny" / "tables" / "trials"

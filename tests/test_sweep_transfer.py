@@ -18,19 +18,11 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import sweep_fixtures  # noqa: E402
 
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 ATTACKS = [{"name": "linf", "samples": 20, "restarts": 1, "params": {"iterations": 5}},
            {"name": "transfer", "samples": 20, "restarts": 2, "params": {"iterations": 5}}]
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, object_store_memory=80 * 1024**2,
-             namespace="raysweep", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _spec(tmp_path: Path, name: str) -> str:
