@@ -3,9 +3,11 @@ issue names as `key: number` lines, so `make bench` cannot silently rot. The fig
 are measured at full size by hand, not here (they need an idle machine)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,17 +53,35 @@ def bench_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("bench-cache"))
 
 
+def run_script(script: str, env: dict, cwd: Path, timeout: float = 240) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `script --smoke`, waiting on the script alone: output goes to
+    files, not pipes, because worker processes a crashed script leaves behind would hold pipes
+    open until the timeout (seen once: bench_strategies died of SIGSEGV and the test waited 240 s).
+    faulthandler prints the Python stack of such a crash; the script's session is killed after."""
+    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    with out.open("w") as o, err.open("w") as e:
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(ROOT / "benchmarks" / f"{script}.py"), "--smoke"],
+                                cwd=cwd, env=env, stdout=o, stderr=e, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = -1
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the script, if it hangs, and anything it left
+    return returncode, out.read_text(), err.read_text()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.ray) if s in STARTS_RAY else s for s in sorted(EXPECTED)])
 def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
     env = {**os.environ, "RAYSWEEP_CACHE": bench_cache}
     env.setdefault("RAY_AUTH_MODE", "disabled")
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), "--smoke"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr[-3000:]
-    figures = {m.group(1): float(m.group(2)) for line in run.stdout.splitlines() if (m := KEY_NUMBER.match(line))}
+    returncode, stdout, stderr = run_script(script, env, tmp_path)
+    assert returncode == 0, f"{script} exited with {returncode}:\n{stderr[-3000:]}"
+    figures = {m.group(1): float(m.group(2)) for line in stdout.splitlines() if (m := KEY_NUMBER.match(line))}
     for key in EXPECTED[script]:
-        assert key in figures, f"{script} printed no '{key}: number' line:\n{run.stdout[-2000:]}"
+        assert key in figures, f"{script} printed no '{key}: number' line:\n{stdout[-2000:]}"
         value = figures[key]
         assert not math.isnan(value) and value >= 0, (key, value)
         assert math.isfinite(value) or key in MAY_BE_INF, (key, value)
