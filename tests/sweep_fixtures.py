@@ -182,3 +182,9 @@ def spec_file(tmp_path, **overrides) -> str:
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(tiny_spec(str(tmp_path / "out"), **overrides)))
     return str(path)
+
+
+def row_files(table_dir) -> list:
+    """The committed part files of a local table: a writer's temporary files (".tmp-<id>-<name>",
+    which pathlib's "*.parquet" also matches) are not rows yet, and a killed writer leaves them."""
+    return [p for p in table_dir.glob("*.parquet") if not p.name.startswith(".tmp-")] if table_dir.is_dir() else []

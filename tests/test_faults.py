@@ -47,12 +47,12 @@ def test_ctrl_c_keeps_finished_rows_and_exits_130(ray_session, tmp_path):
     path = sweep_fixtures.spec_file(tmp_path, **SLOW)
     tables = tmp_path / "out" / "tiny" / "tables" / "trials"
     driver = _driver(path, ray_session)
-    _wait_for(lambda: tables.is_dir() and any(tables.glob("*.parquet")), driver)
+    _wait_for(lambda: bool(sweep_fixtures.row_files(tables)), driver)
     driver.send_signal(signal.SIGINT)
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 130, err.decode()[-2000:]
     assert "trials unfinished; rerun with --resume" in err.decode()
-    kept = len(list(tables.glob("*.parquet")))
+    kept = len(sweep_fixtures.row_files(tables))
     assert 1 <= kept < 4
     from raysweep.tune.sweep import run_sweep
 
@@ -77,7 +77,7 @@ def test_a_second_driver_on_the_same_sweep_stops_with_one_line(ray_session, tmp_
         first.send_signal(signal.SIGKILL)
         first.wait()
     assert not (tmp_path / "out" / "tiny" / "tables" / "trials").is_dir() or \
-        len(list((tmp_path / "out" / "tiny" / "tables" / "trials").glob("*.parquet"))) <= 4
+        len(sweep_fixtures.row_files(tmp_path / "out" / "tiny" / "tables" / "trials")) <= 4
 
 
 def test_deterministic_failures_are_not_retried_and_retry_failed_reruns_them(ray_session, tmp_path):

@@ -112,15 +112,15 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage,
     driver = subprocess.Popen([sys.executable, "-m", "raysweep.cli", "sweep", path, "--address", ray_session],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not (tables.is_dir() and any(tables.glob("*.parquet"))):
+    while time.time() < deadline and not sweep_fixtures.row_files(tables):
         assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
-    before = len(list(tables.glob("*.parquet")))
-    written = {p.name: p.stat().st_mtime_ns for p in tables.glob("*.parquet")}
+    before = len(sweep_fixtures.row_files(tables))
+    written = {p.name: p.stat().st_mtime_ns for p in sweep_fixtures.row_files(tables)}
     assert 1 <= before < 4
-    damage(tmp_path / "out" / "tiny", {p.stem for p in tables.glob("*.parquet")})
+    damage(tmp_path / "out" / "tiny", {p.stem for p in sweep_fixtures.row_files(tables)})
     summary = run_sweep(path, resume=True)
     assert summary.skipped == before and summary.ok == 4 - before
     t = _trials(tmp_path)
