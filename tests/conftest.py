@@ -47,24 +47,17 @@ def cache_dir(tmp_path, monkeypatch):
     return d
 
 
-def start_local_ray(object_store_mb: int = 200) -> str:
-    """A local Ray with 2 CPUs and one fake GPU (scheduling only); returns its GCS address (what
-    `raysweep sweep --address` drivers of the test join). A Ray left by another module is shut
-    down first: each module starts from a clean one."""
-    import ray
-
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray with 2 CPUs and one fake GPU (scheduling only), shared by a test module; yields
+    its GCS address (what the test's `raysweep sweep --address` drivers join). A Ray left by
+    another module is shut down first: each module starts from a clean one."""
+    ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
     ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, namespace="raysweep",
-             object_store_memory=object_store_mb * 1024**2, log_to_driver=False)
-    return ray.get_runtime_context().gcs_address
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    """The module's local Ray (start_local_ray); yields its GCS address."""
-    ray = pytest.importorskip("ray")
-    yield start_local_ray()
+             object_store_memory=200 * 1024**2, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -53,8 +54,8 @@ def bench_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("bench-cache"))
 
 
-def run_script(script: str, env: dict, cwd: Path, timeout: float = 240) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `script --smoke`, waiting on the script alone: output goes to
+def run_script(script: str, env: dict, cwd: Path, timeout: float = 240) -> tuple[Optional[int], str, str]:
+    """(exit code, None if it ran past `timeout`; stdout, stderr) of `script --smoke`, waiting on the script alone: output goes to
     files, not pipes, because worker processes a crashed script leaves behind would hold pipes
     open until the timeout (seen once: bench_strategies died of SIGSEGV and the test waited 240 s).
     faulthandler prints the Python stack of such a crash; the script's session is killed after."""
@@ -65,7 +66,7 @@ def run_script(script: str, env: dict, cwd: Path, timeout: float = 240) -> tuple
         try:
             returncode = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            returncode = -1
+            returncode = None
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the script, if it hangs, and anything it left
@@ -78,7 +79,8 @@ def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
     env = {**os.environ, "RAYSWEEP_CACHE": bench_cache}
     env.setdefault("RAY_AUTH_MODE", "disabled")
     returncode, stdout, stderr = run_script(script, env, tmp_path)
-    assert returncode == 0, f"{script} exited with {returncode}:\n{stderr[-3000:]}"
+    ended = "ran past its timeout" if returncode is None else f"exited with {returncode}"
+    assert returncode == 0, f"{script} {ended}:\n{stderr[-3000:]}"
     figures = {m.group(1): float(m.group(2)) for line in stdout.splitlines() if (m := KEY_NUMBER.match(line))}
     for key in EXPECTED[script]:
         assert key in figures, f"{script} printed no '{key}: number' line:\n{stdout[-2000:]}"
