@@ -243,11 +243,29 @@ def test_report_has_claims_thresholds_figures_and_config(sweep_dir, tmp_path):
     results = C.evaluate_claims(loaded.trials, loaded.examples)
     assert [r.verdict for r in results] == [C.HOLDS] * 6  # the synthetic numbers follow the paper
     assert "Claims: (1) holds, (2) holds, (3) holds, (3b) holds, (4) holds, (5) holds." in text
-    assert "CLAIM3_MIN_PEARSON" in text and "| deciding statistic | value | interval | threshold | falsifier |" in text
+    assert "CLAIM3_MIN_PEARSON" in text and "| deciding statistic | value | interval | threshold | reason |" in text
     links = [line.split("(")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
     assert len(links) == len(report.FIGURES) and all(is_png(tmp_path / link) for link in links)
     assert "N: 250, 1000, 4000" in text and "seeds: 0, 1" in text
     assert "23 ok, 1 failed" in text and "train 46 s" in text
+
+
+def test_claims_json_beside_the_report_holds_the_table_rows(sweep_dir, tmp_path):
+    """analysis/claims.json: one object per (claim, manifold) with the documented keys; the
+    report's table shows the same rows (README, "The claims report")."""
+    from raysweep.analysis import verdicts as V
+
+    text = report.write_report(sweep_dir, tmp_path).read_text()
+    rows = json.loads((tmp_path / V.JSON_NAME).read_text())
+    assert rows and all(tuple(r) == V.FIELDS for r in rows)
+    assert {r["claim"] for r in rows} == {"1", "2", "3", "3b", "4", "5"}
+    assert all(r["verdict"] in C.VERDICTS and r["reason"] for r in rows)
+    assert all(r["interval"] is None or (len(r["interval"]) == 2 and r["interval"][0] <= r["interval"][1]) for r in rows)
+    assert V.headline(rows) in text
+    table = [line for line in text.splitlines() if line.startswith("| (") and "**" in line]
+    assert len(table) == len(rows)
+    for line, r in zip(table, rows):
+        assert f"**{r['verdict']}**" in line and (r["statistic"] or "(none)").replace("|", "\\|") in line
 
 
 def test_cli_analyze_writes_report_and_prints_where(sweep_dir, tmp_path, capsys):

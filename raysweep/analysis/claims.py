@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from raysweep.analysis.claims_base import FAILS, HOLDS, NOT_MEASURED, REFERENCE_STRATEGY, ClaimResult, Statistic
+from raysweep.analysis.claims_base import (FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, REFERENCE_STRATEGY, VERDICTS,
+                                           ClaimResult, Statistic)
 from raysweep.analysis.claims_manifold import claim_off_manifold
 from raysweep.analysis.claims_robustness import claim_onmanifold_exist, claim_onmanifold_generalization, claim_regular_independent
 from raysweep.analysis.claims_training import claim_onmanifold_training, claim_sample_complexity
 from raysweep.analysis.thresholds import BOOTSTRAP_LEVEL, BOOTSTRAP_SAMPLES, thresholds
 
 __all__ = [
-    "BOOTSTRAP_LEVEL", "BOOTSTRAP_SAMPLES", "FAILS", "HOLDS", "NOT_MEASURED", "REFERENCE_STRATEGY", "ClaimResult",
+    "BOOTSTRAP_LEVEL", "BOOTSTRAP_SAMPLES", "FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURED", "REFERENCE_STRATEGY", "VERDICTS",
+    "ClaimResult",
     "Statistic", "claim_off_manifold", "claim_onmanifold_exist", "claim_onmanifold_generalization",
     "claim_onmanifold_training", "claim_regular_independent", "claim_sample_complexity", "evaluate_claims",
     "thresholds",

@@ -3,7 +3,10 @@ against the fixed thresholds (raysweep/analysis/thresholds.py), the verdict rule
 
 A check passes on its interval where it has one ("the interval lies above 0.5"), so a verdict
 needs the evidence, not only the point estimate. One failed check: "does not hold"; an undefined
-one (NaN, too few trials, no interval): "not measured"; no deciding check: "not measured".
+one (NaN, too few trials, no interval): "not measured"; no deciding check: "not measured". A
+verdict that could be read but rests on something that cannot carry it (a learned manifold below
+the documented quality, too few seeds, unequal attacks, a measure without its positive control)
+is "inconclusive", and its blockers say why (raysweep/analysis/verdicts.py turns results into rows).
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ from raysweep.analysis import thresholds as T
 
 HOLDS = "holds"
 FAILS = "does not hold"
+INCONCLUSIVE = "inconclusive"
 NOT_MEASURED = "not measured"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED)
 REFERENCE_STRATEGY = L.NORMAL  # claims (2)-(4) are about normally trained models
 EPS = 1e-9
 
@@ -46,9 +51,18 @@ class ClaimResult:
     note: str = ""
     falsifier: str = ""  # what result would have made the claim fail
     measure: str = ""  # which measure decided, when the claim can choose (claim 4 at the ceiling)
+    manifold: Optional[str] = None  # "true", "learned-class", "learned-data" (claims 1-3b); None: needs none
+    blockers: list[str] = field(default_factory=list)  # why a readable verdict is inconclusive
 
     def deciding(self) -> list[Statistic]:
         return [s for s in self.statistics if s.decides]
+
+    def block(self, reason: str) -> "ClaimResult":
+        """Make a decided verdict (holds / does not hold) inconclusive, saying why."""
+        self.blockers.append(reason)
+        if self.verdict in (HOLDS, FAILS):
+            self.verdict = INCONCLUSIVE
+        return self
 
 
 def _finite(*values: float) -> bool:
@@ -91,9 +105,12 @@ def verdict_of(stats: list[Statistic]) -> tuple[str, str]:
 
 
 def result(number: str, title: str, stats: list[Statistic], falsifier: str, note: str = "",
-           measure: str = "") -> ClaimResult:
+           measure: str = "", manifold: Optional[str] = None, blockers: Optional[list[str]] = None) -> ClaimResult:
     verdict, why = verdict_of(stats)
-    return ClaimResult(number, title, verdict, stats, "; ".join(t for t in (note, why) if t), falsifier, measure)
+    out = ClaimResult(number, title, verdict, stats, "; ".join(t for t in (note, why) if t), falsifier, measure, manifold)
+    for reason in blockers or []:
+        out.block(reason)
+    return out
 
 
 def reference(trials: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
-"""report.md for a finished sweep: the claims table (deciding statistic, interval, threshold,
-falsifier, verdict), the thresholds used, the attack-strength check (APGD beside the paper's
-attack, raysweep/analysis/strength.py), the figures, the sweep's config summary and run time.
+"""report.md for a finished sweep, and claims.json beside it: the claims table (one row per claim
+and manifold: verdict, deciding statistic, interval, threshold, reason), the falsifiers, the
+thresholds used, the attack-strength check (APGD beside the paper's attack,
+raysweep/analysis/strength.py), the figures, the sweep's config summary and run time.
 
 Usage: python -m raysweep.analysis.report RESULTS_DIR [--out DIR]   (what `raysweep analyze` calls)
 """
@@ -22,6 +23,7 @@ from raysweep.analysis import manifold_quality as MQ
 from raysweep.analysis import load as L
 from raysweep.analysis import stats as S
 from raysweep.analysis import strength
+from raysweep.analysis import verdicts as V
 from raysweep.errors import UserError
 
 # Paper order: Fig. 3, 5, 6, 7, then the supplement's attack variants.
@@ -42,30 +44,30 @@ def _num(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
-def _verdict_text(r: C.ClaimResult) -> str:
-    return f"**{r.verdict}**"
-
-
 def claims_section(results: list[C.ClaimResult]) -> list[str]:
-    """The claims table (one row per claim: deciding statistic, interval, threshold, falsifier),
-    then every statistic behind each claim, the notes and the thresholds."""
-    lines = ["## Claims", "", "| claim | verdict | deciding statistic | value | interval | threshold | falsifier |",
-             "|---|---|---|---|---|---|---|"]
-    for r in results:
-        deciding = r.deciding() or [C.Statistic("(none)", float("nan"))]
-        for i, s in enumerate(deciding):
-            mark = "" if s.passed is None else (" (pass)" if s.passed else " (fail)")
-            head = (f"({r.number}) {r.title}", _verdict_text(r), ) if i == 0 else ("", "")
-            lines.append(f"| {_cell(head[0])} | {head[1]} | {_cell(s.name)} | {_num(s.value)} | "
-                         f"{S.interval_text(s.interval)} | {_cell(s.threshold)}{mark} | {_cell(r.falsifier) if i == 0 else ''} |")
-    notes = [f"- ({r.number}) {r.note}" for r in results if r.note]
-    notes += [f"- ({r.number}) decided on: {r.measure}" for r in results if r.measure]
-    if notes:
-        lines += ["", "Notes:", *notes]
+    """The claims table, one row per (claim, manifold), drawn from the rows claims.json holds
+    (raysweep/analysis/verdicts.py); then the falsifiers, every statistic behind each claim and
+    the thresholds."""
+    table = V.rows(results)
+    titles = {r.number: r.title for r in results}
+    lines = ["## Claims", "", "| claim | manifold | verdict | deciding statistic | value | interval | threshold | reason |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in table:
+        interval = S.interval_text(tuple(row["interval"]) if row["interval"] else None)
+        value = _num(row["value"] if row["value"] is not None else float("nan"))
+        lines.append(f"| ({row['claim']}) {_cell(titles[row['claim']])} | {row['manifold'] or '-'} | **{row['verdict']}** | "
+                     f"{_cell(row['statistic'] or '(none)')} | {value} | {interval} | {_cell(row['threshold'] or '')} | "
+                     f"{_cell(row['reason'])} |")
+    falsifiers = {r.number: r.falsifier for r in results}
+    lines += ["", "Falsifiers (what would have made each claim fail):", ""]
+    lines += [f"- ({k}) {v}" for k, v in falsifiers.items()]
+    measures = [f"- {V.label(row)} decided on: {r.measure}" for r, row in zip(results, table) if r.measure]
+    if measures:
+        lines += ["", "Measures:", *measures]
     lines += ["", "All statistics:", "", "| claim | statistic | value | interval |", "|---|---|---|---|"]
-    for r in results:
+    for r, row in zip(results, table):
         for s in r.statistics:
-            lines.append(f"| ({r.number}) | {_cell(s.name)}{' (decides)' if s.decides else ''} | {_num(s.value)} | "
+            lines.append(f"| {V.label(row)} | {_cell(s.name)}{' (decides)' if s.decides else ''} | {_num(s.value)} | "
                          f"{S.interval_text(s.interval)} |")
     lines += ["", "Thresholds (raysweep/analysis/thresholds.py; fixed before looking at results):", ""]
     lines += [f"- `{k}` = {v:g}" for k, v in C.thresholds().items()]
@@ -131,9 +133,8 @@ def figures_section(outcomes: list[P.FigureOutcome], out_dir: Path) -> list[str]
 
 def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.FigureOutcome], out_dir: Path) -> str:
     """The report's markdown text."""
-    verdicts = ", ".join(f"({r.number}) {r.verdict}" for r in results)
     lines = ["# raysweep report: Disentangling Adversarial Robustness and Generalization", "",
-             f"Claims: {verdicts}.", ""]
+             V.headline(V.rows(results)), ""]
     lines += claims_section(results) + [""] + strength.section(tables.trials)
     lines += MQ.section(tables)  # learned manifolds' quality, with a warning below the documented bar
     lines += figures_section(outcomes, out_dir) + config_section(tables)
@@ -142,7 +143,8 @@ def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.Figu
 
 def write_report(results_dir: str | Path, out_dir: Optional[str | Path] = None, seed: int = 0,
                  arch: Optional[str] = None) -> Path:
-    """Load the tables, draw every figure, evaluate the claims, write report.md; return its path.
+    """Load the tables, draw every figure, evaluate the claims, write report.md and claims.json
+    (the same verdict rows, raysweep/analysis/verdicts.py) beside it; return report.md's path.
 
     out_dir defaults to <results_dir>/analysis (beside the tables); arch keeps one architecture
     (several architectures are otherwise pooled, and the report says so)."""
@@ -153,6 +155,7 @@ def write_report(results_dir: str | Path, out_dir: Optional[str | Path] = None, 
     results = C.evaluate_claims(tables.trials, tables.examples, seed=seed)
     path = out / REPORT_NAME
     path.write_text(render(tables, results, outcomes, out))
+    V.write_json(out / V.JSON_NAME, V.rows(results))
     return path
 
 

@@ -1,0 +1,59 @@
+"""Verdict rows (raysweep/analysis/verdicts.py, analysis/claims.json): which check a row names,
+why, and strict JSON; one row per manifold a sweep measured; learned manifolds gated on quality."""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from raysweep.analysis import claims as C
+from raysweep.analysis import claims_base as B
+from raysweep.analysis import verdicts as V
+
+
+def _result(*checks: B.Statistic, blockers=()) -> B.ClaimResult:
+    return B.result("3", "t", list(checks), "f", note="a note", manifold="true", blockers=list(blockers))
+
+
+PASS = B.check("first", 0.9, (0.8, 1.0), "ci>", 0.5)
+FAIL = B.check("second", 0.1, (0.0, 0.2), "ci>", 0.5)
+UNDEFINED = B.undefined("third", "interval > 0.5")
+
+
+@pytest.mark.parametrize("checks, verdict, settles", [
+    ((PASS,), C.HOLDS, "first"), ((PASS, FAIL), C.FAILS, "second"), ((PASS, UNDEFINED), C.NOT_MEASURED, "third")])
+def test_row_names_the_check_that_settled_the_verdict(checks, verdict, settles):
+    row = V.row(_result(*checks))
+    assert tuple(row) == V.FIELDS and row["verdict"] == verdict and row["statistic"] == settles
+    assert row["manifold"] == "true" and "a note" in row["reason"]
+    assert verdict != C.FAILS or "second fails" in row["reason"]
+
+
+@pytest.mark.parametrize("checks, verdict", [((PASS,), C.INCONCLUSIVE), ((FAIL,), C.INCONCLUSIVE),
+                                             ((UNDEFINED,), C.NOT_MEASURED)])
+def test_a_blocker_makes_a_decided_verdict_inconclusive_and_says_why(checks, verdict):
+    row = V.row(_result(*checks, blockers=["2 seeds"]))
+    assert row["verdict"] == verdict
+    assert verdict != C.INCONCLUSIVE or row["reason"].startswith("2 seeds")
+
+
+def test_rows_are_strict_json_without_nan(tmp_path):
+    r = _result(B.Statistic("nan", float("nan"), (float("nan"), float("nan")), decides=True))
+    path = V.write_json(tmp_path / V.JSON_NAME, V.rows([r]))
+    row = json.loads(path.read_text())[0]
+    assert row["value"] is None and row["interval"] is None and row["verdict"] == C.NOT_MEASURED
+
+
+def test_headline_lists_every_row_with_its_manifold():
+    rows = [{"claim": "2", "manifold": "true", "verdict": C.HOLDS}, {"claim": "5", "manifold": None, "verdict": C.FAILS}]
+    assert V.headline(rows) == "Claims: (2, true) holds, (5) does not hold."
+
+
+def test_missing_columns_give_one_not_measured_row_per_claim():
+    t = pd.DataFrame({"trial_id": ["a", "b"], "strategy": ["normal", "normal"], "n": [250, 500], "test_error": [0.3, 0.2]})
+    rows = V.rows(C.evaluate_claims(t, pd.DataFrame()))
+    assert [r["claim"] for r in rows] == ["1", "2", "3", "3b", "4", "5"]
+    assert all(r["verdict"] == C.NOT_MEASURED and r["manifold"] is None for r in rows)
+    assert all(r["value"] is None or math.isfinite(r["value"]) for r in rows)
