@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 
+import claim_tables as T
+import numpy as np
 import pandas as pd
 import pytest
 
 from raysweep.analysis import claims as C
 from raysweep.analysis import claims_base as B
+from raysweep.analysis import load as L
+from raysweep.analysis import manifold_kinds as MK
 from raysweep.analysis import verdicts as V
 
 
@@ -57,3 +61,49 @@ def test_missing_columns_give_one_not_measured_row_per_claim():
     assert [r["claim"] for r in rows] == ["1", "2", "3", "3b", "4", "5"]
     assert all(r["verdict"] == C.NOT_MEASURED and r["manifold"] is None for r in rows)
     assert all(r["value"] is None or math.isfinite(r["value"]) for r in rows)
+
+
+# --- one verdict per manifold (issue 27 item 2) ------------------------------------------------------
+def _examples(ratios: dict[tuple[str, str], float], n: int = 60) -> pd.DataFrame:
+    """Successful examples per (attack, distance) with dist = ratio * delta_l2."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for (attack, distance), ratio in ratios.items():
+        delta, seeds = rng.uniform(1.0, 3.0, n), np.arange(n) % 3
+        parts.append(pd.DataFrame({L.ATTACK: attack, L.STRATEGY: "normal", L.SEED: seeds, L.TRIAL_ID: seeds.astype(str),
+                                   L.SUCCESS: True, L.CORRECT: True, L.VALID: True, L.DELTA_L2: delta,
+                                   L.dist_col(distance): ratio * delta * rng.uniform(0.98, 1.0, n)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+PER_MANIFOLD = {
+    "1": lambda: (C.claim_off_manifold, (pd.DataFrame(), _examples(
+        {("linf", "true"): 0.99, ("onmanifold_true", "true"): 0.01,
+         ("linf", "class"): 0.99, ("onmanifold_class", "class"): 0.95}))),
+    "2": lambda: (C.claim_onmanifold_exist, (T.table({"normal": 0}, {T.ON_TRUE: T.flat(0.3), T.ON_CLASS: T.flat(0.0)}),)),
+    "3": lambda: (C.claim_onmanifold_generalization,
+                  (T.table({"normal": 0}, {T.ON_TRUE: T.follows_te(), T.ON_CLASS: T.flat(0.4)}),)),
+    "3b": lambda: (C.claim_onmanifold_training,
+                   (T.table({"normal": 0, "onmanifold_true": -0.05, "onmanifold_class": 0.02}, {}),)),
+}
+
+
+@pytest.mark.parametrize("claim", list(PER_MANIFOLD))
+def test_each_manifold_gets_its_own_verdict(claim):
+    """The true manifold built to hold (positive control), the learned class manifold built to
+    fail (negative control): neither verdict leaks into the other's row."""
+    fn, tables = PER_MANIFOLD[claim]()
+    true, learned = fn(*tables, manifold=MK.TRUE), fn(*tables, manifold=MK.LEARNED_CLASS)
+    assert (true.manifold, true.verdict) == (MK.TRUE, C.HOLDS)
+    assert (learned.manifold, learned.verdict) == (MK.LEARNED_CLASS, C.FAILS)
+    assert fn(*tables).manifold == MK.TRUE  # without a manifold: the exact one first
+
+
+def test_evaluate_claims_lists_every_measured_manifold_in_the_headline():
+    t = T.table({"normal": 0, "onmanifold_true": -0.05, "onmanifold_class": 0.02},
+                {T.ON_TRUE: T.follows_te(), T.ON_CLASS: T.flat(0.4)})
+    rows = V.rows(C.evaluate_claims(t, pd.DataFrame()))
+    keys = [(r["claim"], r["manifold"]) for r in rows]
+    for claim in ("2", "3", "3b"):
+        assert keys.count((claim, MK.TRUE)) == 1 and keys.count((claim, MK.LEARNED_CLASS)) == 1
+    assert "(3, true)" in V.headline(rows) and "(3, learned-class)" in V.headline(rows)

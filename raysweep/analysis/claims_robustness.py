@@ -20,6 +20,7 @@ import pandas as pd
 
 from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
+from raysweep.analysis import manifold_kinds as MK
 from raysweep.analysis import stats as S
 from raysweep.analysis import strength
 from raysweep.analysis import thresholds as T
@@ -39,6 +40,11 @@ def _onmanifold(ref: pd.DataFrame) -> list[str]:
     return L.attacks_in(ref, L.ONMANIFOLD)
 
 
+def attack_groups(df: pd.DataFrame) -> dict[str, list[str]]:
+    """On-manifold attack keys with a success rate, per manifold (claims 2 and 3 are per manifold)."""
+    return MK.group(_onmanifold(df), lambda k: MK.of_attack(df, k))
+
+
 # --- claim 2 -----------------------------------------------------------------------------------
 def _min_mean_over_n_ci(n: np.ndarray, v: np.ndarray, groups: np.ndarray, seed: int) -> S.Interval:
     codes = np.unique(n, return_inverse=True)[1]
@@ -50,13 +56,14 @@ def _min_mean_over_n_ci(n: np.ndarray, v: np.ndarray, groups: np.ndarray, seed: 
     return S.bootstrap(stat, groups, seed, T.BOOTSTRAP_SAMPLES, T.BOOTSTRAP_LEVEL)
 
 
-def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
-    """(2) Sec. 3.3: on-manifold success per N (mean over seeds, normal training); decides on the
-    smallest per-N mean with its interval."""
+def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0, manifold: Optional[str] = None) -> B.ClaimResult:
+    """(2) Sec. 3.3: on-manifold success per N (mean over seeds, normal training) on one manifold
+    (None: the first measured); decides on the smallest per-N mean with its interval."""
     ref = B.reference(trials)
-    attacks = _onmanifold(ref)
+    manifold, attacks = MK.pick(attack_groups(ref), manifold)
     if not attacks or not L.has_columns(ref, L.N):
-        return B.result("2", TITLE2, [], FALSIFIER2, "no on-manifold success rate for normal training in the trial table")
+        return B.result("2", TITLE2, [], FALSIFIER2, "no on-manifold success rate for normal training in the trial table",
+                        manifold=manifold)
     stats: list[B.Statistic] = []
     for i, attack in enumerate(attacks):
         col = L.success_col(attack)
@@ -68,7 +75,7 @@ def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult
         ci = _min_mean_over_n_ci(df[L.N].to_numpy(), df[col].to_numpy(float), B.clusters(df), seed)
         name, value = f"min over N of mean {attack} success", float(per_n["mean"].min())
         stats.append(B.check(name, value, ci, "ci>", T.CLAIM2_MIN_SUCCESS_RATE) if i == 0 else B.Statistic(name, value, ci))
-    return B.result("2", TITLE2, stats, FALSIFIER2)
+    return B.result("2", TITLE2, stats, FALSIFIER2, manifold=manifold)
 
 
 # --- claim 3 -----------------------------------------------------------------------------------
@@ -87,13 +94,15 @@ def slope_stats(df: pd.DataFrame, col: str, seed: int) -> tuple[float, S.Interva
             S.pearson(x, y), B.boot("pearson", x, y, groups=g, seed=seed))
 
 
-def claim_onmanifold_generalization(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
+def claim_onmanifold_generalization(trials: pd.DataFrame, seed: int = 0, manifold: Optional[str] = None) -> B.ClaimResult:
     """(3) Sec. 3.4, Fig. 5 bottom: slope of on-manifold success vs test error across N and seeds
-    (normal training), with its interval, and Pearson r; the first on-manifold attack decides."""
+    (normal training), with its interval, and Pearson r, on one manifold (None: the first
+    measured); the manifold's first attack decides."""
     ref = B.reference(trials)
-    attacks = _onmanifold(ref)
+    manifold, attacks = MK.pick(attack_groups(ref), manifold)
     if not attacks or not L.has_columns(ref, L.TEST_ERROR):
-        return B.result("3", TITLE3, [], FALSIFIER3, "needs test error and an on-manifold success rate for normal training")
+        return B.result("3", TITLE3, [], FALSIFIER3, "needs test error and an on-manifold success rate for normal training",
+                        manifold=manifold)
     stats: list[B.Statistic] = []
     note = ""
     for i, attack in enumerate(attacks):
@@ -111,7 +120,7 @@ def claim_onmanifold_generalization(trials: pd.DataFrame, seed: int = 0) -> B.Cl
         else:
             stats += [B.Statistic(name, b, b_ci), B.Statistic(f"Pearson r [{attack}]", r, r_ci)]
         stats.append(B.Statistic(f"Spearman r [{attack}]", S.spearman(df[L.TEST_ERROR], df["y"])))
-    return B.result("3", TITLE3, stats, FALSIFIER3, note)
+    return B.result("3", TITLE3, stats, FALSIFIER3, note, manifold=manifold)
 
 
 # --- claim 4 -----------------------------------------------------------------------------------
