@@ -107,3 +107,28 @@ def test_evaluate_claims_lists_every_measured_manifold_in_the_headline():
     for claim in ("2", "3", "3b"):
         assert keys.count((claim, MK.TRUE)) == 1 and keys.count((claim, MK.LEARNED_CLASS)) == 1
     assert "(3, true)" in V.headline(rows) and "(3, learned-class)" in V.headline(rows)
+
+
+# --- learned verdicts gated on manifold quality (issue 27 item 3) ------------------------------------
+GOOD = {"inside_bound": 0.9, "recon_acc": 0.9, "usable_share": 0.9}
+
+
+def _quality(kind="class", **worse) -> pd.DataFrame:
+    return pd.DataFrame([{"kind": kind, "class": c, **GOOD, **(worse if c == 6 else {}), "below": ""} for c in range(10)])
+
+
+@pytest.mark.parametrize("quality, on_class, verdict, named", [
+    (_quality(), T.follows_te(), C.HOLDS, None),  # positive controls: good manifolds, the statistic decides
+    (_quality(), T.flat(0.4), C.FAILS, None),
+    (_quality(recon_acc=0.1), T.follows_te(), C.INCONCLUSIVE, "class 6: recon_acc 0.10 < 0.8"),
+    (_quality(recon_acc=0.1), T.flat(0.4), C.INCONCLUSIVE, "class 6: recon_acc 0.10 < 0.8"),
+    (_quality(usable_share=float("nan")), T.follows_te(), C.INCONCLUSIVE, "usable_share unknown"),
+    (_quality(kind="data"), T.follows_te(), C.INCONCLUSIVE, "no quality rows"),  # rows for another kind only
+    (None, T.follows_te(), C.INCONCLUSIVE, "no quality rows"),
+])
+def test_learned_verdicts_are_gated_on_manifold_quality(quality, on_class, verdict, named):
+    t = T.table({"normal": 0}, {T.ON_TRUE: T.follows_te(), T.ON_CLASS: on_class})
+    rows = {(r["claim"], r["manifold"]): r for r in V.rows(C.evaluate_claims(t, pd.DataFrame(), quality=quality))}
+    learned, true = rows[("3", MK.LEARNED_CLASS)], rows[("3", MK.TRUE)]
+    assert learned["verdict"] == verdict and true["verdict"] == C.HOLDS  # the true manifold is never gated
+    assert named is None or named in learned["reason"]

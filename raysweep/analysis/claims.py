@@ -15,6 +15,8 @@ claims_manifold.py (1), claims_robustness.py (2-4), claims_training.py (3b, 5), 
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import pandas as pd
 
 from raysweep.analysis.claims_base import (FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, REFERENCE_STRATEGY, VERDICTS,
@@ -24,6 +26,7 @@ from raysweep.analysis.claims_manifold import claim_off_manifold, distance_group
 from raysweep.analysis.claims_robustness import (attack_groups, claim_onmanifold_exist, claim_onmanifold_generalization,
                                                  claim_regular_independent)
 from raysweep.analysis.claims_training import claim_onmanifold_training, claim_sample_complexity, strategy_groups
+from raysweep.analysis.manifold_quality import gate
 from raysweep.analysis.thresholds import BOOTSTRAP_LEVEL, BOOTSTRAP_SAMPLES, thresholds
 
 __all__ = [
@@ -35,18 +38,21 @@ __all__ = [
 ]
 
 
-def evaluate_claims(trials: pd.DataFrame, examples: pd.DataFrame, seed: int = 0) -> list[ClaimResult]:
+def evaluate_claims(trials: pd.DataFrame, examples: pd.DataFrame, seed: int = 0,
+                    quality: Optional[pd.DataFrame] = None) -> list[ClaimResult]:
     """All claims in the paper's order: 1, 2, 3, 3b, 4, 5; claims 1-3b once per manifold the sweep
-    measured (true, learned-class, learned-data: manifold_kinds.py), one row when it measured none."""
+    measured (true, learned-class, learned-data: manifold_kinds.py), one row when it measured none.
+    quality: the sweep's manifolds table; a learned manifold's verdicts are inconclusive when its
+    models are below the documented quality or have no rows there (manifold_quality.gate)."""
     def each(fn, manifolds, *tables) -> list[ClaimResult]:
         return [fn(*tables, seed=seed, manifold=m) for m in manifolds] or [fn(*tables, seed=seed)]
 
     onmanifold = list(attack_groups(reference(trials)))
-    return [
+    return gate([
         *each(claim_off_manifold, list(distance_groups(trials, examples)), trials, examples),
         *each(claim_onmanifold_exist, onmanifold, trials),
         *each(claim_onmanifold_generalization, onmanifold, trials),
         *each(claim_onmanifold_training, list(strategy_groups(trials)), trials),
         claim_regular_independent(trials, seed=seed),
         claim_sample_complexity(trials, seed=seed),
-    ]
+    ], quality)

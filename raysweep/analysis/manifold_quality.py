@@ -1,6 +1,9 @@
-"""The report's manifold section: how good the learned manifolds behind the on-manifold claims
-are (the sweep's `manifolds` table, raysweep.vaegan.manifold_quality), with a warning when a
-claim rests on manifolds below the documented quality (QUALITY_THRESHOLDS there).
+"""How good the learned manifolds behind the on-manifold claims are (the sweep's `manifolds`
+table, raysweep.vaegan.manifold_quality): the report's manifold section, with a warning when a
+claim rests on manifolds below the documented quality (QUALITY_THRESHOLDS there), and the gate
+that makes a learned manifold's claim verdict inconclusive then (issue 27 item 3): a verdict about
+a VAE-GAN that does not model its class measures the approximation, not the classifier (Sec. 3.4:
+"on F-MNIST ... not close enough to real generalization errors").
 
 A claim rests on a learned manifold when the trials ran an attack or a strategy of the class
 or data manifold (onmanifold_class / onmanifold_data, random_latent, ...).
@@ -9,7 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from typing import Optional
+
+from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
+from raysweep.analysis import manifold_kinds as MK
 from raysweep import storage
 from raysweep.results import reader
 from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS
@@ -22,6 +29,44 @@ def read_manifolds(root: str) -> pd.DataFrame:
     """The manifolds table of a sweep's results directory (empty when it has none)."""
     tables = storage.resolve(root) / reader.TABLES
     return reader.read_kind(tables, "manifolds").to_pandas() if storage.is_dir(tables / "manifolds") else pd.DataFrame()
+
+
+def _below(row: pd.Series) -> list[str]:
+    """Quality measures of one manifolds-table row below their threshold, or unknown (missing)."""
+    out = []
+    for k, bound in QUALITY_THRESHOLDS.items():
+        v = row.get(k)
+        if v is None or pd.isna(v):
+            out.append(f"{k} unknown")
+        elif float(v) < bound:
+            out.append(f"{k} {float(v):.2f} < {bound:g}")
+    return out
+
+
+def quality_blocker(quality: Optional[pd.DataFrame], manifold: Optional[str]) -> Optional[str]:
+    """Why claims decided on a learned manifold cannot be read, or None (good quality, or not a
+    learned manifold). No quality rows for its kind count as unknown quality."""
+    if manifold not in MK.LEARNED:
+        return None
+    kind = MK.NEED_OF[manifold]
+    rows = quality[quality["kind"] == kind] if quality is not None and "kind" in quality.columns else pd.DataFrame()
+    if rows.empty:
+        return f"{manifold} manifolds of unknown quality (no quality rows in the manifolds table)"
+    bad = [(r.get("class"), _below(r)) for _, r in rows.iterrows()]
+    bad = [(c, b) for c, b in bad if b]
+    if not bad:
+        return None
+    which = "; ".join(f"class {c}: {', '.join(b)}" if c is not None and c >= 0 else ", ".join(b) for c, b in bad)
+    return f"{len(bad)} of {len(rows)} {manifold} manifolds below the documented quality ({which})"
+
+
+def gate(results: list[B.ClaimResult], quality: Optional[pd.DataFrame]) -> list[B.ClaimResult]:
+    """Learned-manifold verdicts made inconclusive where their manifolds fail the quality bar."""
+    for r in results:
+        reason = quality_blocker(quality, r.manifold)
+        if reason:
+            r.block(reason)
+    return results
 
 
 def learned_users(trials: pd.DataFrame) -> list[str]:

@@ -152,7 +152,7 @@ def write_report(results_dir: str | Path, out_dir: Optional[str | Path] = None, 
     out = Path(out_dir) if out_dir is not None else tables.output_dir()
     out.mkdir(parents=True, exist_ok=True)
     outcomes = [draw(tables, out) for draw in FIGURES]
-    results = C.evaluate_claims(tables.trials, tables.examples, seed=seed)
+    results = C.evaluate_claims(tables.trials, tables.examples, seed=seed, quality=MQ.read_manifolds(tables.root))
     path = out / REPORT_NAME
     path.write_text(render(tables, results, outcomes, out))
     V.write_json(out / V.JSON_NAME, V.rows(results))
