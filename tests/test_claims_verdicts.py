@@ -76,13 +76,14 @@ def _examples(ratios: dict[tuple[str, str], float], n: int = 60) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
+STRATEGIES = {"normal": 0, "onmanifold_true": -0.05, "adversarial": 0.05}  # claim 3 needs test error apart from N
 PER_MANIFOLD = {
     "1": lambda: (C.claim_off_manifold, (pd.DataFrame(), _examples(
         {("linf", "true"): 0.99, ("onmanifold_true", "true"): 0.01,
          ("linf", "class"): 0.99, ("onmanifold_class", "class"): 0.95}))),
     "2": lambda: (C.claim_onmanifold_exist, (T.table({"normal": 0}, {T.ON_TRUE: T.flat(0.3), T.ON_CLASS: T.flat(0.0)}),)),
     "3": lambda: (C.claim_onmanifold_generalization,
-                  (T.table({"normal": 0}, {T.ON_TRUE: T.follows_te(), T.ON_CLASS: T.flat(0.4)}),)),
+                  (T.table(STRATEGIES, {T.ON_TRUE: T.follows_te(), T.ON_CLASS: T.flat(0.4)}),)),
     "3b": lambda: (C.claim_onmanifold_training,
                    (T.table({"normal": 0, "onmanifold_true": -0.05, "onmanifold_class": 0.02}, {}),)),
 }
@@ -127,7 +128,7 @@ def _quality(kind="class", **worse) -> pd.DataFrame:
     (None, T.follows_te(), C.INCONCLUSIVE, "no quality rows"),
 ])
 def test_learned_verdicts_are_gated_on_manifold_quality(quality, on_class, verdict, named):
-    t = T.table({"normal": 0}, {T.ON_TRUE: T.follows_te(), T.ON_CLASS: on_class})
+    t = T.table(STRATEGIES, {T.ON_TRUE: T.follows_te(), T.ON_CLASS: on_class})
     rows = {(r["claim"], r["manifold"]): r for r in V.rows(C.evaluate_claims(t, pd.DataFrame(), quality=quality))}
     learned, true = rows[("3", MK.LEARNED_CLASS)], rows[("3", MK.TRUE)]
     assert learned["verdict"] == verdict and true["verdict"] == C.HOLDS  # the true manifold is never gated

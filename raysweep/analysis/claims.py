@@ -11,7 +11,8 @@ Every function is pure over DataFrames laid out as in docs/architecture.md ("Tab
 feed synthetic tables. Each verdict carries its deciding statistic, its interval (a seeded
 bootstrap that resamples seeds), the threshold (raysweep/analysis/thresholds.py, fixed before any results
 were read) and a falsifier line. The pieces: raysweep/analysis/claims_base.py (verdict rule),
-claims_manifold.py (1), claims_robustness.py (2-4), claims_training.py (3b, 5), stats.py.
+claims_manifold.py (1), claims_robustness.py (2, 4), claims_generalization.py (3),
+claims_training.py (3b, 5), manifold_quality.py (the quality gate), stats.py.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from raysweep.analysis.claims_base import (FAILS, HOLDS, INCONCLUSIVE, NOT_MEASU
                                            ClaimResult, Statistic)
 from raysweep.analysis.claims_base import reference
 from raysweep.analysis.claims_manifold import claim_off_manifold, distance_groups
-from raysweep.analysis.claims_robustness import (attack_groups, claim_onmanifold_exist, claim_onmanifold_generalization,
-                                                 claim_regular_independent)
+from raysweep.analysis.claims_generalization import claim_onmanifold_generalization
+from raysweep.analysis.claims_generalization import attack_groups as onmanifold_attacks
+from raysweep.analysis.claims_robustness import attack_groups, claim_onmanifold_exist, claim_regular_independent
 from raysweep.analysis.claims_training import claim_onmanifold_training, claim_sample_complexity, strategy_groups
 from raysweep.analysis.manifold_quality import gate
 from raysweep.analysis.thresholds import BOOTSTRAP_LEVEL, BOOTSTRAP_SAMPLES, thresholds
@@ -47,11 +49,10 @@ def evaluate_claims(trials: pd.DataFrame, examples: pd.DataFrame, seed: int = 0,
     def each(fn, manifolds, *tables) -> list[ClaimResult]:
         return [fn(*tables, seed=seed, manifold=m) for m in manifolds] or [fn(*tables, seed=seed)]
 
-    onmanifold = list(attack_groups(reference(trials)))
     return gate([
         *each(claim_off_manifold, list(distance_groups(trials, examples)), trials, examples),
-        *each(claim_onmanifold_exist, onmanifold, trials),
-        *each(claim_onmanifold_generalization, onmanifold, trials),
+        *each(claim_onmanifold_exist, list(attack_groups(reference(trials))), trials),
+        *each(claim_onmanifold_generalization, list(onmanifold_attacks(trials)), trials),
         *each(claim_onmanifold_training, list(strategy_groups(trials)), trials),
         claim_regular_independent(trials, seed=seed),
         claim_sample_complexity(trials, seed=seed),

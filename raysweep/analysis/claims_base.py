@@ -40,6 +40,7 @@ class Statistic:
     threshold: str = ""
     passed: Optional[bool] = None
     decides: bool = False
+    blocker: str = ""  # why it could not be read although measured (too few seeds): inconclusive
 
 
 @dataclass
@@ -94,7 +95,7 @@ def undefined(name: str, threshold: str) -> Statistic:
 
 def verdict_of(stats: list[Statistic]) -> tuple[str, str]:
     deciding = [s for s in stats if s.decides]
-    unknown = [s.name for s in deciding if s.passed is None]
+    unknown = [s.name for s in deciding if s.passed is None and not s.blocker]
     if any(s.passed is False for s in deciding):
         return FAILS, ""
     if not deciding:
@@ -108,7 +109,8 @@ def result(number: str, title: str, stats: list[Statistic], falsifier: str, note
            measure: str = "", manifold: Optional[str] = None, blockers: Optional[list[str]] = None) -> ClaimResult:
     verdict, why = verdict_of(stats)
     out = ClaimResult(number, title, verdict, stats, "; ".join(t for t in (note, why) if t), falsifier, measure, manifold)
-    for reason in blockers or []:
+    from_stats = [s.blocker for s in stats if s.decides and s.blocker]
+    for reason in dict.fromkeys([*from_stats, *(blockers or [])]):
         out.block(reason)
     return out
 
@@ -118,6 +120,32 @@ def reference(trials: pd.DataFrame) -> pd.DataFrame:
     if L.STRATEGY not in trials.columns:
         return trials.iloc[0:0]
     return trials[trials[L.STRATEGY] == REFERENCE_STRATEGY]
+
+
+def per_seed(df: pd.DataFrame, estimate) -> pd.Series:
+    """estimate(trials of one seed) -> float for every seed; finite values only. A table without
+    a seed column is one seed."""
+    groups = df.groupby(L.SEED) if L.SEED in df.columns else [(0, df)]
+    out = pd.Series({s: float(estimate(g)) for s, g in groups}, dtype=float)
+    return out[np.isfinite(out)]
+
+
+def seed_check(name: str, estimates: pd.Series, rule: str, bound: float) -> Statistic:
+    """A deciding statistic from per-seed estimates: their mean, with the t-interval over seeds
+    (stats.t_interval); below T.MIN_SEEDS seeds it is blocked (inconclusive), not undefined."""
+    k = len(estimates)
+    value = float(estimates.mean()) if k else float("nan")
+    interval = S.t_interval(estimates.to_numpy(), T.INTERVAL_LEVEL) if k >= T.MIN_SEEDS else None
+    stat = check(f"{name} ({k} seed{'s' if k != 1 else ''})", value, interval, rule, bound)
+    if k and k < T.MIN_SEEDS:
+        stat.blocker = f"{k} seed{'s' if k != 1 else ''} (intervals need at least {T.MIN_SEEDS})"
+    return stat
+
+
+def seed_stat(name: str, estimates: pd.Series) -> Statistic:
+    """A non-deciding statistic from per-seed estimates, with its t-interval."""
+    value = float(estimates.mean()) if len(estimates) else float("nan")
+    return Statistic(name, value, S.t_interval(estimates.to_numpy(), T.INTERVAL_LEVEL))
 
 
 def clusters(df: pd.DataFrame) -> np.ndarray:

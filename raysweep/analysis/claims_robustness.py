@@ -1,10 +1,10 @@
-"""Claims 2-4 (Sec. 3.3-3.5, Fig. 5 and 6) over normally trained trials.
+"""Claims 2 and 4 (Sec. 3.3 and 3.5, Fig. 6) over normally trained trials (claim 3:
+claims_generalization.py).
 
-Claims 3 and 4 are decided on one statistic, the least-squares slope of a success rate against
-test error across trials, with a cluster-bootstrap interval (seeds resampled): claim 3 needs the
-on-manifold slope's interval above CLAIM3_MIN_SLOPE, claim 4 the regular slope's interval inside
-+-CLAIM4_MAX_ABS_SLOPE and clearly below the on-manifold slope. The two regions are disjoint, so a
-table with the same dependence for both attacks can never pass both claims.
+Claim 4 is decided on the least-squares slope of a regular success rate against test error
+across trials: its interval inside +-CLAIM4_MAX_ABS_SLOPE and clearly below the on-manifold slope.
+Claim 3's threshold lies above that band, so a table with the same dependence for both attacks
+can never pass both claims.
 
 A regular rate saturated at every N (>= CLAIM4_CEILING, or <= CLAIM4_FLOOR) has no slope to
 speak of; claim 4 then decides on a measure that does not saturate: the success of a smaller-eps
@@ -26,11 +26,8 @@ from raysweep.analysis import strength
 from raysweep.analysis import thresholds as T
 
 TITLE2 = "On-manifold adversarial examples exist"
-TITLE3 = "On-manifold robustness is essentially generalization"
 TITLE4 = "Regular robustness is independent of generalization"
 FALSIFIER2 = f"fails if the interval of the smallest per-N mean on-manifold success reaches {T.CLAIM2_MIN_SUCCESS_RATE:g} or below"
-FALSIFIER3 = (f"fails if the on-manifold success/test-error slope's interval reaches {T.CLAIM3_MIN_SLOPE:g} or below, "
-              f"or Pearson r < {T.CLAIM3_MIN_PEARSON:g}")
 FALSIFIER4 = (f"fails if the regular slope's interval leaves [-{T.CLAIM4_MAX_ABS_SLOPE:g}, {T.CLAIM4_MAX_ABS_SLOPE:g}] "
               f"or the on-manifold minus regular slope's interval reaches {T.CLAIM4_MIN_SLOPE_GAP:g} or below; "
               f"a saturated rate never decides")
@@ -78,7 +75,7 @@ def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0, manifold: Option
     return B.result("2", TITLE2, stats, FALSIFIER2, manifold=manifold)
 
 
-# --- claim 3 -----------------------------------------------------------------------------------
+# --- shared with claim 4 ------------------------------------------------------------------------
 def _frame(ref: pd.DataFrame, values: dict[str, pd.Series]) -> pd.DataFrame:
     """Test error, the given per-trial values and the cluster columns, rows with all values."""
     keep = [c for c in (L.TEST_ERROR, L.N, L.SEED, L.TRIAL_ID) if c in ref.columns]
@@ -92,35 +89,6 @@ def slope_stats(df: pd.DataFrame, col: str, seed: int) -> tuple[float, S.Interva
     x, y, g = df[L.TEST_ERROR].to_numpy(float), df[col].to_numpy(float), B.clusters(df)
     return (S.slope(x, y), B.boot("slope", x, y, groups=g, seed=seed),
             S.pearson(x, y), B.boot("pearson", x, y, groups=g, seed=seed))
-
-
-def claim_onmanifold_generalization(trials: pd.DataFrame, seed: int = 0, manifold: Optional[str] = None) -> B.ClaimResult:
-    """(3) Sec. 3.4, Fig. 5 bottom: slope of on-manifold success vs test error across N and seeds
-    (normal training), with its interval, and Pearson r, on one manifold (None: the first
-    measured); the manifold's first attack decides."""
-    ref = B.reference(trials)
-    manifold, attacks = MK.pick(attack_groups(ref), manifold)
-    if not attacks or not L.has_columns(ref, L.TEST_ERROR):
-        return B.result("3", TITLE3, [], FALSIFIER3, "needs test error and an on-manifold success rate for normal training",
-                        manifold=manifold)
-    stats: list[B.Statistic] = []
-    note = ""
-    for i, attack in enumerate(attacks):
-        df = _frame(ref, {"y": ref[L.success_col(attack)]})
-        if len(df) < T.MIN_TRIALS_FOR_SLOPE:
-            if i == 0:
-                note = f"only {len(df)} normal trials (need {T.MIN_TRIALS_FOR_SLOPE}) for {attack}"
-                stats.append(B.undefined(f"slope success/test error [{attack}]", f"interval > {T.CLAIM3_MIN_SLOPE:g}"))
-            continue
-        b, b_ci, r, r_ci = slope_stats(df, "y", seed)
-        name = f"slope success/test error [{attack}] ({len(df)} trials)"
-        if i == 0:
-            stats += [B.check(name, b, b_ci, "ci>", T.CLAIM3_MIN_SLOPE),
-                      B.check(f"Pearson r [{attack}]", r, r_ci, ">=", T.CLAIM3_MIN_PEARSON)]
-        else:
-            stats += [B.Statistic(name, b, b_ci), B.Statistic(f"Pearson r [{attack}]", r, r_ci)]
-        stats.append(B.Statistic(f"Spearman r [{attack}]", S.spearman(df[L.TEST_ERROR], df["y"])))
-    return B.result("3", TITLE3, stats, FALSIFIER3, note, manifold=manifold)
 
 
 # --- claim 4 -----------------------------------------------------------------------------------

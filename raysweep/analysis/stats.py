@@ -13,6 +13,7 @@ import math
 from typing import Callable, Optional
 
 import numpy as np
+from scipy import stats as scipy_stats
 from scipy.stats import rankdata
 
 Interval = tuple[float, float]
@@ -38,6 +39,32 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
     xc = x - x.mean()
     den = float((xc * xc).sum())
     return float((xc * (y - y.mean())).sum() / den) if den > 1e-12 else float("nan")
+
+
+# --- per-seed estimates ------------------------------------------------------------------------
+def t_interval(estimates: np.ndarray, level: float) -> Interval:
+    """Student-t interval of the mean of per-seed estimates (one number per seed): seeds are the
+    independent units (each draws its own nested training subset), so with k seeds the interval
+    has k - 1 degrees of freedom and covers at its nominal level even for k = 2, where a
+    bootstrap over two seeds can only return a range of two numbers. NaN below 2 estimates."""
+    v = np.asarray(estimates, float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return NAN_INTERVAL
+    if np.ptp(v) == 0:
+        return float(v[0]), float(v[0])
+    lo, hi = scipy_stats.t.interval(level, len(v) - 1, loc=v.mean(), scale=scipy_stats.sem(v))
+    return float(lo), float(hi)
+
+
+def coefficients(y: np.ndarray, *columns: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of y on an intercept and the columns (intercept first); NaN
+    when there are fewer rows than coefficients plus one or the columns are collinear."""
+    x = np.column_stack([np.ones(len(y)), *columns]).astype(float)  # [rows, 1 + len(columns)]
+    y = np.asarray(y, float)
+    if len(y) <= x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
+        return np.full(x.shape[1], np.nan)
+    return np.linalg.lstsq(x, y, rcond=None)[0]
 
 
 # --- cluster bootstrap ------------------------------------------------------------------------
