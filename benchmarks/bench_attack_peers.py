@@ -28,6 +28,7 @@ import argparse
 import importlib.util
 import math
 import os
+import sys
 import time
 from typing import Callable, Optional
 
@@ -36,6 +37,8 @@ import torch
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.attacks import ATTACKS
 from raysweep.data import load_dataset
+from raysweep.data.fonts import font_files
+from raysweep.errors import UserError, run_script
 from raysweep.data.batch import Batch
 from raysweep.device import default_device
 from raysweep.models.classifiers import build_model
@@ -222,7 +225,7 @@ def summary(table: dict[tuple[str, float], dict[str, tuple[float, float]]]) -> N
             print(f"{key}: {value:.4f}")
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--test-size", type=int, default=1000, help="test split size (the attacked images are its first)")
@@ -242,16 +245,42 @@ def main() -> None:
                         help="process: this process's CPU time, for a machine shared with other jobs (CPU only)")
     parser.add_argument("--repeats", type=int, default=1, help="time each attack this many times, keep the fastest")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
-    args = parser.parse_args()
-    clock = time.process_time if args.clock == "process" else time.perf_counter
+    args = parser.parse_args(argv)
     args.attacks = [a for a in args.attacks.split(",") if a]
     if args.smoke:
         args.threads = args.threads or 1  # tiny batches: threads only add synchronisation
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.smoke:
         args.images, args.test_size, args.fonts, args.train_size, args.epochs, args.adv_iterations = 40, 40, 10, 500, 1, 2
         args.restarts, args.iterations, args.apgd_iterations = 2, 5, 10
+    return args
+
+
+OURS = ("linf", "linf_box", "apgd_ce", "apgd_t")
+PEER_RUNNERS = {"foolbox": "foolbox", "torchattacks": "torchattacks", "pyautoattack_apgd_ce": "pyautoattack",
+                "pyautoattack_apgd_t": "pyautoattack"}  # runner -> the peer it needs
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked in milliseconds before any work (one UserError line):
+    the fonts, known model and attack names, and the peers an explicitly named attack needs."""
+    font_files(None, args.fonts or None)
+    unknown = set(args.models.split(",")) - {"normal", "adversarial"}
+    if unknown:
+        raise UserError(f"--models {args.models}: unknown {sorted(unknown)}; use normal and/or adversarial")
+    for name in args.attacks:
+        if name not in OURS and name not in PEER_RUNNERS:
+            raise UserError(f"--attacks: unknown attack {name!r}; use any of {', '.join(OURS + tuple(PEER_RUNNERS))}")
+        peer = PEER_RUNNERS.get(name)
+        if peer and importlib.util.find_spec(PEERS[peer]) is None:
+            raise UserError(f"--attacks {name} needs {peer}, which is not installed; "
+                            "pip install -e '.[peers]' (the attack peers extra)")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
+    clock = time.process_time if args.clock == "process" else time.perf_counter
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = default_device()
     print(f"device: {device.type}")
     print(f"clock: {args.clock}, threads: {torch.get_num_threads()}, repeats: {args.repeats}")
@@ -289,4 +318,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_attack_peers"))

@@ -14,7 +14,9 @@ is mostly kernel-launch time). `--smoke` runs a tiny version in seconds.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +26,8 @@ from raysweep.attacks import ATTACKS
 from raysweep.attacks.norms import project, random_start
 from raysweep.data.batch import Batch
 from raysweep.data import load_dataset
+from raysweep.data.fonts import font_files
+from raysweep.errors import run_script
 from raysweep.device import default_device
 from raysweep.models.classifiers import build_model
 from raysweep.training.loop import TrainConfig, evaluate, train
@@ -65,30 +69,41 @@ def ours(model, batch: Batch, early_stop: bool, restarts: int, iterations: int, 
 
 
 def trained_model(args, device):
-    ds = load_dataset("fonts", max_fonts=args.fonts, train_size=args.train_size, test_size=args.images)
+    ds = load_dataset("fonts", max_fonts=args.fonts or None, train_size=args.train_size, test_size=args.images)
     model = build_model("cnn", ds.image_shape, ds.n_classes, seed=0)
     train(model, ds.train, STRATEGIES.build("normal", ctx=StrategyContext()), TrainConfig(epochs=args.epochs),
           seed=0, device=device)
     return model.eval(), ds
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--restarts", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=40)
-    parser.add_argument("--fonts", type=int, default=50)
+    parser.add_argument("--fonts", type=int, default=0, help="fonts in the data set (0: all bundled)")
     parser.add_argument("--train-size", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parser.parse_args(argv)
     if args.smoke:
         args.images, args.fonts, args.train_size, args.epochs, args.repeats = 50, 10, 500, 1, 1
         args.iterations, args.restarts = 10, 2
+    return args
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked in milliseconds before any work (one UserError line)."""
+    font_files(None, args.fonts or None)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = default_device()
     model, ds = trained_model(args, device)
     batch = ds.test.batch(slice(0, args.images), device)
@@ -121,4 +136,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_attacks"))

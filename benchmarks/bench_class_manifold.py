@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from typing import Optional
 
 import torch
 
-from raysweep.device import default_device
+from raysweep.device import resolve_device
+from raysweep.errors import UserError, run_script
 from raysweep.manifold.learned import ClassManifold
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.network import serving_state_dict
@@ -46,13 +49,25 @@ def ms_per_call(decode, z: torch.Tensor, labels: torch.Tensor, repeats: int) -> 
     return 1000 * (time.perf_counter() - start) / repeats
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--device", default=None)
     p.add_argument("--smoke", action="store_true", help="smoke width, batch 50, 2 repeats")
-    args = p.parse_args()
-    device = torch.device(args.device) if args.device else default_device()
+    return p.parse_args(argv)
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    resolve_device(args.device)
+    if args.repeats < 1:
+        raise UserError(f"--repeats {args.repeats}: time at least 1 repeat")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
+    device = resolve_device(args.device)
     settings = [(0.125, 50)] if args.smoke else [(0.125, 50), (0.125, 500), (1.0, 50), (1.0, 500)]
     repeats = 2 if args.smoke else args.repeats
     print(f"device: {device}")
@@ -74,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_class_manifold"))

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from raysweep.device import default_device
+from raysweep.device import resolve_device
+from raysweep.errors import UserError, run_script
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, make_optimizer
 
@@ -50,13 +53,25 @@ def _time(step, x, y, steps: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default=None)
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--smoke", action="store_true", help="a few steps, to check the script runs")
-    args = p.parse_args()
-    device = torch.device(args.device) if args.device else default_device()
+    return p.parse_args(argv)
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    resolve_device(args.device)
+    if args.steps < 1:
+        raise UserError(f"--steps {args.steps}: time at least 1 step")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
+    device = resolve_device(args.device)
     steps = 5 if args.smoke else args.steps
     g = torch.Generator().manual_seed(0)
     x = torch.rand(100, 1, 28, 28, generator=g).to(device)
@@ -92,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_compile"))

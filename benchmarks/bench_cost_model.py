@@ -17,11 +17,14 @@ by W ** raysweep.plan.WIDTH_EXPONENT): the keys then read cost.<arch>@<W>.<shape
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
+from raysweep.errors import UserError, run_script
 from raysweep.models import build_model
 from raysweep.plan import arch_cost
 from raysweep.training.loop import TrainConfig, make_optimizer
@@ -49,12 +52,23 @@ def rate(arch: str, shape: tuple[int, int, int], classes: int, steps: int, batch
     return batch * steps / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--width", type=float, default=1.0, help="width of every architecture but the reference CNN")
     p.add_argument("--smoke", action="store_true", help="one small step each, to check the script runs")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    if args.steps < 1 or args.width <= 0:
+        raise UserError(f"--steps {args.steps} --width {args.width:g}: use at least 1 step and a positive width")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     torch.set_num_threads(1)  # a trial's share on CPU (raysweep.plan's calibration)
     # smoke: batch 8, no warm-up (a ResNet-13 step at batch 100 on 56x48x3 takes seconds)
     steps, sizes = (1, {"batch": 8, "warm_up": 0}) if args.smoke else (args.steps, {})
@@ -75,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_cost_model"))

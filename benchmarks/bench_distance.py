@@ -8,15 +8,18 @@ Usage: python benchmarks/bench_distance.py [--queries 500] [--train 60000] [--ce
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 
 from raysweep.device import default_device
+from raysweep.errors import UserError, run_script
 from raysweep.manifold.projection_knn import knn_projection
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--train", type=int, default=60000)
@@ -24,11 +27,24 @@ def main() -> None:
     p.add_argument("--center", choices=["clean", "mean"], default="clean")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
-    args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = p.parse_args(argv)
     if args.smoke:
         args.queries, args.train = 20, 2000
+    return args
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    if not 1 <= args.k <= args.train or args.queries < 1:
+        raise UserError(f"--k {args.k} --train {args.train} --queries {args.queries}: "
+                        "k neighbours need 1 <= k <= train and at least one query")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = default_device()
     g = torch.Generator().manual_seed(0)
     train = torch.randint(0, 256, (args.train, 1, 28, 28), dtype=torch.uint8, generator=g).to(device)
@@ -49,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_distance"))

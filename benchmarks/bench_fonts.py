@@ -12,24 +12,39 @@ images), generating it first when the cache lacks it.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 
 from raysweep.data import load_dataset
 from raysweep.data.decoder import TrueDecoder
-from raysweep.data.fonts import load_fonts
+from raysweep.data.fonts import font_files, load_fonts
 from raysweep.data.fonts_dataset import FontsConfig, latent_table, render_split
+from raysweep.errors import UserError, run_script
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fonts-dir", default=None, help="default: the fonts bundled with matplotlib")
     parser.add_argument("--max-fonts", type=int, default=None, help="exactly this many fonts (default: all usable)")
     parser.add_argument("--n", type=int, default=1_120_000, help="images to render (the paper's 1.12M)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="bundled fonts, 20k images, a small cached set, for CI")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked in milliseconds before any work (one UserError line)."""
+    font_files(args.fonts_dir, args.max_fonts)
+    if args.n < 1:
+        raise UserError(f"--n {args.n}: render at least one image")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     n = 20_000 if args.smoke else args.n
     torch.set_num_threads(args.threads)
 
@@ -70,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_fonts"))

@@ -13,14 +13,17 @@ costs nothing. `fused_ratio_k<K>` times the vmap path too, which is what a GPU r
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.attacks import ATTACKS
 from raysweep.data.batch import Split
-from raysweep.device import default_device
+from raysweep.device import resolve_device
+from raysweep.errors import UserError, run_script
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.packed import train_packed
@@ -89,7 +92,7 @@ def attack_rates(k: int, args, device: torch.device) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=300, help="training images per model")
     p.add_argument("--samples", type=int, default=50, help="attacked samples per model")
@@ -100,11 +103,26 @@ def main() -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: stable on a shared machine)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.smoke:
         args.n, args.samples, args.iterations, args.ks, args.repeats, args.adv_iterations = 100, 10, 3, "1,2", 1, 2
+    return args
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    resolve_device(args.device)
+    if not all(k.strip().isdigit() and int(k) >= 1 for k in args.ks.split(",")):
+        raise UserError(f"--ks {args.ks}: give pack sizes as positive integers, e.g. 1,5,10")
+    if min(args.n, args.samples, args.repeats) < 1:
+        raise UserError(f"--n {args.n} --samples {args.samples} --repeats {args.repeats}: each must be at least 1")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else default_device()
+    device = resolve_device(args.device)
     train_rates(1, args, device)  # warm-up: allocator, lazy imports, cuDNN plans
     for k in (int(v) for v in args.ks.split(",")):
         best = [max(v) for v in zip(*(train_rates(k, args, device) for _ in range(args.repeats)))]
@@ -123,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_pack"))

@@ -25,15 +25,18 @@ import concurrent.futures as futures
 import math
 import multiprocessing
 import statistics
+import sys
 import time
-from typing import Any
+from typing import Any, Optional
 
 import torch
+
+from raysweep.errors import UserError, run_script
 
 LEARNED = {"onmanifold_class": "class", "onmanifold_data": "data"}
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--strategies", default="all", help="comma list, or 'all' (every registered one)")
     ap.add_argument("--n", default="500,2500")
@@ -50,11 +53,29 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--budget-s", type=float, default=float("inf"),
                     help="stop waiting for trials after this many seconds and report what finished")
     ap.add_argument("--smoke", action="store_true", help="tiny grid, 1 epoch, for CI")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.smoke:
         args.n, args.seeds, args.epochs, args.attack_samples, args.restarts = "100", "0", 1, 50, 1
         args.vaegan_width, args.vaegan_epochs, args.cost_n, args.max_fonts = 0.125, 1, 100, 3
     return args
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line): the fonts, the
+    device, registered strategies, and N and seeds as integers."""
+    import raysweep.training.strategies  # noqa: F401  (registers them)
+    from raysweep.data.fonts import font_files
+    from raysweep.device import resolve_device
+    from raysweep.training.strategy import STRATEGIES
+
+    font_files(None, args.max_fonts)
+    resolve_device(args.device)
+    unknown = [] if args.strategies == "all" else [s for s in args.strategies.split(",") if s not in STRATEGIES]
+    if unknown:
+        raise UserError(f"--strategies: unknown {', '.join(unknown)}; use any of {', '.join(STRATEGIES.names())} or all")
+    for flag, values in (("--n", args.n), ("--seeds", args.seeds)):
+        if not all(v.strip().isdigit() for v in values.split(",")):
+            raise UserError(f"{flag} {values}: give comma-separated non-negative integers")
 
 
 def load(args: argparse.Namespace):
@@ -144,8 +165,9 @@ def cost_per_epoch(names: list[str], ds, learned, args, device, repeats: int = 3
     return best
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     torch.set_num_threads(1)
     import raysweep.training.strategies  # noqa: F401
     from raysweep.device import default_device
@@ -215,4 +237,4 @@ def report(rows: list[dict[str, Any]], names: list[str], cost: dict[str, float],
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_strategies"))

@@ -34,8 +34,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import yaml
+
+from raysweep.errors import UserError, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +136,7 @@ def run_ray(spec_path: str) -> dict[str, float]:
             "idle_slot_per_model_s": (span * slots - busy) / len(rows)}
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("spec", nargs="?", default=str(ROOT / "sweeps" / "fonts-smoke.yaml"))
     p.add_argument("--strategies", default="")
@@ -143,9 +146,27 @@ def main() -> None:
     p.add_argument("--pack", default="none", choices=["none", "seeds"],
                    help="the spec's pack mode (issue 16: seeds of one cell in one Tune trial)")
     p.add_argument("--smoke", action="store_true", help="two 1-epoch normal trials at the smallest N")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.smoke:
         args.strategies, args.seeds, args.epochs = "normal", 2, 1
+    return args
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line): a spec that
+    validates, and strategies it has."""
+    from raysweep.validate import load_sweep
+
+    spec, _ = load_sweep(args.spec)
+    have = {s.name for s in spec.strategies}  # shrink() keeps strategies by name
+    missing = [s for s in args.strategies.split(",") if s and s not in have]
+    if missing:
+        raise UserError(f"--strategies: {args.spec} has no strategy {', '.join(missing)}; it has {', '.join(sorted(have))}")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     with tempfile.TemporaryDirectory() as tmp:
         raw = yaml.safe_load(Path(args.spec).read_text())
@@ -176,4 +197,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_sweep"))

@@ -10,16 +10,18 @@ Prints `key: number` lines; the target is ratio_vs_bare_loop >= 0.9.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.data.batch import Split
-from raysweep.device import default_device
-from raysweep.errors import UserError
-from raysweep.models import build_model
+from raysweep.device import resolve_device
+from raysweep.errors import UserError, run_script
+from raysweep.models import MODELS, build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext
 
@@ -81,7 +83,7 @@ def bare(split: Split, n_classes: int, args, device: torch.device) -> float:
     return n * args.epochs / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=2)
@@ -91,11 +93,26 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: stable on a shared machine)")
     p.add_argument("--synthetic", action="store_true", help="skip FONTS even when it is available")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.smoke:
         args.n, args.epochs, args.repeats = 500, 1, 1
+    return args
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    resolve_device(args.device)
+    if args.arch not in MODELS:
+        raise UserError(f"--arch {args.arch}: unknown; use one of {', '.join(MODELS.names())}")
+    if min(args.n, args.epochs, args.repeats) < 1:
+        raise UserError(f"--n {args.n} --epochs {args.epochs} --repeats {args.repeats}: each must be at least 1")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else default_device()
+    device = resolve_device(args.device)
     split, n_classes, is_fonts = fonts_or_synthetic(args.n, not args.synthetic)
     ours(split, n_classes, args, device)  # warm-up: allocator, cuDNN autotuning, lazy imports
     best_ours = best_bare = 0.0
@@ -110,4 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_train"))

@@ -22,9 +22,16 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import sys
 import time
+from typing import Optional
 
 import torch
+
+from raysweep.data.fonts import font_files
+from raysweep.errors import UserError, run_script
+
+FONTS_1000 = 1000  # the paper's font count; `make fonts` installs them
 
 
 def status_mb() -> dict[str, float]:
@@ -38,7 +45,7 @@ def status_mb() -> dict[str, float]:
 
 
 def spec_dict(args: argparse.Namespace) -> dict:
-    options = {"preset": "hard"} if args.smoke else {"preset": "hard", "fonts_dir": args.fonts_dir, "max_fonts": 1000}
+    options = {"preset": "hard"} if args.smoke else {"preset": "hard", "fonts_dir": args.fonts_dir, "max_fonts": FONTS_1000}
     samples, restarts = (100, 1) if args.smoke else (1000, 5)
     measured = 20 if args.smoke else 200
     distances = [{"method": "true", "attack": "linf", "samples": measured}]
@@ -77,15 +84,28 @@ def measure(spec: dict, threads: int, queue) -> None:
                "test_error": out.row["test_error"], "rows": len(out.examples["sample"])})
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fonts-dir", default="/usr/share/fonts", help="where `make fonts` put FONTS-1000's fonts")
     parser.add_argument("--n", type=int, default=40_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-knn", action="store_true", help="leave out the kNN distance (it reads all training images)")
     parser.add_argument("--smoke", action="store_true", help="bundled fonts, N=1000, small attacks, for CI")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked in milliseconds before any work (one UserError line):
+    FONTS-1000's fonts (the smoke run uses the bundled ones)."""
+    if not args.smoke:
+        font_files(args.fonts_dir, FONTS_1000)
+    if args.n < 1:
+        raise UserError(f"--n {args.n}: train on at least one image")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     from raysweep.data import load_dataset
 
     spec = spec_dict(args)
@@ -106,4 +126,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_trial_memory"))

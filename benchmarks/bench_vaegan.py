@@ -7,11 +7,14 @@ Usage: python benchmarks/bench_vaegan.py [--steps 20] [--threads N] [--smoke]
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from typing import Optional
 
 import torch
 
 from raysweep.device import default_device
+from raysweep.errors import UserError, run_script
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.losses import make_optimisers, train_step
 from raysweep.vaegan.train import build_vaegan
@@ -34,12 +37,23 @@ def images_per_s(width: float, steps: int, device: torch.device) -> float:
     return steps * cfg.batch_size / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--smoke", action="store_true", help="2 steps, to check the script runs")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    if args.steps < 1:
+        raise UserError(f"--steps {args.steps}: time at least 1 step")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = 2 if args.smoke else args.steps
@@ -50,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main, "bench_vaegan"))

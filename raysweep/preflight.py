@@ -9,11 +9,17 @@ about the cluster.
   Requests are compared with the alive nodes' total resources (what a node could ever offer,
   not what is free now). A cluster that autoscales is judged by the nodes it has when the sweep
   starts, as the GPU check in raysweep.plan.strategy_requests already is.
+- The manifold actors are created before the trials and serve until the sweep ends, so what
+  they reserve is never free for trials. If the actors, all alive at once, leave no node room
+  for a trial, every trial waits forever (seen: 10 actors at `cpu: 1` on 2 cores, 2 trained and
+  kept their CPUs, 8 never started). `check_actors_leave_room` refuses such a spec before any
+  actor starts.
 """
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from raysweep.catalog import manifold_needs
@@ -81,6 +87,45 @@ def check_requests_fit(spec: SweepSpec, requests: Mapping[str, Request], pending
         if not any(_fits(cpu, gpu, n) for n in nodes):
             raise UserError(f"{path} asks for cpu {cpu:g}, gpu {gpu:g} but {_largest(nodes)}, so it would wait "
                             "forever; lower the request in the spec or add a node that large")
+
+
+def _pack(items: list[tuple[float, float]], nodes: list[Mapping[str, float]]) -> bool:
+    """Whether `items` (cpu, gpu) fit on `nodes` together: first-fit decreasing, as good as the
+    scheduler's own placement for these few uniform actor requests (it places one at a time)."""
+    free = [[n.get("CPU", 0.0), n.get("GPU", 0.0)] for n in nodes]
+    for cpu, gpu in sorted(items, reverse=True):
+        node = next((f for f in free if cpu <= f[0] + 1e-9 and gpu <= f[1] + 1e-9), None)
+        if node is None:
+            return False
+        node[0] -= cpu
+        node[1] -= gpu
+    return True
+
+
+def check_actors_leave_room(actors: int, actor_cpu: float, actor_gpu: float, trial_requests: Iterable[Request],
+                            nodes: list[Mapping[str, float]]) -> None:
+    """One UserError line when `actors` manifold actors of (actor_cpu, actor_gpu) each, all alive
+    for the whole sweep, leave no room on the alive `nodes` (their total resources) for one trial
+    of some request in `trial_requests` (GPU already dropped on a CPU cluster)."""
+    if actors <= 0 or (actor_cpu <= 0 and actor_gpu <= 0):
+        return
+    for r in sorted(set(trial_requests), key=lambda r: (-r.cpu, -r.gpu)):
+        if not _pack([(actor_cpu, actor_gpu)] * actors + [(r.cpu, r.gpu)], nodes):
+            cpus = sum(n.get("CPU", 0.0) for n in nodes)
+            gpus = sum(n.get("GPU", 0.0) for n in nodes)
+            raise UserError(
+                f"manifolds.resources asks cpu {actor_cpu:g}, gpu {actor_gpu:g} for each of {actors} manifold actors, "
+                f"which all stay alive serving until the sweep ends ({actors * actor_cpu:g} CPUs, "
+                f"{actors * actor_gpu:g} GPUs); with one trial (cpu {r.cpu:g}, gpu {r.gpu:g}) that does not fit on "
+                f"this cluster ({cpus:g} CPUs, {gpus:g} GPUs in {len(nodes)} node(s)), so the sweep would wait "
+                "forever; set manifolds.resources.cpu: 0 (serving actors mostly wait) and give VAE-GAN training "
+                "its own share with manifolds.options.train_resources: {cpu: 1}, or add nodes")
+
+
+def autoscaling() -> bool:
+    """Whether the cluster was started by the cluster launcher (`ray up`), which can add nodes:
+    the test Tune makes (ray.tune.execution.cluster_info), on the bootstrap file it leaves."""
+    return Path("~/ray_bootstrap_config.yaml").expanduser().exists()
 
 
 def leave_job_working_dir() -> None:

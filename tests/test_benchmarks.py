@@ -4,6 +4,7 @@ are measured at full size by hand, not here (they need an idle machine)."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import re
@@ -11,9 +12,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pytest
+
+from raysweep.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_NUMBER = re.compile(r"^([A-Za-z0-9_.]+): (-?[0-9.]+(?:e[-+]?\d+)?|nan|inf)$")
@@ -54,14 +57,15 @@ def bench_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("bench-cache"))
 
 
-def run_script(script: str, env: dict, cwd: Path, timeout: float = 240) -> tuple[Optional[int], str, str]:
-    """(exit code, None if it ran past `timeout`; stdout, stderr) of `script --smoke`, waiting on the script alone: output goes to
+def run_script(script: str, env: dict, cwd: Path, timeout: float = 240, args: Sequence[str] = ("--smoke",)
+               ) -> tuple[Optional[int], str, str]:
+    """(exit code, None if it ran past `timeout`; stdout, stderr) of `script args`, waiting on the script alone: output goes to
     files, not pipes, because worker processes a crashed script leaves behind would hold pipes
     open until the timeout (seen once: bench_strategies died of SIGSEGV and the test waited 240 s).
     faulthandler prints the Python stack of such a crash; the script's session is killed after."""
     out, err = cwd / "stdout.txt", cwd / "stderr.txt"
     with out.open("w") as o, err.open("w") as e:
-        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(ROOT / "benchmarks" / f"{script}.py"), "--smoke"],
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(ROOT / "benchmarks" / f"{script}.py"), *args],
                                 cwd=cwd, env=env, stdout=o, stderr=e, start_new_session=True)
         try:
             returncode = proc.wait(timeout=timeout)
@@ -87,3 +91,37 @@ def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
         value = figures[key]
         assert not math.isnan(value) and value >= 0, (key, value)
         assert math.isfinite(value) or key in MAY_BE_INF, (key, value)
+
+
+# What a default may need that a fresh clone lacks: the line must name how to get it.
+EXTRAS = re.compile(r"make fonts|\[peers\]")
+
+
+def load_benchmark(script: str):
+    spec = importlib.util.spec_from_file_location(f"bench_under_test_{script}", ROOT / "benchmarks" / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_benchmark_defaults_are_valid_or_name_the_missing_extra(script, bench_cache, monkeypatch):
+    """Each script's defaults pass its own checks (arguments, and the data and device they need)
+    on a fresh clone, or fail with a line that names the optional extra to install: running a
+    shipped script with no arguments never ends in a traceback."""
+    monkeypatch.setenv("RAYSWEEP_CACHE", bench_cache)
+    module = load_benchmark(script)
+    try:
+        module.check(module.parse_args([]))
+    except UserError as e:
+        assert EXTRAS.search(str(e)), f"{script}'s defaults fail without naming an extra: {e}"
+
+
+@pytest.mark.parametrize("script, args", [("bench_attacks", ["--fonts", "100000"]),
+                                          ("bench_trial_memory", ["--fonts-dir", "/nonexistent-fonts"]),
+                                          ("bench_distance", ["--k", "0"])])
+def test_benchmark_bad_arguments_exit_2_with_one_line(script, args, tmp_path):
+    """The control: arguments the checks must refuse give one line and exit code 2, before any work."""
+    returncode, stdout, stderr = run_script(script, dict(os.environ), tmp_path, timeout=120, args=args)
+    assert returncode == 2, (returncode, stderr[-2000:])
+    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith(f"{script}: error: "), stderr

@@ -17,12 +17,8 @@ pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 
-def test_learned_manifold_sweep_reports_quality_pictures_and_progress(ray_session, tmp_path):
-    import torch
-
-    from raysweep.analysis.report import write_report
-    from raysweep.tune.sweep import run_sweep
-
+def learned_spec(tmp_path, actor_cpu: float) -> Path:
+    """A FONTS spec with learned class manifolds (10 VAE-GAN actors) and one trial at cpu 1."""
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
                                          "cache_dir": str(tmp_path / "cache")}}
     spec = {"name": "fonts-learned", "dataset": data, "grid": {"n": [100], "seed": [1], "arch": ["cnn"]},
@@ -32,10 +28,36 @@ def test_learned_manifold_sweep_reports_quality_pictures_and_progress(ray_sessio
                                      {"name": "onmanifold_class", "samples": 10, "restarts": 1,
                                       "params": {"iterations": 3}}]},
             "manifolds": {"options": {"vaegan": {"width": 0.125, "epochs": 2}, "train_size": 60},
-                          "resources": {"cpu": 0, "gpu": 0.05}},
+                          "resources": {"cpu": actor_cpu, "gpu": 0.05}},
             "storage": str(tmp_path / "out")}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_actors_that_would_starve_the_trials_are_refused_before_any_starts(ray_local, tmp_path):
+    """The measured hang: 10 actors at cpu 1 on 2 CPUs (2 trained, kept their CPUs as servers, 8
+    never started). Refused in one line naming the numbers and the fix, before any actor or
+    VAE-GAN exists. Its control is the test below: the same spec at cpu 0 runs to the end."""
+    from raysweep.errors import UserError
+    from raysweep.tune.sweep import run_sweep
+
+    path = learned_spec(tmp_path, actor_cpu=1)
+    with pytest.raises(UserError) as e:
+        run_sweep(str(path), out=io.StringIO())
+    assert "each of 10 manifold actors" in str(e.value) and "(2 CPUs, 1 GPUs in 1 node(s))" in str(e.value)
+    assert not any("manifold" in a["name"] for a in ray_local.util.list_named_actors(all_namespaces=True))
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != "driver.lease"]
+    assert written == [], written
+
+
+def test_learned_manifold_sweep_reports_quality_pictures_and_progress(ray_session, tmp_path):
+    import torch
+
+    from raysweep.analysis.report import write_report
+    from raysweep.tune.sweep import run_sweep
+
+    path = learned_spec(tmp_path, actor_cpu=0)
     out = io.StringIO()
     summary = run_sweep(str(path), out=out)
     assert (summary.ok, summary.failed) == (1, 0), out.getvalue()[-2000:]

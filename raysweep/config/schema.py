@@ -37,7 +37,7 @@ class Resources(Strict):
 
 
 class ActorResources(Strict):
-    """A shared actor's share; CPU may be 0 so actors never block trials from starting."""
+    """A shared actor's share, held until the sweep ends; CPU may be 0 so actors never block trials from starting (the driver refuses shares that leave no room for a trial)."""
 
     cpu: float = Field(0.0, ge=0)
     gpu: float = Field(0.05, ge=0)

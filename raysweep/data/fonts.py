@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from raysweep.data.fonts_manifest import FONT_SUFFIXES, FontRecord, candidate_fonts, find_font_files  # noqa: F401
+from raysweep.data.fonts_manifest import FONT_SUFFIXES, FontFile, FontRecord, candidate_fonts, find_font_files  # noqa: F401
 from raysweep.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -137,14 +137,23 @@ def too_few_fonts(root: Path, found: int, wanted: int, what: str) -> UserError:
     )
 
 
+def font_files(fonts_dir: Optional[str | os.PathLike] = None, max_fonts: Optional[int] = None
+               ) -> tuple[Path, list[FontFile]]:
+    """The font folder (default: matplotlib's) and its candidate files, or one UserError line
+    when it has fewer files than `max_fonts`: checked without rendering, so scripts and specs can
+    refuse an impossible font count in milliseconds."""
+    root = Path(fonts_dir).expanduser() if fonts_dir else default_fonts_dir()
+    files = candidate_fonts(root)
+    if max_fonts is not None and len(files) < max_fonts:
+        raise too_few_fonts(root, len(files), max_fonts, ".ttf/.otf files")
+    return root, files
+
+
 def load_fonts(fonts_dir: Optional[str | os.PathLike] = None, max_fonts: Optional[int] = None, size: int = RESOLUTION) -> FontSet:
     """Render the first `max_fonts` usable fonts below `fonts_dir` (default: matplotlib's) in
     content-hash order, or all of them; warn once per skip. Fewer than max_fonts is a UserError:
     FONTS-1000 always means 1000 fonts."""
-    root = Path(fonts_dir).expanduser() if fonts_dir else default_fonts_dir()
-    files = candidate_fonts(root)
-    if max_fonts is not None and len(files) < max_fonts:  # no need to render to know
-        raise too_few_fonts(root, len(files), max_fonts, ".ttf/.otf files")
+    root, files = font_files(fonts_dir, max_fonts)
     prototypes, manifest, skipped, seen = [], [], [], {}
     for font in files:
         if max_fonts is not None and len(manifest) >= max_fonts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import torch
 
@@ -46,6 +46,7 @@ class ManifoldHandles:
     actors: dict[str, dict[Optional[int], Any]]  # kind -> class -> ActorHandle
     detached: bool = False
     named: dict[str, dict[Optional[int], str]] = field(default_factory=dict)  # kind -> class -> actor name
+    request: tuple[float, float] = (0.0, 0.0)  # (cpu, gpu) each actor holds while the sweep runs
 
     def all(self) -> list:
         return [a for by_cls in self.actors.values() for a in by_cls.values()]
@@ -55,6 +56,31 @@ class ManifoldHandles:
         return {kind: ",".join(self.named.get(kind, {}).get(c) or actor_name(self.dataset, c, kind) for c in by_cls)
                 for kind, by_cls in self.actors.items()}
 
+
+
+def load_spec_dataset(dataset: dict[str, Any]):
+    """The data set a spec's `dataset` entry (as a plain dict) names."""
+    from raysweep.data import load_dataset
+
+    return load_dataset(dataset["name"], **dataset["options"])
+
+
+def planned_actors(dataset: DatasetSpec, kinds: Iterable[str], where: str, options: Any,
+                   classes: Optional[Iterable[int]], plugins: Iterable[str]) -> dict[tuple[str, Optional[int]], tuple]:
+    """(kind, class) -> the ManifoldActor's arguments, for every actor `kinds` need (classes:
+    the labels kind "class" serves; default every class of the data set)."""
+    from raysweep.registry import MANIFOLD_KINDS
+    from raysweep.vaegan.quality_table import manifold_jobs
+
+    kinds = sorted(set(kinds))
+    for k in kinds:
+        if k not in MANIFOLD_KINDS:
+            raise UserError(f"unknown manifold kind {k!r}; use one of {', '.join(MANIFOLD_KINDS)}")
+    if classes is None and "class" in kinds:
+        classes = range(load_spec_dataset(dataset.model_dump()).n_classes)
+    return {(kind, cls): (kind, dataset.model_dump(), cls, where, None if job is None else job.to_dict(),
+                          options.code_batch, tuple(plugins))
+            for (kind, cls), job in manifold_jobs(dataset, kinds, options, classes or []).items()}
 
 
 def true_payload(ds, cls: Optional[int]) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:

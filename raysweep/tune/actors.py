@@ -22,23 +22,19 @@ from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
 from raysweep.errors import UserError
 from raysweep.manifold.serving import (  # noqa: F401  (actor_name: tests and callers import it from here)
-    ManifoldHandles, _identity, actor_name, class_codes, learned_payload, true_payload,
+    ManifoldHandles, _identity, actor_name, class_codes, learned_payload, load_spec_dataset, planned_actors,
+    true_payload,
 )
-from raysweep.progress import format_manifold_line
-from raysweep.registry import MANIFOLD_KINDS
+from raysweep.plan import Request
+from raysweep.preflight import check_actors_leave_room
+from raysweep.progress import STALL_S, StallWatch, actor_demands, format_duration, format_manifold_line
 from raysweep.vaegan.job import (
     VAEGANJob, fit_job, job_dir, load_final, read_progress, train_count,
 )
-from raysweep.vaegan.quality_table import manifold_jobs
+from raysweep.tune.progress import wait_reason
 
 NAMESPACE = "raysweep"
 CODES = "codes.pt"  # cached encoder means of the class's train/test images, beside the checkpoint
-
-
-def _load_dataset(dataset: dict[str, Any]):
-    from raysweep.data import load_dataset
-
-    return load_dataset(dataset["name"], **dataset["options"])
 
 
 @ray.remote
@@ -55,7 +51,7 @@ class ManifoldActor:
         self.trained_here = False
         self.job = None if job is None else VAEGANJob.from_dict(job)
         if kind == "true":
-            self.payload, self._codes = true_payload(_load_dataset(dataset), cls)
+            self.payload, self._codes = true_payload(load_spec_dataset(dataset), cls)
             from raysweep.manifold.serving import manifold_from_payloads
 
             self.true = manifold_from_payloads([self.payload], self.device)
@@ -79,7 +75,7 @@ class ManifoldActor:
         return learned_payload(self.kind, self.cls, model, record), codes
 
     def _encode_class_images(self, code_batch: int) -> dict[str, dict[str, torch.Tensor]]:
-        return class_codes(self.encode, _load_dataset(self.dataset), self.cls, code_batch,
+        return class_codes(self.encode, load_spec_dataset(self.dataset), self.cls, code_batch,
                            self.model.arch.latent_dim)
 
     # Served to trials. Weights travel as one object-store entry, returned by reference inside a
@@ -125,42 +121,45 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
                            options: ManifoldOptions = ManifoldOptions(), classes: Optional[Iterable[int]] = None,
                            detached: bool = False, wait: bool = True,
                            progress: Optional[Callable[[str], None]] = None,
-                           plugins: tuple[str, ...] = ()) -> ManifoldHandles:
+                           plugins: tuple[str, ...] = (),
+                           trial_requests: Iterable[Request] = ()) -> ManifoldHandles:
     """Get or create the actors for `kinds` (manifold kinds) before any trial starts.
 
     GPU is dropped when the cluster has none. classes: labels served by kind "class" (default:
     every class of the data set). detached: actors that outlive the driver (teardown leaves
     them). wait: block until every actor has its weights (trains missing VAE-GANs now, not inside
     the first trial). progress: called with a line every few seconds while VAE-GANs train.
+    trial_requests: what the trials will ask for; the actors must leave room for one of each.
     """
-    kinds = sorted(set(kinds))
-    for k in kinds:
-        if k not in MANIFOLD_KINDS:
-            raise UserError(f"unknown manifold kind {k!r}; use one of {', '.join(MANIFOLD_KINDS)}")
-    if classes is None and "class" in kinds:
-        classes = range(_load_dataset(dataset.model_dump()).n_classes)
     where = storage.uri(where)
     cpu, gpu = _actor_resources(resources)
-    wanted = {(kind, cls): (kind, dataset.model_dump(), cls, where, None if job is None else job.to_dict(),
-                            options.code_batch, tuple(plugins))
-              for (kind, cls), job in manifold_jobs(dataset, kinds, options, classes or []).items()}
+    wanted = planned_actors(dataset, kinds, where, options, classes, plugins)
+    check_actors_leave_room(len(wanted), cpu, gpu, trial_requests, alive_node_resources())
     if options.train_resources is not None:
         from raysweep.tune.vaegan_trainable import train_vaegans
 
         jobs = [VAEGANJob.from_dict(args[4]) for args in wanted.values() if args[4] is not None]
         train_vaegans(jobs, where, cpu=options.train_resources.cpu, gpu=options.train_resources.gpu)
-    handles = ManifoldHandles(dataset=dataset, actors={}, detached=detached)
+    handles = ManifoldHandles(dataset=dataset, actors={}, detached=detached, request=(cpu, gpu))
     for (kind, cls), args in wanted.items():
         name = actor_name(dataset, cls, kind, _identity(*args[:5]))
         handles.named.setdefault(kind, {})[cls] = name
         handles.actors.setdefault(kind, {})[cls] = _create(name, args, cpu, gpu, detached)
     if wait:
         try:
-            _wait_ready(handles, wanted, where, progress)
+            # every actor exists before this waits, so missing VAE-GANs train in parallel (an actor
+            # found under a name serves that name's model: the name carries a digest of it)
+            refs = [handles.actors[kind][cls].serves.remote() for kind, cls in wanted]
+            _wait_with_progress(refs, [args[4] for args in wanted.values()], where, progress, request=(cpu, gpu))
         except ray.exceptions.RayActorError as e:  # __init__ raised: the cause's last line, not a traceback
             cause = str(e).strip().splitlines()[-1].split(": ", 1)[-1]
             raise UserError(f"a manifold actor could not start: {cause}") from None
     return handles
+
+
+def alive_node_resources() -> list[dict[str, float]]:
+    """Each alive node's total resources (what it could ever offer, not what is free now)."""
+    return [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
 
 
 def _create(name: str, args: tuple, cpu: float, gpu: float, detached: bool):
@@ -171,27 +170,26 @@ def _create(name: str, args: tuple, cpu: float, gpu: float, detached: bool):
 
 
 def _wait_with_progress(refs: list, jobs: list, where: str, progress: Optional[Callable[[str], None]],
-                        every_s: float = 15.0) -> list:
-    """ray.get(refs), with progress(line) every `every_s` s while VAE-GANs train, then an all-ready line."""
+                        every_s: float = 15.0, request: tuple[float, float] = (0.0, 0.0),
+                        stall_s: float = STALL_S) -> list:
+    """ray.get(refs), with progress(line) every `every_s` s while VAE-GANs train, then an all-ready
+    line. When no actor has moved for `stall_s`, the line also says what the actors that have not
+    started wait for (each asks for `request` = (cpu, gpu)) and who holds the cluster."""
     start, pending = time.monotonic(), ray.wait(list(refs), num_returns=len(refs), timeout=2.0)[1]
     shown = bool(pending) and progress is not None  # nothing is printed when every model just loads
+    watch = StallWatch(stall_s)
     while shown and pending:
         states = [None if j is None else read_progress(where, VAEGANJob.from_dict(j)) for j in jobs]
         done = [r.hex() not in {p.hex() for p in pending} for r in refs]
-        progress(format_manifold_line(states, done, time.monotonic() - start))
+        line = format_manifold_line(states, done, time.monotonic() - start)
+        stalled = watch.stalled((tuple(done), tuple(None if s is None else s["epochs_done"] for s in states)))
+        if stalled is not None:
+            line += f" | no progress for {format_duration(stalled)}: {wait_reason(*actor_demands(states, done, request))}"
+        progress(line)
         pending = ray.wait(pending, num_returns=len(pending), timeout=every_s)[1]
     if shown:
         progress(format_manifold_line([None] * len(refs), [True] * len(refs), time.monotonic() - start))
     return ray.get(refs)
-
-
-def _wait_ready(handles: ManifoldHandles, wanted: dict, where: str = "",
-                progress: Optional[Callable[[str], None]] = None) -> None:
-    """Wait until every actor has its weights. All actors are created before this waits, so
-    missing VAE-GANs train in parallel. (An actor found under a name always serves that name's
-    model: the name carries a digest of what it serves.)"""
-    refs = [handles.actors[kind][cls].serves.remote() for kind, cls in wanted]
-    _wait_with_progress(refs, [args[4] for args in wanted.values()], where, progress)
 
 
 def _wait_gone(name: str, timeout_s: float = 30.0) -> None:

@@ -1,46 +1,54 @@
 """Sweep progress as a Tune callback: one compact line (done / running / pending / failed,
 elapsed, ETA; the text itself is raysweep.progress's).
 
-A plain line is printed whenever a trial finishes or fails (raysweep.progress.LineWriter).
+A plain line is printed whenever a trial finishes or fails (raysweep.progress.LineWriter). When
+the counts have not moved for a minute and trials are pending, the line says what the pending
+trials ask for, who holds the cluster (running trials, the manifold actors) and what is free.
 """
 from __future__ import annotations
 
 import time
-from typing import Optional, TextIO
+from typing import Optional, Sequence, TextIO
 
+import ray
 from ray.tune import Callback
 
 from raysweep.packing import PACK_KEY
-from raysweep.progress import Counts, LineWriter, format_duration, format_line, format_manifold_line  # noqa: F401
+from raysweep.progress import (  # noqa: F401
+    STALL_S, Counts, Demand, LineWriter, StallWatch, count_trials, format_duration, format_line, format_manifold_line,
+    format_wait, trial_demands,
+)
+from raysweep.preflight import autoscaling
 
 
 class ProgressLine(Callback):
     """A Tune callback drawing the progress line. `already_done` counts trials finished earlier."""
 
-    def __init__(self, already_done: int = 0, out: Optional[TextIO] = None, log_every_s: float = 60.0):
+    def __init__(self, already_done: int = 0, out: Optional[TextIO] = None, log_every_s: float = 60.0,
+                 serving: Optional[Demand] = None, stall_s: float = STALL_S):
         self.writer = LineWriter(out, log_every_s)
         self.already_done = already_done
         self.start = time.monotonic()
         self._finished = 0
+        self.serving = serving  # the manifold actors: they hold their share for the whole sweep
+        self.watch = StallWatch(stall_s)
 
     def counts(self, trials) -> Counts:
-        c = Counts(done=self.already_done)
-        for t in trials:
-            st, models = t.status, len(t.config.get(PACK_KEY, [None]))  # counts are of models, not packs
-            if st == "TERMINATED":
-                c.done += models
-            elif st == "ERROR":
-                c.failed += models
-            elif st == "RUNNING":
-                c.running += models
-            else:  # PENDING, PAUSED
-                c.pending += models
-        return c
+        return count_trials(trials, self.already_done, PACK_KEY)
 
     def _draw(self, trials, force: bool = False) -> None:
         c = self.counts(trials)
         self._finished = c.done - self.already_done + c.failed
-        self.writer.write(format_line(c, time.monotonic() - self.start, self._finished), force)
+        line = format_line(c, time.monotonic() - self.start, self._finished)
+        stalled = self.watch.stalled((c.done, c.running, c.failed)) if c.pending else None
+        if stalled is not None:
+            line += f" | no trial started or finished for {format_duration(stalled)}: {self.wait_reason(trials)}"
+        self.writer.write(line, force)
+
+    def wait_reason(self, trials: Sequence) -> str:
+        """Pending trials by what they ask for; running trials and manifold actors as holders."""
+        holders = trial_demands(trials, "RUNNING", "running trials") + ([self.serving] if self.serving else [])
+        return wait_reason(trial_demands(trials, "PENDING", "trials"), holders)
 
     def on_step_end(self, iteration, trials, **info) -> None:
         self._draw(trials)
@@ -54,3 +62,9 @@ class ProgressLine(Callback):
     def on_experiment_end(self, trials, **info) -> None:
         self._draw(trials, force=not self.writer.tty)
         self.writer.end()
+
+
+def wait_reason(waiting: Sequence[Demand], holders: Sequence[Demand]) -> str:
+    """The stall clause: the driver's demands and holders against what Ray says is free (read
+    without the dashboard's state API, which a local sweep does not start)."""
+    return format_wait(waiting, holders, ray.available_resources(), ray.cluster_resources(), autoscaling())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence, TextIO
 
 # Read by Tune when it is imported: skip the per-trial CSV/JSON/TensorBoard loggers (we write
@@ -32,6 +31,7 @@ from raysweep.config.resolve import TrialConfig  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 from raysweep.lease import acquire  # noqa: E402
+from raysweep.progress import Demand, SweepSummary  # noqa: E402
 from raysweep.packing import PACK_KEY, Pack, group, members_of, name_of, pack_note, runs_fused  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
@@ -39,8 +39,8 @@ from raysweep.results.store import TableStore  # noqa: E402
 from raysweep.tune.callbacks import tracking_callbacks  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
-from raysweep.plan import estimate_seconds, plan_lines, strategy_requests  # noqa: E402
-from raysweep.tune.actors import ManifoldHandles, ensure_manifold_actors, teardown  # noqa: E402
+from raysweep.plan import Request, estimate_seconds, strategy_requests  # noqa: E402
+from raysweep.tune.actors import ManifoldHandles, alive_node_resources, ensure_manifold_actors, teardown  # noqa: E402
 from raysweep.preflight import check_address, check_requests_fit, leave_job_working_dir  # noqa: E402
 from raysweep.training.source import ensure_source_model  # noqa: E402
 from raysweep.tune.source import fit_in_task  # noqa: E402
@@ -51,15 +51,6 @@ from raysweep.validate import load_sweep, strategy_param_types  # noqa: E402
 # Our metrics live in the Parquet tables; Tune's per-trial result files are off, so its
 # "could not fetch metrics" warning after fit() is noise.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-
-
-@dataclass
-class SweepSummary:
-    total: int
-    skipped: int  # rows existed before this run
-    ok: int
-    failed: int
-    unfinished: int = 0  # pending trials without a row after Tune returned (interrupted)
 
 
 def connect(address: Optional[str], dashboard: bool = False) -> None:
@@ -81,14 +72,17 @@ def connect(address: Optional[str], dashboard: bool = False) -> None:
         raise UserError(f"--address {address}: cannot connect to Ray ({e}); start the cluster or drop --address") from None
 
 
-def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], out: Optional[TextIO] = None) -> ManifoldHandles:
+def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], requests: dict[str, Request],
+                          out: Optional[TextIO] = None) -> ManifoldHandles:
     """Create the learned-manifold actors the pending trials need, before Tuner.fit(), so they
-    reserve their share first. The FONTS true manifold needs no actor (trials build it)."""
+    reserve their share first, after checking that they leave room for the trials' `requests`.
+    The FONTS true manifold needs no actor (trials build it)."""
     needs = set().union(*(manifold_needs(t) for t in trials)) - {"true"}
     return ensure_manifold_actors(spec.dataset, sorted(needs), spec.storage, spec.manifolds.resources,
                                   options=spec.manifolds.options, detached=spec.manifolds.detached,
                                   progress=None if out is None else lambda line: print(line, file=out, flush=True),
-                                  plugins=tuple(spec.plugins))
+                                  plugins=tuple(spec.plugins),
+                                  trial_requests=[requests[t.strategy.key] for t in trials])
 
 
 def _trainable(ctx: SweepContext, requests):
@@ -97,12 +91,13 @@ def _trainable(ctx: SweepContext, requests):
     return tune.with_resources(fn, lambda config: by_strategy[members_of(config)[0].strategy.key])  # per pack
 
 
-def _tuner(spec: SweepSpec, trainable, packs: list[Pack], path: str, out: TextIO, already: int):
+def _tuner(spec: SweepSpec, trainable, packs: list[Pack], path: str, out: TextIO, already: int,
+           serving: Optional[Demand] = None):
     run_config = tune.RunConfig(
         name=EXPERIMENT, storage_path=path,  # a local path or a URI Tune opens itself (s3://...)
         failure_config=tune.FailureConfig(max_failures=spec.retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=0,
-        callbacks=[ProgressLine(already_done=already, out=out), *tracking_callbacks(spec)],
+        callbacks=[ProgressLine(already_done=already, out=out, serving=serving), *tracking_callbacks(spec)],
     )
     tune_config = tune.TuneConfig(
         max_concurrent_trials=spec.concurrency, reuse_actors=True,
@@ -121,16 +116,10 @@ def _record_failures(results, store: TableStore, schema) -> None:
                 store.write(cfg.trial_id, failed_table(cfg, f"{type(r.error).__name__}: {r.error}", schema))
 
 
-def dry_run(spec: SweepSpec, trials: list[TrialConfig], done: set[str], out: TextIO) -> None:
-    cluster_gpus = ray.cluster_resources().get("GPU", 0.0) if ray.is_initialized() else None
-    for line in plan_lines(spec, trials, done, cluster_gpus, out):
-        print(line, file=out)
-
-
-def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False, dry: bool = False,
+def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = False,
               storage_uri: Optional[str] = None, out: Optional[TextIO] = None,
               retry_failed: bool = False, overrides: Sequence[str] = (), dashboard: bool = False) -> SweepSummary:
-    """Run (or, with dry, plan) the sweep in `spec_path`; `storage_uri` overrides the spec's,
+    """Run the sweep in `spec_path` (`raysweep sweep --dry-run` plans it: raysweep.commands.sweep); `storage_uri` overrides the spec's,
     `overrides` ("key.path=value", --set) its values before validation.
 
     A run holds the sweep's lease (raysweep.lease) from before anything is written or deleted to
@@ -140,10 +129,6 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     if storage_uri:  # where results go is not part of a trial's identity
         spec = spec.model_copy(update={"storage": storage_uri})
     store = TableStore(spec.storage, spec.name)
-    if dry:
-        dry_run(spec, trials, store.done_ids(), out)
-        done = store.done_ids()
-        return SweepSummary(len(trials), sum(t.trial_id in done for t in trials), 0, 0)
     with acquire(spec.storage, spec.name):
         for warning in store.upkeep(retry_failed):
             print(f"raysweep: warning: {warning}", file=out)
@@ -162,12 +147,11 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     leave_job_working_dir()
     connect(address, dashboard)
     requests = strategy_requests(spec, ray.cluster_resources().get("GPU", 0.0), out)
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
     # a request no node can hold would queue forever
-    check_requests_fit(spec, requests, pending, nodes, ray.cluster_resources().get("GPU", 0.0) > 0)
+    check_requests_fit(spec, requests, pending, alive_node_resources(), ray.cluster_resources().get("GPU", 0.0) > 0)
     schema = trial_schema(spec, strategy_param_types(spec))
     path = storage.join(spec.storage, spec.name)  # the sweep's folder: Tune's state goes under it
-    actors = start_manifold_actors(spec, pending, out)
+    actors = start_manifold_actors(spec, pending, requests, out)
     source = ensure_source_model(spec, pending, fit_in_task(spec.manifolds.resources.gpu))  # trained once
     write_manifold_table(spec, set().union(*(manifold_needs(t) for t in pending)), source)
     ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
@@ -180,7 +164,8 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     print(f"sweep {spec.name}: {len(pending)} trials to run{pack_note(packs)}, {len(done)} already have rows", file=out)
     trainable = _trainable(ctx, requests)
     tuner = restore_or_new(path, trainable, pending, resume, out=out,
-                           new_tuner=lambda: _tuner(spec, trainable, packs, path, out, len(done)))
+                           new_tuner=lambda: _tuner(spec, trainable, packs, path, out, len(done),
+                                                    Demand("manifold actors", len(actors.all()), *actors.request)))
     try:
         results = tuner.fit()
     finally:
