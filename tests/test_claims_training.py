@@ -120,18 +120,8 @@ def test_pearson_spearman_slope_known_values():
     assert math.isnan(S.pearson(x, np.ones(5))) and math.isnan(S.slope(np.ones(5), x))
 
 
-def test_cluster_bootstrap_is_seeded_brackets_and_needs_two_clusters():
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=40)
-    y = 2 * x + rng.normal(size=40)
-    groups = np.arange(40) % 8
-    a = S.slope_ci(x, y, groups, seed=7, samples=500, level=0.95)
-    assert a == S.slope_ci(x, y, groups, seed=7, samples=500, level=0.95)
-    assert a[0] < S.slope(x, y) < a[1] and a != S.slope_ci(x, y, groups, seed=8, samples=500, level=0.95)
-    assert all(math.isnan(v) for v in S.slope_ci(x, y, np.zeros(40), seed=0, samples=100, level=0.95))
-
-
-def test_weighted_median_matches_numpy_on_unit_weights():
-    v = np.array([5.0, 1.0, 3.0, 2.0, 4.0])
-    assert S.weighted_median(v, np.ones((1, 5)))[0] == 3.0
-    assert S.weighted_median(v, np.array([[0, 3, 0, 0, 1.0]]))[0] == 1.0
+def test_t_interval_over_seeds_brackets_the_mean_and_needs_two_seeds():
+    a = S.t_interval(np.array([1.0, 2.0, 3.0]), 0.95)
+    assert a[0] < 2.0 < a[1] and a[1] - 2.0 == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-3)
+    assert S.t_interval(np.array([2.0, 2.0]), 0.95) == (2.0, 2.0)
+    assert all(math.isnan(v) for v in S.t_interval(np.array([1.0, float("nan")]), 0.95))

@@ -8,8 +8,8 @@
 (5)  Adversarial training needs more data (Sec. 3.6, Fig. 7 top).
 
 Every function is pure over DataFrames laid out as in docs/architecture.md ("Tables"), so tests
-feed synthetic tables. Each verdict carries its deciding statistic, its interval (a seeded
-bootstrap that resamples seeds), the threshold (raysweep/analysis/thresholds.py, fixed before any results
+feed synthetic tables. Each verdict carries its deciding statistic, its interval (Student's t over
+per-seed estimates, stats.t_interval; fewer than MIN_SEEDS seeds: inconclusive), the threshold (raysweep/analysis/thresholds.py, fixed before any results
 were read) and a falsifier line. The pieces: raysweep/analysis/claims_base.py (verdict rule),
 claims_manifold.py (1), claims_robustness.py (2, 4), claims_generalization.py (3),
 claims_training.py (3b, 5), manifold_quality.py (the quality gate), stats.py.
@@ -29,10 +29,10 @@ from raysweep.analysis.claims_generalization import attack_groups as onmanifold_
 from raysweep.analysis.claims_robustness import attack_groups, claim_onmanifold_exist, claim_regular_independent
 from raysweep.analysis.claims_training import claim_onmanifold_training, claim_sample_complexity, strategy_groups
 from raysweep.analysis.manifold_quality import gate
-from raysweep.analysis.thresholds import BOOTSTRAP_LEVEL, BOOTSTRAP_SAMPLES, thresholds
+from raysweep.analysis.thresholds import INTERVAL_LEVEL, MIN_SEEDS, thresholds
 
 __all__ = [
-    "BOOTSTRAP_LEVEL", "BOOTSTRAP_SAMPLES", "FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURED", "REFERENCE_STRATEGY", "VERDICTS",
+    "INTERVAL_LEVEL", "MIN_SEEDS", "FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURED", "REFERENCE_STRATEGY", "VERDICTS",
     "ClaimResult",
     "Statistic", "claim_off_manifold", "claim_onmanifold_exist", "claim_onmanifold_generalization",
     "claim_onmanifold_training", "claim_regular_independent", "claim_sample_complexity", "evaluate_claims",

@@ -146,19 +146,3 @@ def seed_stat(name: str, estimates: pd.Series) -> Statistic:
     """A non-deciding statistic from per-seed estimates, with its t-interval."""
     value = float(estimates.mean()) if len(estimates) else float("nan")
     return Statistic(name, value, S.t_interval(estimates.to_numpy(), T.INTERVAL_LEVEL))
-
-
-def clusters(df: pd.DataFrame) -> np.ndarray:
-    """Bootstrap clusters: the seed when there are several (trials of one seed share a nested
-    subset), else each trial on its own (raysweep/analysis/stats.py)."""
-    if L.SEED in df.columns and df[L.SEED].nunique() > 1:
-        return df[L.SEED].to_numpy()
-    if L.TRIAL_ID in df.columns:
-        return df[L.TRIAL_ID].astype(str).to_numpy()
-    return np.arange(len(df))
-
-
-def boot(kind: str, *columns: np.ndarray, groups: np.ndarray, seed: int) -> S.Interval:
-    """The seeded cluster-bootstrap interval of one statistic (slope, pearson, mean, median)."""
-    fn = {"slope": S.slope_ci, "pearson": S.pearson_ci, "mean": S.mean_ci, "median": S.median_ci}[kind]
-    return fn(*columns, groups, seed=seed, samples=T.BOOTSTRAP_SAMPLES, level=T.BOOTSTRAP_LEVEL)

@@ -27,7 +27,16 @@ FALSIFIER = (f"fails if, under a distance with an on-manifold control, the regul
              f"reaches below {T.CLAIM1_MIN_RATIO_GAP:g}, or more than {T.CLAIM1_MAX_MISPROJECTED:.0%} of "
              f"examples on the projected manifold measure ratio > {T.CLAIM1_MISPROJECTED_RATIO:g}")
 
-Values = tuple[np.ndarray, np.ndarray, str]  # (ratios, bootstrap clusters, where they came from)
+Values = tuple[np.ndarray, np.ndarray, str]  # (ratios, their seeds, where they came from)
+
+
+def _seeds(df: pd.DataFrame) -> np.ndarray:
+    return df[L.SEED].to_numpy() if L.SEED in df.columns else np.zeros(len(df))
+
+
+def _by_seed(values: np.ndarray, seeds: np.ndarray, fn) -> pd.Series:
+    """fn over each seed's values: the per-seed estimates the t-interval is taken over."""
+    return pd.Series(values).groupby(seeds).agg(fn).astype(float)
 
 
 def _example_ratios(examples: pd.DataFrame, attack: str, distance: str) -> Optional[Values]:
@@ -42,7 +51,7 @@ def _example_ratios(examples: pd.DataFrame, attack: str, distance: str) -> Optio
     keep = np.isfinite(ratio)
     if not keep.any():
         return None
-    return ratio[keep], B.clusters(ex)[keep], f"{int(keep.sum())} examples"
+    return ratio[keep], _seeds(ex)[keep], f"{int(keep.sum())} examples"
 
 
 def _trial_ratios(trials: pd.DataFrame, attack: str, distance: str) -> Optional[Values]:
@@ -50,7 +59,7 @@ def _trial_ratios(trials: pd.DataFrame, attack: str, distance: str) -> Optional[
     if not L.has_columns(trials, col):
         return None
     df = trials[trials[col].notna()]
-    return df[col].to_numpy(float), B.clusters(df), f"{len(df)} per-trial medians"
+    return df[col].to_numpy(float), _seeds(df), f"{len(df)} per-trial medians"
 
 
 def ratios(examples: pd.DataFrame, trials: pd.DataFrame, attack: str, distance: str) -> Optional[Values]:
@@ -69,15 +78,9 @@ def _keys(examples: pd.DataFrame, trials: pd.DataFrame, distance: str, family: s
     return L.order_attacks(keys, L.attack_names(trials), family)
 
 
-def _median_gap_ci(reg: Values, on: Values, seed: int) -> S.Interval:
-    """Interval of median(reg) - median(on), resampling clusters jointly (paired by seed)."""
-    labels = np.concatenate([reg[1].astype(str), on[1].astype(str)])
-    if len(np.unique(labels)) < 2:
-        return S.NAN_INTERVAL
-    n = len(reg[0])
-    out = [S.weighted_median(reg[0], w[:, :n]) - S.weighted_median(on[0], w[:, n:])
-           for w in S.cluster_weights(labels, T.BOOTSTRAP_SAMPLES, seed)]
-    return S._percentiles(np.concatenate(out), T.BOOTSTRAP_LEVEL)
+def _median_gap(reg: Values, on: Values) -> pd.Series:
+    """Per seed: median(regular ratios) - median(on-manifold ratios), seeds measured by both."""
+    return (_by_seed(reg[0], reg[1], "median") - _by_seed(on[0], on[1], "median")).dropna()
 
 
 def exact_control(distance: str, attack_name: str) -> bool:
@@ -91,13 +94,12 @@ def exact_control(distance: str, attack_name: str) -> bool:
     return need in ("true", "class", "data") and need == ATTACKS.get(attack_name).needs
 
 
-def _projection_error(on: Values, attack: str, distance: str, seed: int) -> list[B.Statistic]:
+def _projection_error(on: Values, attack: str, distance: str) -> list[B.Statistic]:
     """The distance's own error on examples that lie on its manifold (they should measure ~0)."""
     bad = (on[0] > T.CLAIM1_MISPROJECTED_RATIO).astype(float)
-    share = float(bad.mean())
-    ci = B.boot("mean", bad, groups=on[1], seed=seed)
     name = f"projection error [{distance}]: share of {attack} examples with ratio > {T.CLAIM1_MISPROJECTED_RATIO:g}"
-    return [B.check(name, share, ci, "<=", T.CLAIM1_MAX_MISPROJECTED),
+    share = B.seed_stat(name, _by_seed(bad, on[1], "mean"))
+    return [B.check(name, share.value, share.interval, "<=", T.CLAIM1_MAX_MISPROJECTED),
             B.Statistic(f"projection error [{distance}]: 90th percentile ratio of {attack}", float(np.quantile(on[0], 0.9)))]
 
 
@@ -113,20 +115,19 @@ def _method(examples, trials, distance: str, seed: int) -> tuple[list[B.Statisti
     stats: list[B.Statistic] = []
     controlled = bool(onman)
     for i, (key, v) in enumerate(regular + onman):
-        name = f"median dist/||delta|| [{key}, {distance}] ({v[2]})"
-        med, ci = float(np.median(v[0])), B.boot("median", v[0], groups=v[1], seed=seed)
+        name = f"median dist/||delta|| [{key}, {distance}] ({v[2]}), mean over seeds"
+        medians = _by_seed(v[0], v[1], "median")
         if controlled and i == 0:
-            stats.append(B.check(name, med, ci, "ci>", T.CLAIM1_MIN_REGULAR_RATIO))
+            stats.append(B.seed_check(name, medians, "ci>", T.CLAIM1_MIN_REGULAR_RATIO))
         else:
-            stats.append(B.Statistic(name, med, ci))
+            stats.append(B.seed_stat(name, medians))
     if not controlled:
         return stats, distance
     (rkey, rv), (okey, ov) = regular[0], onman[0]
-    gap = float(np.median(rv[0]) - np.median(ov[0]))
-    stats.append(B.check(f"gap median ratio {rkey} - {okey} [{distance}]", gap, _median_gap_ci(rv, ov, seed),
-                         "ci>", T.CLAIM1_MIN_RATIO_GAP))
+    stats.append(B.seed_check(f"gap median ratio {rkey} - {okey} [{distance}]", _median_gap(rv, ov),
+                              "ci>", T.CLAIM1_MIN_RATIO_GAP))
     if exact_control(distance, names.get(okey, okey)):
-        stats += _projection_error(ov, okey, distance, seed)
+        stats += _projection_error(ov, okey, distance)
     return stats, None
 
 

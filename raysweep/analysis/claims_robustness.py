@@ -43,14 +43,9 @@ def attack_groups(df: pd.DataFrame) -> dict[str, list[str]]:
 
 
 # --- claim 2 -----------------------------------------------------------------------------------
-def _min_mean_over_n_ci(n: np.ndarray, v: np.ndarray, groups: np.ndarray, seed: int) -> S.Interval:
-    codes = np.unique(n, return_inverse=True)[1]
-
-    def stat(w: np.ndarray) -> np.ndarray:  # w [s, rows] -> min over N of the weighted means [s]
-        means = [S.weighted_mean(v[codes == c], w[:, codes == c]) for c in range(codes.max() + 1)]
-        return np.nanmin(np.stack(means, axis=1), axis=1)
-
-    return S.bootstrap(stat, groups, seed, T.BOOTSTRAP_SAMPLES, T.BOOTSTRAP_LEVEL)
+def _min_over_n(df: pd.DataFrame, col: str) -> float:
+    """One seed's smallest per-N mean success."""
+    return float(df.groupby(L.N)[col].mean().min()) if len(df) else float("nan")
 
 
 def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0, manifold: Optional[str] = None) -> B.ClaimResult:
@@ -69,9 +64,9 @@ def claim_onmanifold_exist(trials: pd.DataFrame, seed: int = 0, manifold: Option
             stats.append(B.Statistic(f"{attack} success at N={int(row[L.N])} (std {row['std']:.3f}, "
                                      f"seeds: {int(row['count'])})", float(row["mean"])))
         df = ref[[L.N, col] + [c for c in (L.SEED, L.TRIAL_ID) if c in ref.columns]].dropna(subset=[col])
-        ci = _min_mean_over_n_ci(df[L.N].to_numpy(), df[col].to_numpy(float), B.clusters(df), seed)
-        name, value = f"min over N of mean {attack} success", float(per_n["mean"].min())
-        stats.append(B.check(name, value, ci, "ci>", T.CLAIM2_MIN_SUCCESS_RATE) if i == 0 else B.Statistic(name, value, ci))
+        per_seed = B.per_seed(df, lambda g: _min_over_n(g, col))
+        name = f"min over N of {attack} success, mean over seeds"
+        stats.append(B.seed_check(name, per_seed, "ci>", T.CLAIM2_MIN_SUCCESS_RATE) if i == 0 else B.seed_stat(name, per_seed))
     return B.result("2", TITLE2, stats, FALSIFIER2, manifold=manifold)
 
 
@@ -85,10 +80,9 @@ def _frame(ref: pd.DataFrame, values: dict[str, pd.Series]) -> pd.DataFrame:
     return df.dropna(subset=[L.TEST_ERROR, *values]).reset_index(drop=True)
 
 
-def slope_stats(df: pd.DataFrame, col: str, seed: int) -> tuple[float, S.Interval, float, S.Interval]:
-    x, y, g = df[L.TEST_ERROR].to_numpy(float), df[col].to_numpy(float), B.clusters(df)
-    return (S.slope(x, y), B.boot("slope", x, y, groups=g, seed=seed),
-            S.pearson(x, y), B.boot("pearson", x, y, groups=g, seed=seed))
+def seed_slopes(df: pd.DataFrame, col: str) -> pd.Series:
+    """Per seed: the least-squares slope of `col` on test error (scipy's linregress)."""
+    return B.per_seed(df, lambda g: S.slope(g[L.TEST_ERROR], g[col]))
 
 
 # --- claim 4 -----------------------------------------------------------------------------------
@@ -130,13 +124,6 @@ def _measure(ref: pd.DataFrame, key: str, infos: list[strength.AttackInfo]) -> t
             f"(eps {info.eps:g}, successful early-stopped attacks, Fig. 8)", notes)
 
 
-def _gap_ci(df: pd.DataFrame, seed: int) -> S.Interval:
-    """Interval of slope(on-manifold) - slope(regular), both on the same resampled trials."""
-    x, on, reg = df[L.TEST_ERROR].to_numpy(float), df["on"].to_numpy(float), df["v"].to_numpy(float)
-    stat = lambda w: S.weighted_slope(x, on, w) - S.weighted_slope(x, reg, w)  # noqa: E731
-    return S.bootstrap(stat, B.clusters(df), seed, T.BOOTSTRAP_SAMPLES, T.BOOTSTRAP_LEVEL)
-
-
 def claim_regular_independent(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResult:
     """(4) Sec. 3.5, Fig. 6 (Fig. 8 for the norm): slope of regular success (the stronger of the
     paper's attack and APGD per trial) vs test error, normal training, inside a band around 0 and
@@ -155,14 +142,14 @@ def claim_regular_independent(trials: pd.DataFrame, seed: int = 0) -> B.ClaimRes
     if len(df) < T.MIN_TRIALS_FOR_SLOPE:
         notes.append(f"only {len(df)} normal trials (need {T.MIN_TRIALS_FOR_SLOPE})")
         return B.result("4", TITLE4, [B.undefined(f"slope [{measure}]", band)], FALSIFIER4, "; ".join(notes), measure)
-    b, b_ci, r, r_ci = slope_stats(df, "v", seed)
-    stats = [B.check(f"slope vs test error of {measure} ({len(df)} trials)", b, b_ci, "ci|<=|", T.CLAIM4_MAX_ABS_SLOPE),
-             B.Statistic(f"Pearson r [{measure}]", r, r_ci)]
+    stats = [B.seed_check(f"slope vs test error of {measure} ({len(df)} trials)", seed_slopes(df, "v"), "ci|<=|",
+                          T.CLAIM4_MAX_ABS_SLOPE),
+             B.Statistic(f"Pearson r [{measure}]", S.pearson(df[L.TEST_ERROR], df["v"]))]
     both = _frame(ref, cols) if onman else df.iloc[0:0]
     if onman and len(both) >= T.MIN_TRIALS_FOR_SLOPE:
-        gap = S.slope(both[L.TEST_ERROR], both["on"]) - S.slope(both[L.TEST_ERROR], both["v"])
-        stats.append(B.check(f"slope {onman[0]} - slope of regular measure", gap, _gap_ci(both, seed), "ci>",
-                             T.CLAIM4_MIN_SLOPE_GAP))
+        gap = seed_slopes(both, "on") - seed_slopes(both, "v")
+        stats.append(B.seed_check(f"slope {onman[0]} - slope of regular measure", gap.dropna(), "ci>",
+                                  T.CLAIM4_MIN_SLOPE_GAP))
     else:
         notes.append("no on-manifold slope measured on the same trials: decided on the band alone")
     per_n = df.groupby(L.N)["v"].mean()

@@ -71,9 +71,9 @@ def claims_section(results: list[C.ClaimResult]) -> list[str]:
                          f"{S.interval_text(s.interval)} |")
     lines += ["", "Thresholds (raysweep/analysis/thresholds.py; fixed before looking at results):", ""]
     lines += [f"- `{k}` = {v:g}" for k, v in C.thresholds().items()]
-    lines += [f"- intervals: {C.BOOTSTRAP_SAMPLES} bootstrap resamples of seeds (of trials with one seed), "
-              f"{C.BOOTSTRAP_LEVEL:.0%} percentile interval; claims (1)-(4) use `{C.REFERENCE_STRATEGY}` training; "
-              "success rates are per attempt."]
+    lines += [f"- intervals: {C.INTERVAL_LEVEL:.0%} Student-t intervals over per-seed estimates (at least "
+              f"{C.MIN_SEEDS} seeds, else inconclusive); claims (1), (2) and (4) use `{C.REFERENCE_STRATEGY}` training, "
+              "claim (3) every strategy with N in the model; success rates are per attempt."]
     return lines
 
 

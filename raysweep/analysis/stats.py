@@ -1,44 +1,44 @@
-"""Small statistics behind the claims (raysweep/analysis/claims.py): correlation, slopes, cluster bootstrap
-intervals, the isotonic fit of Fig. 7. Pure numpy; every random draw takes a seed.
+"""Small statistics behind the claims (raysweep/analysis/claims.py): correlation and slopes
+(scipy), intervals over per-seed estimates, the isotonic fit of Fig. 7.
 
-The bootstrap resamples clusters, not rows: trials of one seed share a nested training subset
-(raysweep.data.subset), so they are not independent draws. `clusters` gives each row's cluster
-(its seed, or its trial when a sweep has one seed); a resample draws as many clusters as there
-are, with replacement, and a row enters with its cluster's multiplicity as a weight. Weighted
-statistics over that weight matrix [samples, rows] give every resample at once.
+Intervals treat seeds as the independent units: trials of one seed share a nested training
+subset (raysweep.data.subset), so they are not independent draws. Each claim computes its
+statistic once per seed and takes Student's t-interval of the mean over seeds (t_interval):
+nominal coverage at the 2-5 seeds sweeps run (tests/test_claims_intervals.py), where resampling
+two seeds could only return a range of two numbers.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from scipy import stats as scipy_stats
-from scipy.stats import rankdata
 
 Interval = tuple[float, float]
 NAN_INTERVAL: Interval = (float("nan"), float("nan"))
 
 
+def _spread(*values: np.ndarray) -> bool:
+    return all(len(v) > 1 and np.ptp(v) > 1e-12 for v in values)
+
+
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r; NaN when either variable is constant (r is undefined then)."""
+    """Pearson r (scipy); NaN when either variable is constant (r is undefined then)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    xc, yc = x - x.mean(), y - y.mean()
-    den = math.sqrt(float((xc * xc).sum() * (yc * yc).sum()))
-    return float((xc * yc).sum() / den) if den > 1e-12 else float("nan")
+    return float(scipy_stats.pearsonr(x, y)[0]) if _spread(x, y) else float("nan")
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation (Pearson on average ranks, so ties are handled)."""
-    return pearson(rankdata(x), rankdata(y))
+    """Spearman rank correlation (scipy; ties get average ranks); NaN for a constant variable."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return float(scipy_stats.spearmanr(x, y)[0]) if _spread(x, y) else float("nan")
 
 
 def slope(x: np.ndarray, y: np.ndarray) -> float:
-    """Least-squares slope of y on x; NaN when x is constant."""
+    """Least-squares slope of y on x (scipy's linregress); NaN when x is constant."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    xc = x - x.mean()
-    den = float((xc * xc).sum())
-    return float((xc * (y - y.mean())).sum() / den) if den > 1e-12 else float("nan")
+    return float(scipy_stats.linregress(x, y).slope) if _spread(x) else float("nan")
 
 
 # --- per-seed estimates ------------------------------------------------------------------------
@@ -65,93 +65,6 @@ def coefficients(y: np.ndarray, *columns: np.ndarray) -> np.ndarray:
     if len(y) <= x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
         return np.full(x.shape[1], np.nan)
     return np.linalg.lstsq(x, y, rcond=None)[0]
-
-
-# --- cluster bootstrap ------------------------------------------------------------------------
-def cluster_weights(clusters: np.ndarray, samples: int, seed: int, max_cells: int = 4_000_000):
-    """Yield weight matrices [s, rows] (chunks of the `samples` resamples) for a cluster bootstrap."""
-    _, codes = np.unique(np.asarray(clusters), return_inverse=True)
-    k = int(codes.max()) + 1 if len(codes) else 0
-    rng = np.random.default_rng(seed)
-    per = max(1, max_cells // max(1, len(codes)))
-    done = 0
-    while done < samples:
-        s = min(per, samples - done)
-        counts = rng.multinomial(k, np.full(k, 1.0 / k), size=s) if k else np.zeros((s, 0))  # [s, k]
-        yield counts[:, codes].astype(float)  # [s, rows]
-        done += s
-
-
-def _percentiles(values: np.ndarray, level: float) -> Interval:
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return NAN_INTERVAL
-    alpha = (1.0 - level) / 2.0
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1.0 - alpha))
-
-
-def bootstrap(stat: Callable[[np.ndarray], np.ndarray], clusters: np.ndarray, seed: int, samples: int,
-              level: float) -> Interval:
-    """Percentile interval of stat(weights [s, rows]) -> [s] over a seeded cluster bootstrap."""
-    if len(clusters) == 0 or len(np.unique(clusters)) < 2:
-        return NAN_INTERVAL  # one cluster: every resample is the sample itself, no spread to show
-    out = np.concatenate([stat(w) for w in cluster_weights(clusters, samples, seed)])
-    return _percentiles(out, level)
-
-
-def weighted_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Slopes of y on x under each row of weights w [s, n]; NaN where x has no spread."""
-    sw = w.sum(1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xm, ym = (w * x).sum(1, keepdims=True) / sw, (w * y).sum(1, keepdims=True) / sw
-        sxx = (w * (x - xm) ** 2).sum(1)
-        sxy = (w * (x - xm) * (y - ym)).sum(1)
-        return np.where(sxx > 1e-12, sxy / sxx, np.nan)
-
-
-def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    sw = w.sum(1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xm, ym = (w * x).sum(1, keepdims=True) / sw, (w * y).sum(1, keepdims=True) / sw
-        sxx, syy = (w * (x - xm) ** 2).sum(1), (w * (y - ym) ** 2).sum(1)
-        sxy = (w * (x - xm) * (y - ym)).sum(1)
-        den = np.sqrt(sxx * syy)
-        return np.where(den > 1e-12, sxy / den, np.nan)
-
-
-def weighted_mean(v: np.ndarray, w: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (w * v).sum(1) / w.sum(1)
-
-
-def weighted_median(v: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted medians [s] of values v [n] under weights w [s, n] (lower median on ties)."""
-    order = np.argsort(v)
-    v, w = v[order], w[:, order]
-    cum = np.cumsum(w, axis=1)
-    half = cum[:, -1:] / 2.0
-    idx = (cum < half).sum(axis=1)
-    return v[np.minimum(idx, len(v) - 1)]
-
-
-def slope_ci(x, y, clusters, seed: int, samples: int, level: float) -> Interval:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    return bootstrap(lambda w: weighted_slope(x, y, w), np.asarray(clusters), seed, samples, level)
-
-
-def pearson_ci(x, y, clusters, seed: int, samples: int, level: float) -> Interval:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    return bootstrap(lambda w: weighted_pearson(x, y, w), np.asarray(clusters), seed, samples, level)
-
-
-def mean_ci(v, clusters, seed: int, samples: int, level: float) -> Interval:
-    v = np.asarray(v, float)
-    return bootstrap(lambda w: weighted_mean(v, w), np.asarray(clusters), seed, samples, level)
-
-
-def median_ci(v, clusters, seed: int, samples: int, level: float) -> Interval:
-    v = np.asarray(v, float)
-    return bootstrap(lambda w: weighted_median(v, w), np.asarray(clusters), seed, samples, level)
 
 
 # --- isotonic fit (Fig. 7) --------------------------------------------------------------------

@@ -52,8 +52,6 @@ CLAIM5_MIN_FACTOR = 1.0
 # the paper's attack on the same threat model flags the trial (its robustness is overstated).
 STRENGTH_MAX_GAP = 0.02
 
-BOOTSTRAP_SAMPLES = 2000
-BOOTSTRAP_LEVEL = 0.95
 # Intervals are t-intervals over per-seed estimates (stats.t_interval): below this many seeds a
 # claim has no interval and is inconclusive.
 MIN_SEEDS = 2

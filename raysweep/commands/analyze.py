@@ -67,5 +67,5 @@ def add_parser(subparsers) -> None:
     p.add_argument("results_dir", metavar="RESULTS_DIR", help="<storage>/<sweep> (or its tables folder)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RESULTS_DIR/analysis)")
     p.add_argument("--arch", default=None, metavar="NAME", help="analyse only this architecture's trials")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
+    p.add_argument("--seed", type=int, default=0, help="unused: intervals are t-intervals over seeds and draw nothing (kept so scripts that pass it still run)")
     p.set_defaults(func=run)
