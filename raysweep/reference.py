@@ -37,12 +37,13 @@ def _type_name(tp: object) -> str:
 
 
 def columns() -> str:
-    """Markdown tables of every result table's columns and Arrow types."""
+    """Markdown tables of every result table's columns, Arrow types and meanings (raysweep.results.columns)."""
+    from raysweep.results import columns as C
     from raysweep.results import schema as S
 
-    def table(title: str, fields) -> list[str]:
-        return [f"**{title}**", "", "| column | type |", "|---|---|",
-                *[f"| `{name}` | {typ} |" for name, typ in fields], ""]
+    def table(title: str, fields, kind: str = "trials") -> list[str]:
+        return [f"**{title}**", "", "| column | type | meaning |", "|---|---|---|",
+                *[f"| `{name}` | {typ} | {C.doc_of(name, kind) or ''} |" for name, typ in fields], ""]
 
     lines = table("tables/trials/ (one row per trial)", [(f.name, f.type) for f in S.TRIAL_BASE])
     lines += table("tables/trials/, per attack label `<attack>` and strategy parameter",
@@ -50,9 +51,11 @@ def columns() -> str:
                    + [("strategy.<param>", "the parameter's declared type")])
     lines += table("tables/trials/, per distance `<method>.<attack>`",
                    [(f"<method>.<attack>.{k}", t) for k, t in S.DISTANCE_METRICS.items()])
-    lines += table("tables/examples/ (one row per attacked sample and restart)", [(f.name, f.type) for f in S.EXAMPLE_SCHEMA])
-    lines += table("tables/epochs/ (one row per trial and epoch)", [(f.name, f.type) for f in S.EPOCH_SCHEMA])
-    lines += table("tables/manifolds/ (one row per learned manifold model)", [(f.name, f.type) for f in S.MANIFOLD_SCHEMA])
+    lines += table("tables/examples/ (one row per attacked sample and restart)",
+                   [(f.name, f.type) for f in S.EXAMPLE_SCHEMA], "examples")
+    lines += table("tables/epochs/ (one row per trial and epoch)", [(f.name, f.type) for f in S.EPOCH_SCHEMA], "epochs")
+    lines += table("tables/manifolds/ (one row per learned manifold model; raysweep/vaegan/manifold_quality.py)",
+                   [(f.name, f.type) for f in S.MANIFOLD_SCHEMA], "manifolds")
     return "\n".join(lines)
 
 

@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from raysweep.attacks.records import concat_columns
+from raysweep.attacks.robust import worst_case
 from raysweep.config.resolve import TrialConfig
 from raysweep.config.schema import AttackSpec, DistanceSpec
 from raysweep.data.batch import Batch
@@ -264,16 +266,9 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
             row.update({f"{d.method}.{key}.{m}": v for m, v in summary.items()})
         examples.append(cols)
         samples[key] = sample_images(a, model, batch, manifolds, cfg.seed)
-    return TrialOutput(row=row, examples=concat_columns(examples), samples=samples)
-
-
-def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate per-attack column dicts; a column one attack lacks is NaN for its rows."""
-    keys = sorted({k for p in parts for k in p})
-    out = {}
-    for k in keys:
-        out[k] = np.concatenate([p[k] if k in p else np.full(len(p["sample"]), np.nan) for p in parts]) if parts else np.zeros(0)
-    return out
+    columns = concat_columns(examples)
+    row.update(worst_case(model, ds.test, columns, columns.get("attack", np.zeros(0)), device))
+    return TrialOutput(row=row, examples=columns, samples=samples)
 
 
 def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutput:

@@ -58,6 +58,14 @@ def concat_records(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in RECORD_COLUMNS}
 
 
+def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate per-attack column dicts (records plus a trial's own columns); a column one
+    attack lacks is NaN for its rows."""
+    keys = sorted({k for p in parts for k in p})
+    return {k: np.concatenate([p[k] if k in p else np.full(len(p["sample"]), np.nan) for p in parts])
+            for k in keys} if parts else {}
+
+
 def compute_metrics(records: dict[str, np.ndarray]) -> dict[str, float | int]:
     """The contract's metrics from records (see module docstring); NaN where undefined."""
     eligible = records["correct"] & records["valid"]
@@ -84,7 +92,19 @@ def compute_metrics(records: dict[str, np.ndarray]) -> dict[str, float | int]:
         "n_samples": len(all_samples),
         "n_correct": len(correct_samples),
         "n_excluded": len(invalid_samples),
+        "clean_acc": rate(len(np.unique(samples[records["clean_pred"] == records["label"]])), len(all_samples)),
+        "robust_acc": rate(len(robust_samples(records)), len(all_samples)),
     }
+
+
+def robust_samples(records: dict[str, np.ndarray]) -> np.ndarray:
+    """Samples classified correctly (the clean image, and the attack's reference image), valid,
+    and broken by no restart: what robust accuracy counts (AutoAttack, RobustBench). A sample
+    the attack cannot run on (invalid) is not counted robust, so excluding samples never raises it."""
+    samples = records["sample"]
+    good = (records["clean_pred"] == records["label"]) & records["correct"] & records["valid"]
+    broken = np.unique(samples[records["success"] | ~good])
+    return np.setdiff1d(np.unique(samples), broken)
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""`raysweep tables SPEC_OR_DIR [--json]`: read a sweep's Parquet tables with pandas and print a
-summary (trials per status, mean test error and attack success rates per strategy and N).
+"""`raysweep tables SPEC_OR_DIR [--json] [--describe]`: read a sweep's Parquet tables with pandas and print a
+summary (trials per status, mean test error and attack success rates per strategy and N), or
+with --describe every column and its meaning (raysweep.results.columns).
 
 --json prints the same summary as one JSON object (for scripts); pyarrow and pandas are imported
 only when the command runs."""
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("tables", help="summarise a sweep's result tables",
                               description=describe(__doc__))
-    p.add_argument("target", help="a sweep spec YAML, or a <storage>/<sweep> (or its tables/) directory")
+    p.add_argument("target", nargs="?", help="a sweep spec YAML, or a <storage>/<sweep> (or its tables/) directory")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--describe", action="store_true",
+                   help="print every column of the tables with its meaning (without a target: the documented columns)")
     p.set_defaults(func=run)
 
 
@@ -60,13 +63,38 @@ def as_json(sweep: str, uri: str, trials, n_examples: int) -> dict:
             "failed": [{"trial_id": r["trial_id"], "error": str(r["error"])} for _, r in failed.iterrows()]}
 
 
+def describe_columns(schemas: dict[str, "object"]) -> list[str]:
+    """Lines `<table>.<column> (<type>): <meaning>` for each table's pyarrow schema; the meaning
+    is the field's own metadata (written with the file) or, for older files, the documented one."""
+    from raysweep.results.columns import DOC, doc_of
+
+    lines = []
+    for kind, schema in schemas.items():
+        for f in schema:
+            doc = (f.metadata or {}).get(DOC, b"").decode() or doc_of(f.name, kind) or "(undocumented)"
+            lines.append(f"{kind}.{f.name} ({f.type}): {doc}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from raysweep.results.store import TableStore
 
+    if args.describe and args.target is None:
+        from raysweep.results import schema as S
+
+        print("\n".join(describe_columns({"trials": S.TRIAL_BASE, "examples": S.EXAMPLE_SCHEMA,
+                                          "epochs": S.EPOCH_SCHEMA, "manifolds": S.MANIFOLD_SCHEMA})))
+        return 0
+    if args.target is None:
+        raise UserError("tables: name a sweep spec or a results directory (or pass --describe alone)")
     where, sweep = tables_root(args.target)
     store = TableStore(where, sweep)
+    if args.describe:
+        tables = {kind: store.read(kind) for kind in ("trials", "examples", "epochs", "manifolds")}
+        print("\n".join(describe_columns({k: t.schema for k, t in tables.items() if t.num_columns})))
+        return 0
     trials = store.read("trials").to_pandas()
     if trials.empty:
         raise UserError(f"{store.root.uri}: no trial rows yet; run `raysweep sweep` first")

@@ -53,6 +53,9 @@ def ok_tables(cfg: TrialConfig, measured: dict[str, Any], examples: dict[str, np
     """(trial table of one ok row, example table) for a finished trial."""
     row = {**config_columns(cfg), **measured, **extra, "status": "ok"}
     n_rows = len(next(iter(examples.values()))) if examples else 0
+    if n_rows:  # the paper's success: a sample misclassified (or invalid) before the attack is no success
+        examples = {**examples, "success": np.asarray(examples["success"], bool) & np.asarray(examples["correct"], bool)
+                    & np.asarray(examples["valid"], bool)}
     ex = example_table({**examples, "sweep": cfg.sweep, "trial_id": cfg.trial_id, "n": cfg.n, "seed": cfg.seed,
                         "strategy": cfg.strategy.key, "arch": cfg.arch.key, "schema_version": SCHEMA_VERSION}, n_rows)
     return trial_table([row], schema), ex

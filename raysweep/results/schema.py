@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import pyarrow as pa
 
+from raysweep.results.columns import with_docs
+
 if TYPE_CHECKING:
     from raysweep.config.schema import SweepSpec
 
@@ -26,6 +28,7 @@ SWEEP, TRIAL_ID, STATUS, ERROR = "sweep", "trial_id", "status", "error"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 DATASET, N, SEED, ARCH, STRATEGY, STRATEGY_FAMILY = "dataset", "n", "seed", "arch", "strategy", "strategy_family"
 TEST_ERROR, TRAIN_TIME, EVAL_TIME = "test_error", "train_time_s", "eval_time_s"
+CLEAN_ACC, ROBUST_ACC, ROBUST_WORST = "clean_acc", "robust_acc", "robust_acc_worst"  # trial and per-attack
 STARTED_AT, FINISHED_AT, CONFIG_JSON = "started_at", "finished_at", "config_json"
 DATA_HASH, RESULTS_VERSION = "data_hash", "results_version"
 ATTACK, SUCCESS, CORRECT, VALID, DELTA_L2, IMAGE_L2 = "attack", "success", "correct", "valid", "delta_l2", "l2"
@@ -36,6 +39,7 @@ ATTACK_METRICS: dict[str, pa.DataType] = {
     "success_rate_attempt": pa.float64(), "success_rate_any": pa.float64(),
     "mean_linf": pa.float64(), "mean_l2": pa.float64(), "mean_l1": pa.float64(),
     "n_samples": pa.int64(), "n_correct": pa.int64(), "n_excluded": pa.int64(),
+    "clean_acc": pa.float64(), "robust_acc": pa.float64(),
 }
 # Per attack: which registered attack the label names and its family (raysweep.registry), so
 # analysis groups by family without knowing attack names or parsing config_json.
@@ -46,7 +50,7 @@ DISTANCE_METRICS: dict[str, pa.DataType] = {
     "mean_delta_l2": pa.float64(), "median_ratio": pa.float64(),
 }
 
-TRIAL_BASE = pa.schema([
+TRIAL_BASE = with_docs(pa.schema([
     (SWEEP, pa.string()), (TRIAL_ID, pa.string()), (STATUS, pa.string()), (ERROR, pa.string()),
     (DATASET, pa.string()), ("dataset_options", pa.string()), (N, pa.int64()), (SEED, pa.int64()),
     (ARCH, pa.string()), (STRATEGY, pa.string()), ("strategy_name", pa.string()), (STRATEGY_FAMILY, pa.string()),
@@ -55,13 +59,13 @@ TRIAL_BASE = pa.schema([
     (CONFIG_JSON, pa.string()),  # the whole resolved TrialConfig, for anything not a column
     # what the trial id is made of besides the config columns (raysweep.config.resolve)
     (DATA_HASH, pa.string()), (RESULTS_VERSION, pa.int64()), ("manifolds_json", pa.string()),
-    (TEST_ERROR, pa.float64()), ("train_error", pa.float64()),
+    (TEST_ERROR, pa.float64()), ("train_error", pa.float64()), (CLEAN_ACC, pa.float64()), (ROBUST_WORST, pa.float64()),
     (TRAIN_TIME, pa.float64()), (EVAL_TIME, pa.float64()),
     ("curve_time_s", pa.float64()),  # the per-epoch learning-curve test error's own time (training.epoch_log)
     (STARTED_AT, pa.float64()), (FINISHED_AT, pa.float64()),  # unix seconds, for scheduling checks
     ("device", pa.string()), ("node_ip", pa.string()), ("gpu_ids", pa.string()), ("resumed_from_epoch", pa.int64()),
     ("raysweep_version", pa.string()), ("git_commit", pa.string()), ("schema_version", pa.int64()),
-])
+]), "trials")
 
 EXAMPLE_RECORD_COLUMNS: dict[str, pa.DataType] = {
     "sample": pa.int64(), "restart": pa.int64(), "label": pa.int64(), "clean_pred": pa.int64(),
@@ -71,13 +75,13 @@ EXAMPLE_RECORD_COLUMNS: dict[str, pa.DataType] = {
 }
 DISTANCE_METHODS = ("true", "knn", "class", "data")  # DISTANCES names
 
-EXAMPLE_SCHEMA = pa.schema(
+EXAMPLE_SCHEMA = with_docs(pa.schema(
     [("sweep", pa.string()), ("trial_id", pa.string()), ("n", pa.int64()), ("seed", pa.int64()),
      ("strategy", pa.string()), ("arch", pa.string()), ("attack", pa.string())]
     + list(EXAMPLE_RECORD_COLUMNS.items())
     + [("delta_l2", pa.float64())] + [(f"dist_{m}", pa.float64()) for m in DISTANCE_METHODS]
     + [("schema_version", pa.int64())]
-)
+), "examples")
 
 
 def _param_type(values: Iterable[Any]) -> pa.DataType:
@@ -123,7 +127,7 @@ def trial_schema(spec: "SweepSpec", param_types: Optional[dict[str, str]] = None
         fields += [pa.field(f"{a.key}.{m}", t) for m, t in {**ATTACK_INFO, **ATTACK_METRICS}.items()]
     for d in spec.evaluate.distances:
         fields += [pa.field(f"{d.key}.{m}", t) for m, t in DISTANCE_METRICS.items()]
-    return pa.schema(fields, metadata={"schema_version": str(SCHEMA_VERSION)})
+    return with_docs(pa.schema(fields, metadata={"schema_version": str(SCHEMA_VERSION)}), "trials")
 
 
 def _coerce(value: Any, typ: pa.DataType) -> Any:
@@ -169,12 +173,12 @@ def example_table(columns: dict[str, Any], n_rows: int) -> pa.Table:
 # One row per trial and training epoch (raysweep.training.epoch_log): the learning curves. `epoch`
 # counts from 1; `test_error` is measured on a fixed sample of EPOCH_TEST_SAMPLES test images (the
 # same for every trial), `train_error` on the clean training batches as they were trained on.
-EPOCH_SCHEMA = pa.schema([
+EPOCH_SCHEMA = with_docs(pa.schema([
     ("sweep", pa.string()), ("trial_id", pa.string()), ("strategy", pa.string()), ("arch", pa.string()),
     ("n", pa.int64()), ("seed", pa.int64()), ("epoch", pa.int64()), ("train_loss", pa.float64()),
     ("train_error", pa.float64()), ("test_error", pa.float64()), ("lr", pa.float64()),
     ("epoch_time_s", pa.float64()), ("images_per_s", pa.float64()), ("schema_version", pa.int64()),
-], metadata={"schema_version": str(SCHEMA_VERSION)})
+], metadata={"schema_version": str(SCHEMA_VERSION)}), "epochs")
 
 
 def epoch_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -187,7 +191,7 @@ def epoch_table(rows: list[dict[str, Any]]) -> pa.Table:
 # how well it approximates its manifold (raysweep.vaegan.manifold_quality), so the report can
 # say when a claim rests on manifolds too crude to support it. Written once per sweep and data
 # set under tables/manifolds/<dataset key>.parquet.
-MANIFOLD_SCHEMA = pa.schema([
+MANIFOLD_SCHEMA = with_docs(pa.schema([
     ("sweep", pa.string()), ("dataset", pa.string()), ("dataset_options", pa.string()),
     ("kind", pa.string()), ("class", pa.int64()), ("job_key", pa.string()), ("lam", pa.float64()),
     ("width", pa.float64()), ("epochs", pa.int64()), ("n_images", pa.int64()),
@@ -200,7 +204,7 @@ MANIFOLD_SCHEMA = pa.schema([
     ("reference", pa.string()),  # the normally trained classifier the accuracies and features use
     ("below", pa.string()),  # comma-separated measures below their documented threshold ("" if none)
     ("schema_version", pa.int64()),
-], metadata={"schema_version": str(SCHEMA_VERSION)})
+], metadata={"schema_version": str(SCHEMA_VERSION)}), "manifolds")
 
 
 def manifold_table(rows: list[dict[str, Any]]) -> pa.Table:
