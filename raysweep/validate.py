@@ -17,6 +17,8 @@ import inspect
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import pydantic
+
 from raysweep import catalog, storage
 from raysweep.config.overrides import apply_overrides
 from raysweep.config.lambda_spec import LambdaSpec, load_lambda_spec as read_lambda_spec
@@ -124,9 +126,14 @@ def fill_defaults(spec: SweepSpec) -> SweepSpec:
             params = dataclasses.asdict(typed(entry.params, s.params, f"strategy {s.name!r}"))
         strategies.append(s.model_copy(update={"params": params}))
     attacks = []
-    for a in spec.evaluate.attacks:
+    for i, a in enumerate(spec.evaluate.attacks):
         config = dataclasses.asdict(regs["attacks"].build(a.name, **a.build_params()).config)
-        attacks.append(a.model_copy(update={"params": {k: v for k, v in config.items() if k != "restarts"}}))
+        filled = {**a.model_dump(), "restarts": config["restarts"],
+                  "params": {k: v for k, v in config.items() if k != "restarts"}}
+        try:  # validated again: the limits on samples x restarts apply to the attack's own default too
+            attacks.append(type(a).model_validate(filled))
+        except pydantic.ValidationError as e:
+            raise UserError(f"evaluate.attacks[{i}]: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     return spec.model_copy(update={"strategies": strategies,
                                    "evaluate": spec.evaluate.model_copy(update={"attacks": attacks})})
 

@@ -93,7 +93,9 @@ class AttackSpec(Strict):
     name: str
     label: Optional[str] = None  # column prefix; defaults to name (two configs of one attack need labels)
     samples: int = Field(1000, ge=1)  # test images attacked (paper: 1000 off-manifold, 2500 on)
-    restarts: int = Field(5, ge=1)
+    # None: the attack's own default (5 for the paper's Adam attacks, 1 for APGD, C&W, AutoAttack and
+    # the peers), filled in by raysweep.validate.fill_defaults; a value here overrides it
+    restarts: Optional[int] = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)  # ATTACKS.build(name, **params)
 
     @property
@@ -105,6 +107,8 @@ class AttackSpec(Strict):
     def _fits(self) -> "AttackSpec":
         # An attack works on batches of at most max_rows (sample, restart) rows but never splits
         # one sample's restarts, so restarts > max_rows is one unbounded batch of `restarts` rows.
+        if self.restarts is None:  # checked again once the attack's default is filled in
+            return self
         max_rows = self.params.get("max_rows", ATTACK_MAX_ROWS)
         if isinstance(max_rows, int) and self.restarts > max_rows:
             raise ValueError(f"restarts {self.restarts} exceed the attack's max_rows {max_rows} (the rows of one "
@@ -117,7 +121,7 @@ class AttackSpec(Strict):
 
     def build_params(self) -> dict[str, Any]:
         """Everything ATTACKS.build(name, **...) takes."""
-        return {"restarts": self.restarts, **self.params}
+        return {**({} if self.restarts is None else {"restarts": self.restarts}), **self.params}
 
 
 class DistanceSpec(Strict):
