@@ -44,11 +44,12 @@ def synthetic_spec(strategies=STRATEGIES, attacks=ATTACKS) -> SweepSpec:
 
 def _trial_row(cfg, attacks) -> dict:
     """Numbers shaped like the paper's FONTS results: test error falls with N, on-manifold success
-    follows it, regular success stays near 1 except under adversarial training."""
+    follows it, regular success stays flat (below the ceiling, so it can move) except under
+    adversarial training, which measures far more robust (claim 4's positive control)."""
     rng = np.random.default_rng([cfg.n, cfg.seed, zlib.crc32(cfg.strategy.name.encode())])
     te = 0.8 / math.log(cfg.n) * (1.3 if cfg.strategy.name == "adversarial" else 1.0) + 0.01 * cfg.seed
     te -= 0.02 if cfg.strategy.name == "onmanifold_true" else 0.0
-    rates = {"linf": 0.3 + te if cfg.strategy.name == "adversarial" else 0.97 + 0.01 * rng.random(),
+    rates = {"linf": 0.3 + te if cfg.strategy.name == "adversarial" else 0.9 + 0.001 * rng.random(),
              "onmanifold_true": 1.1 * te, "l2": 0.9, "cw": 1.0}
     row = {"sweep": cfg.sweep, "trial_id": cfg.trial_id, "status": "ok", "dataset": cfg.dataset.name, "n": cfg.n,
            "seed": cfg.seed, "arch": cfg.arch.key, "strategy": cfg.strategy.name, "test_error": te,
@@ -59,7 +60,7 @@ def _trial_row(cfg, attacks) -> dict:
                     f"{a}.mean_l2": 1.5 + 0.1 * rng.random()})
     if "linf" in attacks:
         row["true.linf.median_ratio"] = 0.98
-        row["linf.mean_linf"] = 0.1 + 0.001 * cfg.seed  # at the ceiling, claim 4 decides on the norm
+        row["linf.mean_linf"] = 0.1 + 0.001 * cfg.seed
     return row
 
 

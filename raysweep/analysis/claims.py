@@ -11,7 +11,7 @@ Every function is pure over DataFrames laid out as in docs/architecture.md ("Tab
 feed synthetic tables. Each verdict carries its deciding statistic, its interval (Student's t over
 per-seed estimates, stats.t_interval; fewer than MIN_SEEDS seeds: inconclusive), the threshold (raysweep/analysis/thresholds.py, fixed before any results
 were read) and a falsifier line. The pieces: raysweep/analysis/claims_base.py (verdict rule),
-claims_manifold.py (1), claims_robustness.py (2, 4), claims_generalization.py (3),
+claims_manifold.py (1), claims_robustness.py (2), claims_generalization.py (3), claims_regular.py (4),
 claims_training.py (3b, 5), manifold_quality.py (the quality gate), stats.py.
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ from raysweep.analysis.claims_base import reference
 from raysweep.analysis.claims_manifold import claim_off_manifold, distance_groups
 from raysweep.analysis.claims_generalization import claim_onmanifold_generalization
 from raysweep.analysis.claims_generalization import attack_groups as onmanifold_attacks
-from raysweep.analysis.claims_robustness import attack_groups, claim_onmanifold_exist, claim_regular_independent
+from raysweep.analysis.claims_regular import claim_regular_independent
+from raysweep.analysis.claims_robustness import attack_groups, claim_onmanifold_exist
 from raysweep.analysis.claims_training import claim_onmanifold_training, claim_sample_complexity, strategy_groups
 from raysweep.analysis.manifold_quality import gate
 from raysweep.analysis.thresholds import INTERVAL_LEVEL, MIN_SEEDS, thresholds

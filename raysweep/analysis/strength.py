@@ -131,6 +131,12 @@ def stronger_success(trials: pd.DataFrame, key: str) -> tuple[pd.Series, str, st
     return values, label, note
 
 
+def raised_trials(trials: pd.DataFrame, key: str) -> int:
+    """How many trials' success of `key` stronger_success raised to an APGD partner's."""
+    values = stronger_success(trials, key)[0]
+    return int((values > trials[L.success_col(key)] + 1e-12).sum())
+
+
 def section(trials: pd.DataFrame, limit: int = 20) -> list[str]:
     """The report's strength-check section (markdown lines)."""
     checks = strength_check(trials)
