@@ -59,3 +59,18 @@ fonts: $(STAMP)
 	|| { echo "make fonts: apt-get failed; $(HAND_INSTALL)"; exit 1; }
 	@echo "make fonts: $$(sed 's/#.*//' $(FONT_PACKAGES) | xargs | wc -w) font packages installed; generating FONTS-1000 from $(FONTS_DIR)"
 	$(BIN)/raysweep data fonts --fonts-dir $(FONTS_DIR) --max-fonts 1000
+
+# Fashion-MNIST with no manual step (issue 26): Debian's dataset-fashion-mnist puts the four
+# original gzip IDX files in /usr/share/datasets/fashion-mnist/, where raysweep looks when neither
+# a data root nor $RAYSWEEP_DATA holds them (raysweep/data/fmnist.py); `raysweep data fmnist` says
+# where it found them and checks them. demo and test never need it.
+FMNIST_PACKAGE := dataset-fashion-mnist
+FMNIST_BY_HAND := run $(BIN)/raysweep data fetch fmnist --data-root DIR (or put the four Fashion-MNIST .gz files in DIR/FashionMNIST/raw) and pass --data-root DIR
+
+.PHONY: fmnist
+fmnist: $(STAMP)
+	@command -v apt-get >/dev/null || { echo "make fmnist: no apt-get on this system; $(FMNIST_BY_HAND)"; exit 1; }
+	@$(APT_INSTALL) $(FMNIST_PACKAGE) >/dev/null 2>&1 \
+	|| { $(SUDO) apt-get update -qq >/dev/null 2>&1; $(APT_INSTALL) $(FMNIST_PACKAGE) >/dev/null; } \
+	|| { echo "make fmnist: apt-get failed; $(FMNIST_BY_HAND)"; exit 1; }
+	$(BIN)/raysweep data fmnist

@@ -1,4 +1,9 @@
-"""`raysweep data fonts|load|fetch`: generate FONTS, check a real data set, or download one.
+"""`raysweep data fonts|fmnist|load|fetch`: generate FONTS, find Fashion-MNIST, check a real data
+set, or download one.
+
+`data fmnist` says where Fashion-MNIST was found (search order: --data-root, $RAYSWEEP_DATA, then
+Debian's dataset-fashion-mnist, which `make fmnist` installs; raysweep.data.fmnist) and whether
+the files are the released ones, then prints the summary.
 
 `data fonts` renders the fonts of a folder and caches the data set (a second call costs only
 hashing the font files) with the manifest of the fonts used; `data fonts --check MANIFEST` says
@@ -37,6 +42,11 @@ def add_parser(subparsers) -> None:
                    help="compare this folder's font set with a manifest.json instead of generating")
     f.add_argument("--cache-dir", default=None, help="default: $RAYSWEEP_CACHE or ~/.cache/raysweep")
     f.set_defaults(func=run_fonts)
+
+    fm = sub.add_parser("fmnist", help="find Fashion-MNIST (data root, $RAYSWEEP_DATA, Debian) and check it")
+    fm.add_argument("--data-root", default=None, help="look only here (default: $RAYSWEEP_DATA, then "
+                    "/usr/share/datasets/fashion-mnist from `make fmnist`)")
+    fm.set_defaults(func=run_fmnist)
 
     ld = sub.add_parser("load", help="load a registered data set and print its summary")
     ld.add_argument("name", help="see `raysweep list datasets`")
@@ -91,6 +101,22 @@ def run_fonts(args: argparse.Namespace) -> int:
           f"({'generated' if meta['built_now'] else 'reused from cache'})")
     print(f"preset: {meta['preset']}")
     print(f"manifest: {meta['manifest_path']} (hash {meta['fonts_manifest_hash'][:16]})")
+    _print_summary(ds, time.perf_counter() - started)
+    return 0
+
+
+SOURCES = {"root": "--data-root", "RAYSWEEP_DATA": "$RAYSWEEP_DATA", "debian": "Debian package dataset-fashion-mnist"}
+
+
+def run_fmnist(args: argparse.Namespace) -> int:
+    from raysweep.data.fmnist import load_fmnist
+
+    started = time.perf_counter()
+    ds = load_fmnist(args.data_root)
+    print(f"fmnist: found in {ds.meta['root']} (from {SOURCES[ds.meta['source']]})")
+    print("files: " + ", ".join(ds.meta["files"]))
+    print("check: " + ("sha256 of all four files matches the released Fashion-MNIST" if ds.meta["released"]
+                       else "not the released files (other sizes): read on structure alone"))
     _print_summary(ds, time.perf_counter() - started)
     return 0
 

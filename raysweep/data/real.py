@@ -1,7 +1,8 @@
 """EMNIST (digits, 240k/40k), Fashion-MNIST (60k/10k) and CelebA (Male vs Female at 56x48,
-182k/20k): the paper's real data sets (Sec. 3.1), read through torchvision's dataset classes from
-a data root (`root=`, else $RAYSWEEP_DATA). Nothing is downloaded here; `raysweep data fetch`
-does that on request.
+182k/20k): the paper's real data sets (Sec. 3.1). EMNIST and CelebA are read through
+torchvision's dataset classes from a data root (`root=`, else $RAYSWEEP_DATA); Fashion-MNIST is
+found by raysweep.data.fmnist (root, $RAYSWEEP_DATA, then Debian's dataset-fashion-mnist). Nothing
+is downloaded here; `raysweep data fetch` does that on request.
 
 Layouts under the root are torchvision's: EMNIST/raw/emnist-digits-*-ubyte,
 FashionMNIST/raw/*-ubyte (gzip-only copies are unpacked on first use), and celeba/ with
@@ -123,6 +124,7 @@ EMNIST = MnistLike(
     tuple(f"emnist-digits-{s}-{k}-ubyte" for s in ("train", "test") for k in ("images-idx3", "labels-idx1")),  # type: ignore[arg-type]
     transposed=True,
 )
+# Fashion-MNIST's torchvision layout (what `data fetch` writes); loading is raysweep.data.fmnist.
 FMNIST = MnistLike(
     "fmnist",
     "FashionMNIST",
@@ -145,11 +147,13 @@ def build_emnist(root: Optional[str] = None, cache_dir: Optional[str] = None, **
     return EMNIST.load(root)
 
 
-@DATASETS.register("fmnist", "Fashion-MNIST, 60k/10k, 28x28, read from the data root",
+@DATASETS.register("fmnist", "Fashion-MNIST, 60k/10k, 28x28, from the data root or Debian's dataset-fashion-mnist",
                    check=lambda root=None, cache_dir=None, **options: _no_options("fmnist", options, root, cache_dir))
 def build_fmnist(root: Optional[str] = None, cache_dir: Optional[str] = None, **options: Any) -> Dataset:
+    from raysweep.data.fmnist import load_fmnist
+
     _no_options("fmnist", options, root, cache_dir)
-    return FMNIST.load(root)
+    return load_fmnist(root)
 
 
 def _celeba_class():
