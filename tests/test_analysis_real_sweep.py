@@ -61,9 +61,11 @@ def test_every_figure_draws_from_a_real_sweep(real_sweep, draw, tmp_path):
 def test_claims_and_report_from_a_real_sweep(real_sweep, tmp_path):
     tables = L.load_tables(real_sweep)
     results = C.evaluate_claims(tables.trials, tables.examples, seed=0)
-    assert [r.number for r in results] == ["1", "2", "3", "3b", "4", "5"]
+    # one row per claim and manifold: true and knn distances, the true on-manifold attack
+    assert [(r.number, r.manifold) for r in results][:2] == [("1", "true"), ("1", "knn")]
+    assert list(dict.fromkeys(r.number for r in results)) == ["1", "2", "3", "3b", "4", "5"]
     # claim 1 is measured on every real sweep with true distances, and regular examples leave
     # the manifold even for barely trained models
-    assert results[0].verdict == "holds"
+    assert (results[0].manifold, results[0].verdict) == ("true", "holds")
     report = write_report(real_sweep, tmp_path / "report")
-    assert "Claims: (1) holds" in report.read_text()
+    assert "Claims: (1, true) holds" in report.read_text()

@@ -17,11 +17,11 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
 from raysweep.analysis import manifold_kinds as MK
+from raysweep.analysis import stats as S
 from raysweep.analysis import thresholds as T
 
 TITLE3 = "On-manifold robustness is essentially generalization"
@@ -46,22 +46,14 @@ def frame(trials: pd.DataFrame, col: str) -> pd.DataFrame:
 
 def coefficient(df: pd.DataFrame, which: int = 1) -> float:
     """One seed's coefficient of y ~ 1 + te + log_n (1: test error, 2: log N)."""
-    from raysweep.analysis import stats as S
-
     return float(S.coefficients(df["y"].to_numpy(), df["te"].to_numpy(), df["log_n"].to_numpy())[which])
-
-
-def _pearson(df: pd.DataFrame) -> float:
-    if len(df) < 2 or df["te"].nunique() < 2 or df["y"].nunique() < 2:
-        return float("nan")
-    return float(scipy_stats.pearsonr(df["te"], df["y"])[0])
 
 
 def _attack_stats(df: pd.DataFrame, attack: str, decides: bool) -> list[B.Statistic]:
     where = f"[{attack}] ({len(df)} trials, {df[L.STRATEGY].nunique() if L.STRATEGY in df else 1} strategies)"
     coef = B.per_seed(df, coefficient)
     name = f"test-error coefficient of success ~ test error + log N {where}"
-    r = _pearson(df)
+    r = S.pearson(df["te"], df["y"])
     first = B.seed_check(name, coef, "ci>", T.CLAIM3_MIN_SLOPE) if decides else B.seed_stat(name, coef)
     if decides and (df[L.STRATEGY].nunique() if L.STRATEGY in df else 1) < 2:
         # one strategy: within a seed each N has one trial, so test error is a function of N
@@ -70,8 +62,7 @@ def _attack_stats(df: pd.DataFrame, attack: str, decides: bool) -> list[B.Statis
              B.check(f"Pearson r [{attack}]", r, None, ">=", T.CLAIM3_MIN_PEARSON) if decides
              else B.Statistic(f"Pearson r [{attack}]", r)]
     stats.append(B.seed_stat(f"log N coefficient [{attack}]", B.per_seed(df, lambda g: coefficient(g, 2))))
-    stats.append(B.Statistic(f"Spearman r [{attack}]", float(scipy_stats.spearmanr(df["te"], df["y"])[0])
-                             if len(df) > 2 else float("nan")))
+    stats.append(B.Statistic(f"Spearman r [{attack}]", S.spearman(df["te"], df["y"])))
     return stats
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
 from raysweep.analysis import manifold_kinds as MK
-from raysweep.analysis import stats as S
 from raysweep.analysis import thresholds as T
 
 TITLE = "Regular adversarial examples leave the manifold"
