@@ -39,12 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+        print(f"raysweep: error: name a command ({', '.join(COMMANDS).replace('_', '-')}); see raysweep --help",
+              file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"raysweep: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001  (re-raised unless it is a config built from the command line)
+        if type(e).__name__ != "ValidationError" or type(e).__module__.split(".")[0] not in ("pydantic", "pydantic_core"):
+            raise
+        from raysweep.config.parse import format_error  # a typed config refused a command-line value
+
+        print(f"raysweep: error: {format_error(f'raysweep {args.command}', e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("raysweep: interrupted; re-run the same command to resume", file=sys.stderr)

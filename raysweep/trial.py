@@ -231,11 +231,11 @@ def sample_images(spec: AttackSpec, model: torch.nn.Module, batch: Batch, manifo
 
 
 def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifolds: dict[str, Any],
-                   device: torch.device, test_error: Optional[float] = None,
-                   results: Optional[dict[str, Any]] = None) -> TrialOutput:
+                   device: torch.device, test_error: Optional[float] = None, results: Optional[dict[str, Any]] = None,
+                   progress: Callable[[str], None] = lambda line: None) -> TrialOutput:
     """Test error, every attack's metrics and records, every distance summary and column.
     `test_error` and `results` (attack key -> AttackResult) computed already, by a fused pack
-    (raysweep.pack_eval), are used instead of measuring them again."""
+    (raysweep.pack_eval), are used instead of measuring them again; `progress` hears of each attack."""
     from raysweep.training.loop import evaluate
 
     ev = cfg.evaluate
@@ -247,6 +247,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
     for a in ev.attacks:
         release_freed_memory()  # each phase starts from what is live, not from the last one's free blocks
         key = a.key
+        progress(f"{key}: {a.samples} samples x {a.restarts} restarts")
         dists = ev.distances_of(a)
         batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
         result = (results or {}).get(key) or run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))

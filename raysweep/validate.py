@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import inspect
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pydantic
 
@@ -25,7 +25,7 @@ from raysweep.config.lambda_spec import LambdaSpec, load_lambda_spec as read_lam
 from raysweep.config.arch import ArchSpec
 from raysweep.config.parse import parse_spec
 from raysweep.config.resolve import TrialConfig, expand
-from raysweep.config.schema import SweepSpec
+from raysweep.config.schema import AttackSpec, EvaluateSpec, SweepSpec
 from raysweep.config.yaml_file import read_yaml
 from raysweep.errors import UserError
 from raysweep.tracking import check_callbacks
@@ -72,6 +72,20 @@ def check_vaegan(overrides: dict[str, Any], path: str) -> None:
     _at(path, lambda: VAEGANConfig.for_dataset("fonts", (1, 28, 28), None, **overrides))  # types and values
 
 
+def check_attack(a: AttackSpec, path: str) -> Optional[str]:
+    """An `evaluate.attacks` entry's name and parameters (it is built: attacks hold no data);
+    returns what it needs (a manifold kind, the source model, or None). A peer attack whose
+    package is missing names the extra to install."""
+    from raysweep.attacks.peers import missing_peer
+
+    hint = missing_peer(a.name)
+    if hint:
+        raise UserError(f"{path}.name: {hint}")
+    entry = _at(f"{path}.name", lambda: catalog.registries()["attacks"].get(a.name))
+    _at(f"{path}.params", lambda: entry.factory(**a.build_params()))
+    return entry.needs_for(a.params)
+
+
 def check_names_and_params(spec: SweepSpec) -> None:
     regs = catalog.registries()
     check_dataset_options(spec.dataset.name, spec.dataset.options, "dataset")
@@ -82,8 +96,7 @@ def check_names_and_params(spec: SweepSpec) -> None:
         if entry.check is not None:
             _at(f"strategies[{i}].params", lambda: entry.check(**s.params))
     for i, a in enumerate(spec.evaluate.attacks):
-        entry = _at(f"evaluate.attacks[{i}].name", lambda: regs["attacks"].get(a.name))
-        _at(f"evaluate.attacks[{i}].params", lambda: entry.factory(**a.build_params()))
+        check_attack(a, f"evaluate.attacks[{i}]")
     for i, d in enumerate(spec.evaluate.distances):
         entry = _at(f"evaluate.distances[{i}].method", lambda: regs["distances"].get(d.method))
         _at(f"evaluate.distances[{i}]", lambda: entry.factory(**d.build_params()))
@@ -125,17 +138,21 @@ def fill_defaults(spec: SweepSpec) -> SweepSpec:
         if entry.params is not None:
             params = dataclasses.asdict(typed(entry.params, s.params, f"strategy {s.name!r}"))
         strategies.append(s.model_copy(update={"params": params}))
+    return spec.model_copy(update={"strategies": strategies, "evaluate": fill_attack_defaults(spec.evaluate)})
+
+
+def fill_attack_defaults(evaluate: EvaluateSpec) -> EvaluateSpec:
+    """`evaluate` with every attack's parameters and restarts written out from its registry entry."""
     attacks = []
-    for i, a in enumerate(spec.evaluate.attacks):
-        config = dataclasses.asdict(regs["attacks"].build(a.name, **a.build_params()).config)
+    for i, a in enumerate(evaluate.attacks):
+        config = dataclasses.asdict(catalog.registries()["attacks"].build(a.name, **a.build_params()).config)
         filled = {**a.model_dump(), "restarts": config["restarts"],
                   "params": {k: v for k, v in config.items() if k != "restarts"}}
         try:  # validated again: the limits on samples x restarts apply to the attack's own default too
             attacks.append(type(a).model_validate(filled))
         except pydantic.ValidationError as e:
             raise UserError(f"evaluate.attacks[{i}]: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
-    return spec.model_copy(update={"strategies": strategies,
-                                   "evaluate": spec.evaluate.model_copy(update={"attacks": attacks})})
+    return evaluate.model_copy(update={"attacks": attacks})
 
 
 def strategy_param_types(spec: SweepSpec) -> dict[str, str]:

@@ -38,7 +38,7 @@ def test_evaluate_checkpoints_writes_rows_and_a_report(tmp_path, cache_dir, caps
                             {"label": "tv18", "builder": "torchvision:resnet18", "input_channels": 3}])
     assert cli.main(["evaluate", path, "--set", "seed=3"]) == 0
     out = capsys.readouterr().out
-    assert "mine: test_error" in out and "report:" in out
+    assert "mine: clean" in out and "(test_error" in out and "report:" in out
     tables = tmp_path / "out" / "pre" / "tables"
     trials = pd.read_parquet(tables / "trials").set_index("strategy")
     assert sorted(trials.index) == ["mine", "tv18"] and (trials["status"] == "ok").all()
@@ -62,5 +62,8 @@ def test_evaluate_spec_errors_are_one_line(tmp_path):
         load_eval_spec(_spec(tmp_path, [{"label": "x"}]))
     with pytest.raises(UserError, match="names arch 'cnn' but no checkpoint"):
         load_eval_spec(_spec(tmp_path, [{"label": "x", "arch": "cnn"}]))
-    with pytest.raises(UserError, match="builder 'keras:x' must start with"):
-        load_eval_spec(_spec(tmp_path, [{"label": "x", "builder": "keras:x"}]))
+    # any importable module:Class is a builder now (raysweep.models.loading); a bare name is not
+    with pytest.raises(UserError, match="builder 'resnet18' must be torchvision:<fn>, timm:<name> or module:Class"):
+        load_eval_spec(_spec(tmp_path, [{"label": "x", "builder": "resnet18"}]))
+    with pytest.raises(UserError, match="a TorchScript or pickled model carries its weights"):
+        load_eval_spec(_spec(tmp_path, [{"label": "x", "script": "m.ts", "checkpoint": "w.pt"}]))

@@ -141,7 +141,21 @@ def _autoattack(restarts: int = 1, norm: str = "Linf", eps: float = 0.3, version
     return PeerAttack("autoattack", make, restarts, params)
 
 
+# attack name -> (the package it needs, what it is); names whose package is missing stay
+# unregistered, and raysweep.validate and `raysweep list attacks` say how to install them
+PEER_ATTACKS = {"torchattacks": ("torchattacks", "any torchattacks attack by class name"),
+                "autoattack": ("pyautoattack", "AutoAttack (Croce & Hein 2020), standard or custom")}
+PEERS_EXTRA = "pip install -e '.[peers]' (or `make peers`)"
+
+
+def missing_peer(name: str) -> str | None:
+    """The install hint for a peer attack whose package is missing, else None."""
+    if name in PEER_ATTACKS and importlib.util.find_spec(PEER_ATTACKS[name][0]) is None:
+        return f"attack {name!r} needs the package {PEER_ATTACKS[name][0]}, which is not installed; {PEERS_EXTRA}"
+    return None
+
+
 if importlib.util.find_spec("torchattacks") is not None:
-    ATTACKS.register("torchattacks", family="regular")(_torchattacks)
+    ATTACKS.register("torchattacks", PEER_ATTACKS["torchattacks"][1], family="regular")(_torchattacks)
 if importlib.util.find_spec("pyautoattack") is not None:
-    ATTACKS.register("autoattack", family="regular")(_autoattack)
+    ATTACKS.register("autoattack", PEER_ATTACKS["autoattack"][1], family="regular")(_autoattack)

@@ -48,4 +48,15 @@ def run(args: argparse.Namespace) -> int:
             where = r["module"] + (f" ({r['distribution']})" if r["distribution"] else " (local)")
             print(f"{'  ' if len(kinds) > 1 else ''}{r['name']:<{width}}  {r['description']}"
                   + (f"  [{tags}]" if tags else "") + f"  from {where}")
+        if kind == "attacks":
+            for line in missing_peers():
+                print(f"{'  ' if len(kinds) > 1 else ''}{line}")
     return 0
+
+
+def missing_peers() -> list[str]:
+    """A line per peer attack (torchattacks, AutoAttack) whose package is not installed."""
+    from raysweep.attacks.peers import PEER_ATTACKS, PEERS_EXTRA, missing_peer
+
+    return [f"{name}  {what}  [not installed: {PEERS_EXTRA}]" for name, (_, what) in PEER_ATTACKS.items()
+            if missing_peer(name)]

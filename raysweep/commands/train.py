@@ -1,11 +1,14 @@
-"""`raysweep train`: train one classifier on a training subset and print its test error.
+"""`raysweep train [--out DIR]`: train one classifier on a training subset and print its test error.
 
 The command line becomes a one-trial spec, validated like any sweep, and runs the trial's own
 build-and-train (raysweep.trial) without Ray: a quick check of one configuration from the shell.
+--out DIR keeps the model: DIR/model.pt (its state dict) and DIR/model.json (the resolved config:
+arch, data set, N, seed, strategy, and the test error), which `raysweep evaluate DIR` reads back.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from raysweep.commands import describe
@@ -25,6 +28,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--strategy", default="normal", help="training strategy (see `raysweep list strategies`)")
     p.add_argument("--data-root", default=None, help="folder of the real data sets (default: $RAYSWEEP_DATA)")
     p.add_argument("--device", choices=DEVICES, default=None, help="default: cuda when available, else cpu")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write the trained model (model.pt) and its config (model.json) here, for `raysweep evaluate DIR`")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; 1 is far faster on a busy shared machine)")
     p.set_defaults(func=run)
@@ -50,6 +55,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file; give a folder for model.pt and model.json")
 
 
 def trial_config(args: argparse.Namespace):
@@ -91,4 +98,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"train_time_s: {stats['train_time_s']:.2f}")
     print(f"eval_time_s: {eval_time:.2f}")
     print(f"images_per_s: {cfg.n * cfg.train.epochs / max(stats['train_time_s'], 1e-9):.0f}")
+    if args.out:
+        save_model(args.out, cfg, model, test_error)
+        print(f"model: {args.out} (evaluate it with `raysweep evaluate {args.out}`)")
     return 0
+
+
+def save_model(out: str, cfg, model, test_error: float) -> None:
+    """DIR/model.pt (state dict) and DIR/model.json (the resolved config), each written atomically;
+    the config last, so a folder with a config always has its weights."""
+    import json
+
+    from raysweep import storage
+    from raysweep.config.eval_target import TRAIN_OUT_CONFIG, TRAIN_OUT_WEIGHTS
+
+    where = storage.resolve(out)
+    storage.make_dir(where)
+    storage.save_torch(where / TRAIN_OUT_WEIGHTS, {k: v.detach().cpu() for k, v in model.state_dict().items()})
+    config = {"arch": cfg.arch.model_dump(), "dataset": cfg.dataset.model_dump(), "n": cfg.n, "seed": cfg.seed,
+              "strategy": cfg.strategy.model_dump(exclude={"resources"}), "train": cfg.train.model_dump(),
+              "test_error": test_error, "trial_id": cfg.trial_id}
+    storage.atomic_write_bytes(where / TRAIN_OUT_CONFIG, json.dumps(config, indent=1, default=str).encode())

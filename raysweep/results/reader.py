@@ -8,6 +8,7 @@ never read.
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable, Optional
 
 import pyarrow as pa
@@ -61,7 +62,7 @@ def read_kind(tables: storage.Location, kind: str, wanted: Wanted = None) -> pa.
             table = dataset.to_table(columns=pick(dataset.schema.names))
         else:
             parts = [pq.read_table(f, filesystem=folder.fs, columns=pick(s.names)) for f, s in zip(files, schemas)]
-            table = pa.concat_tables(parts, promote_options="permissive")
+            table = pa.concat_tables(unify_clashing_types(parts, folder), promote_options="permissive")
     except (pa.ArrowException, OSError):  # a footer that reads but data pages that do not: find the file
         for f, s in zip(files, schemas):
             try:
@@ -70,6 +71,31 @@ def read_kind(tables: storage.Location, kind: str, wanted: Wanted = None) -> pa.
                 raise _unreadable(folder, f, e) from None
         raise
     return check_version(table, folder)
+
+
+def unify_clashing_types(parts: list[pa.Table], folder: storage.Location) -> list[pa.Table]:
+    """Files written before and after a column changed type (a strategy parameter given as 10, then
+    as "10") cannot be promoted to one type: such a column is read as text in every file, with
+    one warning naming it, instead of failing the whole read."""
+    types: dict[str, set[pa.DataType]] = {}
+    for t in parts:
+        for f in t.schema:
+            if not pa.types.is_null(f.type):
+                types.setdefault(f.name, set()).add(f.type)
+    clash = sorted(n for n, ts in types.items() if len(ts) > 1 and not _promotable(ts))
+    for name in clash:
+        print(f"raysweep: warning: {folder.uri}: column {name!r} has types {', '.join(sorted(map(str, types[name])))} "
+              "in different files; reading it as text", file=sys.stderr)
+    return [t.cast(pa.schema([f.with_type(pa.string()) if f.name in clash else f for f in t.schema])) for t in parts]
+
+
+def _promotable(types: set[pa.DataType]) -> bool:
+    """Whether Arrow's permissive promotion joins these types (numbers with numbers, and the like)."""
+    try:
+        pa.concat_tables([pa.table({"c": pa.array([], type=t)}) for t in types], promote_options="permissive")
+        return True
+    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 def check_version(table: pa.Table, folder: storage.Location) -> pa.Table:
