@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "assignments") and not any(e.startswith("-") for e in extra):
+        args.assignments += extra  # key=value overrides typed after an option (`sweep SPEC --dry-run a=1`)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         print(f"raysweep: error: name a command ({', '.join(COMMANDS).replace('_', '-')}); see raysweep --help",
               file=sys.stderr)

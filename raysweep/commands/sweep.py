@@ -1,4 +1,4 @@
-"""`raysweep sweep SPEC [--set KEY=VALUE ...] [--dry-run [--list]] [--dashboard] [--address auto|ray://...] [--resume] [--storage URI]`: run a sweep spec as Ray Tune trials and write its Parquet tables.
+"""`raysweep sweep SPEC [KEY=VALUE ...] [--set KEY=VALUE ...] [--dry-run [--list]] [--dashboard] [--address auto|ray://...] [--resume] [--storage URI]`: run a sweep spec as Ray Tune trials and write its Parquet tables.
 
 Re-running the same command continues the sweep; --resume also restores Tune's state so
 unfinished trials continue from their last epoch. --dry-run prints the plan on stdout without
@@ -15,6 +15,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="run a sweep spec (sweeps/*.yaml) on Ray",
                               description=describe(__doc__))
     p.add_argument("spec", help="sweep spec YAML, e.g. sweeps/fonts-smoke.yaml")
+    p.add_argument("assignments", nargs="*", metavar="KEY=VALUE",
+                   help="overrides as Hydra users type them, e.g. train.epochs=5 'evaluate.attacks[0].samples=100'")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a spec value (repeatable; validated like the spec), e.g. --set train.epochs=5")
     p.add_argument("--address", default=None,
@@ -48,10 +50,14 @@ def dry_run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.dry_run:
-        return dry_run(args)
     from raysweep.errors import UserError
 
+    bad = [a for a in args.assignments if "=" not in a]
+    if bad:
+        raise UserError(f"{bad[0]!r}: overrides after the spec are key=value, e.g. train.epochs=5")
+    args.overrides = [*args.overrides, *args.assignments]  # one list, in the order given: a later one wins
+    if args.dry_run:
+        return dry_run(args)
     if args.list:
         raise UserError("--list lists the trials of a plan; use it with --dry-run")
     from raysweep.tune.sweep import run_sweep  # imports Ray: only when the command runs

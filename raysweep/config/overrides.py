@@ -3,12 +3,15 @@
 Applying them to the YAML mapping (not to the parsed spec) means an override is checked exactly
 like the file: pydantic's structure checks, then the registry pass of raysweep.validate, and it
 reaches the rows through the resolved trial config like any spec value. Values are YAML scalars
-or flow collections (`train.epochs=5`, `grid.n=[100,200]`, `strategies.0.params.eps=0.1`);
-a numeric path part indexes a list.
+or flow collections (`train.epochs=5`, `grid.n=[100,200]`, `strategies[0].params.eps=0.1`);
+a list index is written as the error messages print it (`evaluate.attacks[0].samples`) or as a
+numeric path part (`evaluate.attacks.0.samples`). `raysweep sweep SPEC key=value ...` takes them
+as Hydra users type them, beside --set.
 """
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Iterable
 
 import yaml
@@ -19,7 +22,7 @@ from raysweep.errors import UserError
 def parse_override(text: str) -> tuple[list[str], Any]:
     """'a.b.c=value' -> (['a', 'b', 'c'], parsed value)."""
     key, sep, raw = text.partition("=")
-    parts = key.strip().split(".")
+    parts = re.sub(r"\[(\d+)\]", r".\1", key.strip()).split(".")  # attacks[0].samples == attacks.0.samples
     if not sep or not all(p.strip() for p in parts):
         raise UserError(f"--set {text!r}: expected key.path=value, e.g. --set train.epochs=5")
     try:
