@@ -73,3 +73,22 @@ def test_a_peer_attack_without_its_package_names_the_extra(peer, package, monkey
     assert f"needs the package {package}" in err and "[peers]" in err
     assert main(["list", "attacks"]) == 0
     assert f"{peer}  " in capsys.readouterr().out and peers.missing_peer(peer)
+
+
+@pytest.mark.parametrize("ref, needle", [("tests.byo_callback:NotACallback", "not a ray.tune.Callback subclass"),
+                                         ("tests.no_such_tracker:Cb", "cannot import"),
+                                         ("not a ref", "callbacks[0].name")])
+def test_a_callback_that_is_not_a_tune_callback_is_one_line(ref, needle, tmp_path, capsys):
+    from tests.sweep_fixtures import spec_file
+
+    path = spec_file(tmp_path, callbacks=[ref])
+    assert main(["sweep", path, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+
+
+def test_control_a_tune_callback_class_passes_validation(tmp_path, capsys):
+    from tests.sweep_fixtures import spec_file
+
+    path = spec_file(tmp_path, callbacks=[{"name": "tests.byo_callback:CountResults", "options": {"out": "x"}}])
+    assert main(["sweep", path, "--dry-run"]) == 0

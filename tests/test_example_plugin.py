@@ -63,7 +63,9 @@ def test_tiny_sweep_on_the_plugin_entries(plugin, tmp_path, cache_dir):
             "strategies": [{"name": "normal", "resources": {"cpu": 1, "gpu": 0}}],
             "train": {"epochs": 3, "batch_size": 8},
             "evaluate": {"attacks": [{"name": "fgsm", "samples": 8, "restarts": 1, "params": {"eps": 0.2}}]},
-            "callbacks": ["tensorboard"], "storage": str(tmp_path / "out"), "retries": 0}
+            "callbacks": ["tensorboard", {"name": "tests.byo_callback:CountResults",  # a user's own tracker
+                                          "options": {"out": str(tmp_path / "counted")}}],
+            "storage": str(tmp_path / "out"), "retries": 0}
     path = tmp_path / "plugin.yaml"
     path.write_text(yaml.safe_dump(spec))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
@@ -81,3 +83,4 @@ def test_tiny_sweep_on_the_plugin_entries(plugin, tmp_path, cache_dir):
     assert list(epochs["epoch"]) == [1, 2] and set(epochs["trial_id"]) == set(trials["trial_id"])
     assert epochs["test_error"].between(0, 1).all()
     assert list((tmp_path / "out" / "plugin").rglob("events.out.tfevents*")), "TensorBoard wrote no events"
+    assert len(list((tmp_path / "counted").iterdir())) >= 2, "the module:Class callback heard no results"

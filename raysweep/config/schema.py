@@ -184,11 +184,11 @@ class ManifoldSpec(Strict):
 
 
 class CallbackSpec(Strict):
-    """One of Ray Tune's own logger callbacks (each an optional extra: `pip install 'raysweep[NAME]'`);
-    options go to its constructor (mlflow: tracking_uri, experiment_name; wandb: project, ...).
-    A bare name is shorthand for {name: NAME}."""
+    """One of Ray Tune's own logger callbacks (each an optional extra: `pip install 'raysweep[NAME]'`),
+    or your own Tune Callback as `module:Class`; options go to its constructor (mlflow: tracking_uri,
+    experiment_name; wandb: project, ...). A bare name is shorthand for {name: NAME}."""
 
-    name: Literal["tensorboard", "mlflow", "wandb"]
+    name: str = Field(pattern=r"^(tensorboard|mlflow|wandb|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")

@@ -1,11 +1,13 @@
 """Ray Tune's own logger callbacks for a spec's `callbacks:` (TensorBoard, MLflow, W&B), checked
 for their packages by raysweep.tracking at validation. MLflow's experiment and W&B's project
-default to the sweep's name; other options go to the callback's constructor as given."""
+default to the sweep's name; other options go to the callback's constructor as given. A
+`module:Class` entry is the user's own ray.tune.Callback, built with its options."""
 from __future__ import annotations
 
 from typing import Any
 
 from raysweep.config.schema import SweepSpec
+from raysweep.tracking import TRACKERS, user_callback
 
 
 def tracking_callbacks(spec: SweepSpec) -> list[Any]:
@@ -15,6 +17,8 @@ def tracking_callbacks(spec: SweepSpec) -> list[Any]:
             from ray.tune.logger import TBXLoggerCallback
 
             out.append(TBXLoggerCallback())
+        elif c.name not in TRACKERS:  # module:Class, a user's own Tune Callback
+            out.append(user_callback(c.name, "callbacks")(**c.options))
         elif c.name == "mlflow":
             from ray.air.integrations.mlflow import MLflowLoggerCallback
 
