@@ -80,7 +80,7 @@ def spec_of(args: argparse.Namespace):
     if args.target.endswith((".yaml", ".yml")):
         return load_eval_spec(args.target, args.overrides)
     from raysweep import catalog
-    from raysweep.config.eval_target import spec_from_target
+    from raysweep.models.target import spec_from_target
 
     catalog.load()
     if args.samples < 1:

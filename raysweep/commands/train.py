@@ -110,7 +110,7 @@ def save_model(out: str, cfg, model, test_error: float) -> None:
     import json
 
     from raysweep import storage
-    from raysweep.config.eval_target import TRAIN_OUT_CONFIG, TRAIN_OUT_WEIGHTS
+    from raysweep.models.target import TRAIN_OUT_CONFIG, TRAIN_OUT_WEIGHTS
 
     where = storage.resolve(out)
     storage.make_dir(where)

@@ -1,4 +1,5 @@
-"""`raysweep evaluate MODEL --dataset NAME ...` as an evaluation spec: what MODEL names, decided
+"""`raysweep evaluate MODEL --dataset NAME ...` as an evaluation spec (a plain mapping, validated by
+raysweep.commands.evaluate like a spec file): what MODEL names, decided
 once, before anything is loaded or written.
 
 MODEL is, in this order:
