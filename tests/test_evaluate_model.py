@@ -89,3 +89,14 @@ def test_bad_models_are_one_line_and_write_nothing(model_files, make_target, nee
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("raysweep: error:") and needle in err[0], err
     assert not out.exists()  # no results folder, no lease
+
+
+def test_the_evaluation_report_leads_with_robust_accuracy(model_files):
+    out = model_files / "out"
+    assert main(["evaluate", str(model_files / "model.ts"), "--dataset", TINY, *ATTACKS, "--storage", str(out),
+                 "--name", "rep"]) == 0
+    text = (out / "rep" / "analysis" / "report.md").read_text()
+    first = text.split("## ")[1]
+    assert first.startswith("Robust accuracy") and "| model | N | seed | clean | apgd_ce | linf | worst case |" in first
+    assert "| model " in first and "\n| model |" in first and "| model.ts" not in first  # the label, not the file
+    assert "not measured" not in text  # claims an evaluation cannot measure are left out, not listed

@@ -22,7 +22,7 @@ from raysweep.analysis import fig_learning_curves, fig_samples
 from raysweep.analysis import manifold_quality as MQ
 from raysweep.analysis import load as L
 from raysweep.analysis import stats as S
-from raysweep.analysis import strength
+from raysweep.analysis import robustness, strength
 from raysweep.analysis import verdicts as V
 from raysweep.errors import UserError
 
@@ -132,10 +132,19 @@ def figures_section(outcomes: list[P.FigureOutcome], out_dir: Path) -> list[str]
 
 
 def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.FigureOutcome], out_dir: Path) -> str:
-    """The report's markdown text."""
+    """The report's markdown text. An evaluation's (`raysweep evaluate`) leads with the robust
+    accuracies and lists only the claims it could measure."""
+    if robustness.is_evaluation(tables.trials):
+        measured = [r for r in results if r.verdict != C.NOT_MEASURED]
+        lines = ["# raysweep report: robustness of evaluated models", "", *robustness.section(tables.trials)]
+        lines += (claims_section(measured) if measured else
+                  ["No claim of the paper is measurable here: they compare models trained over N and training "
+                   "strategies (run a sweep for them).", ""])
+        return "\n".join(lines + [""] + strength.section(tables.trials) + figures_section(outcomes, out_dir)
+                         + config_section(tables)) + "\n"
     lines = ["# raysweep report: Disentangling Adversarial Robustness and Generalization", "",
              V.headline(V.rows(results)), ""]
-    lines += claims_section(results) + [""] + strength.section(tables.trials)
+    lines += claims_section(results) + [""] + robustness.section(tables.trials) + strength.section(tables.trials)
     lines += MQ.section(tables)  # learned manifolds' quality, with a warning below the documented bar
     lines += figures_section(outcomes, out_dir) + config_section(tables)
     return "\n".join(lines) + "\n"
