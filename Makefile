@@ -32,6 +32,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# The attack peers (torchattacks, AutoAttack, foolbox): an optional extra, so demo and test never
+# download them; specs naming `torchattacks` or `autoattack` and benchmarks/bench_attack_peers.py use them.
+.PHONY: peers
+peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[peers]'
+
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
