@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from raysweep.device import resolve_device
-from raysweep.errors import UserError, run_script
+from raysweep.errors import at_least_one, run_script
 from raysweep.manifold.learned import ClassManifold
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.network import serving_state_dict
@@ -60,8 +60,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def check(args: argparse.Namespace) -> None:
     """What the arguments need, checked before any work (one UserError line)."""
     resolve_device(args.device)
-    if args.repeats < 1:
-        raise UserError(f"--repeats {args.repeats}: time at least 1 repeat")
+    at_least_one(repeats=args.repeats)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from raysweep.device import resolve_device
-from raysweep.errors import UserError, run_script
+from raysweep.errors import at_least_one, run_script
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, make_optimizer
 
@@ -64,8 +64,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def check(args: argparse.Namespace) -> None:
     """What the arguments need, checked before any work (one UserError line)."""
     resolve_device(args.device)
-    if args.steps < 1:
-        raise UserError(f"--steps {args.steps}: time at least 1 step")
+    at_least_one(steps=args.steps)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -22,7 +22,7 @@ from raysweep.data import load_dataset
 from raysweep.data.decoder import TrueDecoder
 from raysweep.data.fonts import font_files, load_fonts
 from raysweep.data.fonts_dataset import FontsConfig, latent_table, render_split
-from raysweep.errors import UserError, run_script
+from raysweep.errors import at_least_one, run_script
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -38,8 +38,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def check(args: argparse.Namespace) -> None:
     """What the arguments need, checked in milliseconds before any work (one UserError line)."""
     font_files(args.fonts_dir, args.max_fonts)
-    if args.n < 1:
-        raise UserError(f"--n {args.n}: render at least one image")
+    at_least_one(n=args.n)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

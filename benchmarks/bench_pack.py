@@ -23,7 +23,7 @@ import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.attacks import ATTACKS
 from raysweep.data.batch import Split
 from raysweep.device import resolve_device
-from raysweep.errors import UserError, run_script
+from raysweep.errors import UserError, at_least_one, run_script
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.packed import train_packed
@@ -114,8 +114,7 @@ def check(args: argparse.Namespace) -> None:
     resolve_device(args.device)
     if not all(k.strip().isdigit() and int(k) >= 1 for k in args.ks.split(",")):
         raise UserError(f"--ks {args.ks}: give pack sizes as positive integers, e.g. 1,5,10")
-    if min(args.n, args.samples, args.repeats) < 1:
-        raise UserError(f"--n {args.n} --samples {args.samples} --repeats {args.repeats}: each must be at least 1")
+    at_least_one(n=args.n, samples=args.samples, repeats=args.repeats)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

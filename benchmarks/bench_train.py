@@ -20,7 +20,7 @@ import torch.nn.functional as F
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.data.batch import Split
 from raysweep.device import resolve_device
-from raysweep.errors import UserError, run_script
+from raysweep.errors import UserError, at_least_one, run_script
 from raysweep.models import MODELS, build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext
@@ -104,8 +104,7 @@ def check(args: argparse.Namespace) -> None:
     resolve_device(args.device)
     if args.arch not in MODELS:
         raise UserError(f"--arch {args.arch}: unknown; use one of {', '.join(MODELS.names())}")
-    if min(args.n, args.epochs, args.repeats) < 1:
-        raise UserError(f"--n {args.n} --epochs {args.epochs} --repeats {args.repeats}: each must be at least 1")
+    at_least_one(n=args.n, epochs=args.epochs, repeats=args.repeats)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

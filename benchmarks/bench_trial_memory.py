@@ -29,7 +29,7 @@ from typing import Optional
 import torch
 
 from raysweep.data.fonts import font_files
-from raysweep.errors import UserError, run_script
+from raysweep.errors import at_least_one, run_script
 
 FONTS_1000 = 1000  # the paper's font count; `make fonts` installs them
 
@@ -99,8 +99,7 @@ def check(args: argparse.Namespace) -> None:
     FONTS-1000's fonts (the smoke run uses the bundled ones)."""
     if not args.smoke:
         font_files(args.fonts_dir, FONTS_1000)
-    if args.n < 1:
-        raise UserError(f"--n {args.n}: train on at least one image")
+    at_least_one(n=args.n)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -21,3 +21,10 @@ def run_script(main: Callable[[], object], prog: str) -> int:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def at_least_one(**counts: int) -> None:
+    """One UserError line naming each command-line count below 1, as typed (`--n 0: ...`)."""
+    low = [f"--{name.replace('_', '-')} {value}" for name, value in counts.items() if value < 1]
+    if low:
+        raise UserError(f"{' '.join(low)}: must be at least 1")
