@@ -1,13 +1,14 @@
 """The VAE-GAN's configuration and the paper's constants (supplement B.2).
 
 `VAEGANConfig` holds everything that decides a training run; `for_dataset` fills the paper's
-epochs and lambda per data set (and per class where the paper tuned it), the image shape from
-the data set itself, then a spec's overrides (`manifolds.options.vaegan`), whose keys are
-checked here, once, at load (raysweep.validate).
+schedule (in steps: raysweep.vaegan.schedule) and lambda per data set (and per class where the
+paper tuned it), the image shape from the data set itself, then a spec's overrides
+(`manifolds.options.vaegan`), whose keys are checked here, once, at load (raysweep.validate).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping, Optional
 
 from raysweep.errors import UserError
@@ -19,6 +20,21 @@ PAPER_EPOCHS = {"fonts": 10, "emnist": 30, "fmnist": 60, "celeba": 30}
 PAPER_LAMBDA = {"fonts": 3.0, "emnist": 2.5, "fmnist": 2.75, "celeba": 3.0}
 PAPER_LAMBDA_CLASS = {("emnist", 0): 2.75, ("emnist", 1): 5.6, ("emnist", 8): 2.25}
 PAPER_LAMBDA_AGNOSTIC = {"fonts": 3.0, "emnist": 3.0, "fmnist": 2.75, "celeba": 3.0}
+# Training images of the paper's data sets (Sec. 3.1, reference-implementation.md), 10 balanced
+# classes each: what one paper epoch passed over. CelebA is absent: raysweep reads all of it, as
+# the paper did, and its two classes are unbalanced, so its epochs stay passes over a class's images.
+PAPER_TRAIN_IMAGES = {"fonts": 960_000, "emnist": 240_000, "fmnist": 60_000}
+PAPER_CLASSES = 10
+
+
+def paper_steps_per_epoch(dataset: str, cls: Optional[int], batch_size: int) -> Optional[int]:
+    """Steps of one paper epoch: a class's share of the paper's images (all of them for the
+    class-agnostic model, cls None) in batches; None where epochs stay passes (CelebA)."""
+    total = PAPER_TRAIN_IMAGES.get(dataset)
+    if total is None:
+        return None
+    return math.ceil((total if cls is None else total // PAPER_CLASSES) / batch_size)
+
 
 def paper_lambda(dataset: str, cls: Optional[int] = None) -> float:
     """The paper's lambda for a class-specific model (cls given) or the class-agnostic one."""
@@ -37,10 +53,13 @@ class VAEGANConfig:
     latent_dim: int = 10
     width: float = 1.0  # channel multiplier; smoke runs use e.g. 0.25
     lam: float = 3.0  # weight of the L1 reconstruction term (Eq. 7, 8)
-    epochs: int = 10
+    epochs: int = 10  # epochs of steps_per_epoch steps; passes over the images when that is None
+    steps: Optional[int] = None  # optimiser steps in all (None: epochs x steps_per_epoch)
+    steps_per_epoch: Optional[int] = None  # the paper's epoch in steps (for_dataset fills it); None: one pass
+    max_passes: float = 100.0  # a step schedule may show each image at most this often (the paper: 10-60)
     batch_size: int = 100
     lr: float = 0.005
-    lr_decay: float = 0.9  # lr * lr_decay**epoch, per epoch
+    lr_decay: float = 0.9  # lr * lr_decay**epoch, per epoch (raysweep.vaegan.schedule)
     weight_decay: float = 1e-4  # Adam's own (L2) weight decay, as the authors used it
     betas: tuple[float, float] = (0.5, 0.9)
     restarts: int = 2  # retrainings (next seed) of a model whose posterior collapsed (raysweep.vaegan.collapse)
@@ -50,12 +69,25 @@ class VAEGANConfig:
                     **overrides: Any) -> "VAEGANConfig":
         """The paper's settings for `dataset` (class-specific if `klass` is given) on images of the
         data set's own shape (Dataset.image_shape), then the spec's overrides (names and types
-        checked)."""
+        checked). The paper's schedule is its steps (raysweep.vaegan.schedule); `epochs` set by a
+        spec without `steps_per_epoch` counts passes over the images a job has, as it always did."""
         if dataset not in PAPER_EPOCHS:
             raise UserError(f"unknown VAE-GAN data set {dataset!r}; choose one of {sorted(PAPER_EPOCHS)}")
         check_overrides(overrides)
+        if "steps" in overrides and "epochs" in overrides:
+            raise UserError("manifolds.options.vaegan sets both steps and epochs; give one: steps (optimiser "
+                            "steps of the paper's schedule) or epochs (passes over the images)")
         base = cls(in_shape=tuple(in_shape), epochs=PAPER_EPOCHS[dataset], lam=paper_lambda(dataset, klass))
-        return typed(cls, {**base.to_dict(), **overrides}, "manifolds.options.vaegan")
+        cfg = typed(cls, {**base.to_dict(), **overrides}, "manifolds.options.vaegan")
+        if "steps_per_epoch" in overrides or ("epochs" in overrides and "steps" not in overrides):
+            return cfg
+        return replace(cfg, steps_per_epoch=paper_steps_per_epoch(dataset, klass, cfg.batch_size))
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps", "steps_per_epoch", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"manifolds.options.vaegan: {name} must be at least 1, got {value}")
 
     def arch(self) -> VAEGANArch:
         return VAEGANArch(in_shape=tuple(self.in_shape), latent_dim=self.latent_dim, width=self.width)
@@ -67,6 +99,7 @@ class VAEGANConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VAEGANConfig":
+        """The config a checkpoint recorded; those written before steps existed trained passes."""
         return cls(**{**d, "in_shape": tuple(d["in_shape"]), "betas": tuple(d["betas"])})
 
 

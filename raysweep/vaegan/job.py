@@ -22,14 +22,16 @@ from raysweep.device import default_device
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from raysweep.vaegan.collapse import MIN_DIVERSITY, attempt_of, attempt_seed, collapsed, reconstruction_diversity
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
+from raysweep.vaegan.schedule import Schedule, schedule
 
 FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
 COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
-PROGRESS = "progress.json"  # epochs done while training (the sweep's progress line, issue 17)
-# Bumped when fit_job's procedure changes what a job produces (2: collapse restarts), so models
-# trained by an older procedure are not served as this one's.
-TRAINING_VERSION = 2
+PROGRESS = "progress.json"  # epochs and steps done while training (the sweep's progress line, issue 17)
+# Bumped when fit_job's procedure changes what a job produces (2: collapse restarts; 3: the
+# paper's schedule in steps, raysweep.vaegan.schedule), so models trained by an older procedure
+# are not served as this one's.
+TRAINING_VERSION = 3
 
 
 def digest(obj: Any, n: int = 10) -> str:
@@ -59,6 +61,12 @@ class VAEGANJob:
     @property
     def dataset_spec(self) -> DatasetSpec:
         return DatasetSpec.model_validate(self.dataset)
+
+    def describe(self) -> str:
+        """What the job trains on, for messages: 'fmnist class 3 (train_size 500)'."""
+        who = "all classes" if self.cls is None else f"class {self.cls}"
+        cap = "" if self.train_size is None else f" (train_size {self.train_size})"
+        return f"{self.dataset['name']} {who}{cap}"
 
     def key(self) -> str:
         who = "all" if self.cls is None else str(self.cls)
@@ -138,6 +146,7 @@ def fit_job(job: VAEGANJob, where: str | storage.Location, *, device: Optional[t
     device = device or default_device()
     ds, images = load_job_data(job)
     cfg = vaegan_config(job, ds.image_shape)
+    schedule(cfg, len(images), job.describe())  # too few images for the steps: a UserError before training
     partial = job_dir(where, job) / PARTIAL
     if keep_partial and state is None:
         saved = load_training_state(partial)
@@ -170,25 +179,28 @@ def _train_attempt(job: VAEGANJob, where, images, cfg: VAEGANConfig, seed: int, 
 
     started = time.time()
     start = 0 if state is None else int(state["next_epoch"])
+    sched = schedule(cfg, len(images))
 
     def hook(epoch: int, metrics: dict[str, float], st: dict[str, Any]) -> None:
         st = {**st, "seed": seed}
         if partial is not None:
             save_training_state(partial, st, cfg, seed)
-        write_progress(where, job, epoch + 1, cfg.epochs, (time.time() - started) / (epoch + 1 - start))
+        write_progress(where, job, sched, epoch + 1, (time.time() - started) / (epoch + 1 - start))
         if on_epoch is not None:
             on_epoch(epoch, metrics, st)
 
-    write_progress(where, job, start, cfg.epochs, None)
+    write_progress(where, job, sched, start, None)
     return train_vaegan(images, cfg, seed=seed, device=device, on_epoch=hook, start_epoch=start, state=state)
 
 
-def write_progress(where: str | storage.Location, job: VAEGANJob, done: int, epochs: int,
+def write_progress(where: str | storage.Location, job: VAEGANJob, sched: Schedule, done: int,
                    epoch_s: Optional[float]) -> None:
-    """progress.json beside the checkpoint: epochs done of epochs and seconds per epoch, what the
-    sweep driver's progress line reads while the actors train (a few bytes per epoch)."""
+    """progress.json beside the checkpoint: epochs (lr-decay periods of the schedule) done of
+    epochs, steps done of steps, and seconds per epoch, what the sweep driver's progress line
+    reads while the actors train (a few bytes per epoch)."""
     storage.atomic_write_bytes(job_dir(where, job) / PROGRESS, json.dumps(
-        {"epochs_done": done, "epochs": epochs, "epoch_s": epoch_s, "updated": time.time()}).encode())
+        {"epochs_done": done, "epochs": sched.epochs, "steps_done": min(done * sched.steps_per_epoch, sched.steps),
+         "steps": sched.steps, "epoch_s": epoch_s, "updated": time.time()}).encode())
 
 
 def read_progress(where: str | storage.Location, job: VAEGANJob) -> Optional[dict[str, Any]]:

@@ -111,6 +111,7 @@ def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> 
     row = class_manifold_quality(model.to(device), x.to(device), y.to(device), classifier.to(device))
     row.update({"kind": job.kind, "class": -1 if job.cls is None else int(job.cls), "job_key": job.key(),
                 "lam": float(record.lam), "width": float(record.cfg.width), "epochs": int(record.cfg.epochs),
+                "steps": int(record.metrics["steps"]) if "steps" in record.metrics else None,  # None: trained before steps
                 "attempts": int(record.metrics.get("attempts", 1)), "diversity": record.metrics.get("diversity"),
                 "reference": ref, "below": ",".join(verdict(row))})
     storage.atomic_write_bytes(at, json.dumps(row, sort_keys=True).encode())

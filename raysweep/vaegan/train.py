@@ -2,8 +2,8 @@
 
 Class-specific model: call `train_vaegan` on one class's images; class-agnostic: on all images.
 The Tune trainable passes `on_epoch` to report and checkpoint, and `state` and `start_epoch` to
-resume; batch order and noise are seeded per (seed, epoch), so a resumed run draws exactly what
-an uninterrupted one draws.
+resume. The schedule is counted in optimiser steps (raysweep.vaegan.schedule); batch order and
+noise are seeded per (seed, pass), so a resumed run draws exactly what an uninterrupted one draws.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from raysweep.tensors import cpu_copy
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.losses import Optimisers, make_optimisers, train_step
 from raysweep.vaegan.network import VAEGAN
+from raysweep.vaegan.schedule import BatchStream, Schedule, schedule
 
 OnEpoch = Callable[[int, dict[str, float], dict[str, Any]], None]
 
@@ -43,37 +44,33 @@ def build_vaegan(cfg: VAEGANConfig, seed: int) -> VAEGAN:
         return VAEGAN(cfg.arch())
 
 
-def train_epoch(
-    model: VAEGAN, opts: Optimisers, images: torch.Tensor, cfg: VAEGANConfig, epoch: int, seed: int
-) -> dict[str, float]:
-    """One pass over `images` (uint8 or float, on the model's device) in a seeded order.
+def train_epoch(model: VAEGAN, opts: Optimisers, images: torch.Tensor, cfg: VAEGANConfig, sched: Schedule,
+                epoch: int, stream: BatchStream) -> dict[str, float]:
+    """The steps of one epoch of `sched` (an lr-decay period, raysweep.vaegan.schedule) on
+    `images` (uint8 or float, on the model's device), batches and noise from `stream`.
 
-    Batch order and reparameterisation noise come from a CPU generator seeded by (seed, epoch),
-    so a run resumed at any epoch draws exactly what an uninterrupted run draws.
-    """
+    Returns the steps' mean losses, the epoch, its lr, steps done so far and images per second."""
     device = next(model.parameters()).device
-    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
-    order = torch.randperm(images.shape[0], generator=gen)
-    lr = cfg.lr * cfg.lr_decay**epoch
+    steps = sched.epoch_steps(epoch)
+    lr = sched.lr(cfg.lr, cfg.lr_decay, steps.start)
     opts.set_lr(lr)
     model.train()
     sums: dict[str, float] = {}
-    n_batches = 0
+    seen = 0
     start = time.perf_counter()
-    for i in range(0, images.shape[0], cfg.batch_size):
-        idx = order[i : i + cfg.batch_size]
+    for step in steps:
+        idx, eps = stream.at(step)
         x = _as_float(images[idx.to(images.device)]).to(device)
-        eps = torch.randn(x.shape[0], cfg.latent_dim, generator=gen).to(device)
-        for k, v in train_step(model, opts, x, eps, cfg.lam).items():
+        for k, v in train_step(model, opts, x, eps.to(device), cfg.lam).items():
             sums[k] = sums.get(k, 0.0) + v
-        n_batches += 1
+        seen += len(idx)
     elapsed = time.perf_counter() - start
-    out = {k: v / n_batches for k, v in sums.items()}
+    out = {k: v / len(steps) for k, v in sums.items()}
     bad = sorted(k for k, v in out.items() if not math.isfinite(v))
     if bad:
         raise UserError(f"VAE-GAN training diverged: {', '.join(bad)} became non-finite in epoch {epoch + 1} "
                         f"(lambda {cfg.lam}); lower the VAE-GAN lr (now {cfg.lr}) or lambda")
-    out.update(epoch=float(epoch), lr=lr, images_per_s=images.shape[0] / max(elapsed, 1e-9))
+    out.update(epoch=float(epoch), lr=lr, steps=float(steps.stop), images_per_s=seen / max(elapsed, 1e-9))
     return out
 
 
@@ -99,11 +96,13 @@ def train_vaegan(
     start_epoch: int = 0,
     state: Optional[dict[str, Any]] = None,
 ) -> tuple[VAEGAN, dict[str, float]]:
-    """Train a VAE-GAN on `data` (uint8 images or a Split) for epochs start_epoch .. cfg.epochs-1.
+    """Train a VAE-GAN on `data` (uint8 images or a Split) for the epochs start_epoch .. of
+    cfg's schedule on these images (raysweep.vaegan.schedule: the paper's steps, or passes).
 
     on_epoch(epoch, metrics, state) runs after every epoch; `state` (see `training_state`) is
     what to checkpoint and to pass back as `state` with start_epoch = state["next_epoch"] to
-    resume. Returns the model (train mode off) and the last epoch's metrics.
+    resume. Returns the model (train mode off) and the last epoch's metrics (`steps`: steps
+    trained in all).
     """
     images = _images(data)
     if tuple(images.shape[1:]) != tuple(cfg.in_shape):
@@ -111,6 +110,7 @@ def train_vaegan(
             f"VAE-GAN config expects images {tuple(cfg.in_shape)} but got {tuple(images.shape[1:])}; "
             "set in_shape (VAEGANConfig.for_dataset picks it per data set)"
         )
+    sched = schedule(cfg, images.shape[0])  # before any work: too few images is a UserError
     device = torch.device(device)
     model = build_vaegan(cfg, seed).to(device)
     opts = make_optimisers(model, cfg)
@@ -119,10 +119,11 @@ def train_vaegan(
         opts.enc.load_state_dict(state["opt_enc"])
         opts.dec.load_state_dict(state["opt_dec"])
         opts.dis.load_state_dict(state["opt_dis"])
+    stream = BatchStream(images.shape[0], cfg.batch_size, cfg.latent_dim, seed)
     images = images.to(device)  # stays uint8 on the device; batches convert to float
     metrics: dict[str, float] = {}
-    for epoch in range(start_epoch, cfg.epochs):
-        metrics = train_epoch(model, opts, images, cfg, epoch, seed)
+    for epoch in range(start_epoch, sched.epochs):
+        metrics = train_epoch(model, opts, images, cfg, sched, epoch, stream)
         if on_epoch is not None:
             on_epoch(epoch, metrics, training_state(model, opts, epoch + 1))
     model.eval()
