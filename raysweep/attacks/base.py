@@ -140,6 +140,7 @@ class Attack:
             "success": (adv_pred != y) & valid, "first_success_iter": first,
             **image_norms(x_adv - repeat_rows(problem.x_ref, restarts)),
             "latent_norm": latent, "loss": loss,
+            "outside_bound": repeat_rows(getattr(problem, "outside", torch.zeros_like(problem.valid)), restarts),
         }
         shape = (restarts, b) + tuple(x_adv.shape[1:])
         z_adv = self._latent_codes(problem, out, attacked, restarts)

@@ -6,7 +6,10 @@ z + zeta in [manifold.lower, manifold.upper]. Correctness and image-space norms 
 against dec(z) (for the FONTS true manifold dec(z) is the image itself); the records' `real_l2`
 is ||x_adv - x||_2 to the real test image x, the delta of Fig. 3's distance ratio. Samples with
 valid == False (a learned code outside its bound) or a code outside the box are excluded and
-counted in n_excluded. Variants: the FONTS true manifold (z = theta, eta 0.3, box = the
+counted in n_excluded; every sample whose code fell outside the box before the manifold clamped
+or excluded it is marked in the records' `outside_bound` (AttackResult.bound_counts; the choice
+between clamping and excluding a learned code is raysweep.manifold.learned's, documented there
+against Sec. 3.3 and supplement E). Variants: the FONTS true manifold (z = theta, eta 0.3, box = the
 preset), class-specific VAE-GANs (z = encoder mean, eta 0.3, box [-2, 2]^10) and the
 class-agnostic "on-data" VAE-GAN (eta 0.1). Shapes: z [B, d], images [B, C, H, W].
 """
@@ -44,11 +47,13 @@ class LatentProblem:
 
     def __init__(self, batch: Batch, manifold: Any, eta: float, norm: str, random_init: bool = True):
         self.manifold = manifold
-        z, ctx, valid = manifold.codes(batch)
+        bounded = getattr(manifold, "bounded_codes", None)  # learned manifolds say what they clamped
+        z, ctx, valid, outside = bounded(batch) if bounded is not None else (*manifold.codes(batch), None)
         lower = manifold.lower.to(z.device, z.dtype)
         upper = manifold.upper.to(z.device, z.dtype)
         inside = ((z >= lower - _BOX_TOL) & (z <= upper + _BOX_TOL)).all(dim=1)
         self.valid = valid.to(torch.bool) & inside
+        self.outside = ~inside if outside is None else outside.to(torch.bool) | ~inside  # [B]
         self.z = torch.minimum(torch.maximum(z.detach(), lower), upper)  # round-off onto the box
         self.ctx = ctx
         self.lower, self.upper = lower, upper

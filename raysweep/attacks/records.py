@@ -11,6 +11,10 @@ attacks); `real_l2` measures x_adv - x with x the real test image, the delta the
 of Sec. 3.2 divide by (Fig. 3). The two differ only where x_ref != x (learned manifolds, whose
 dec(z) is a reconstruction): such attacks set `real_l2`; for every other attack x_ref is x and
 `real_l2` is `l2`.
+
+`outside_bound` marks rows whose sample's latent code fell outside the manifold's box before the
+manifold clamped it into the box (still valid, counted) or excluded it (invalid): only latent
+attacks set it. `bound_counts` reports both numbers per attack (raysweep.manifold.learned).
 """
 from __future__ import annotations
 
@@ -22,14 +26,15 @@ import torch
 
 RECORD_COLUMNS = (
     "sample", "restart", "label", "clean_pred", "adv_pred", "correct", "valid", "success",
-    "first_success_iter", "linf", "l2", "l1", "latent_norm", "loss", "real_l2",
+    "first_success_iter", "linf", "l2", "l1", "latent_norm", "loss", "real_l2", "outside_bound",
 )
+OUTSIDE_BOUND = "outside_bound"  # the sample's latent code fell outside the box (see the module docstring)
 REAL_L2 = "real_l2"  # ||x_adv - x||_2 to the real test image (see the module docstring)
 _DTYPES = {
     "sample": np.int64, "restart": np.int64, "label": np.int64, "clean_pred": np.int64,
     "adv_pred": np.int64, "correct": np.bool_, "valid": np.bool_, "success": np.bool_,
     "first_success_iter": np.int64, "linf": np.float32, "l2": np.float32, "l1": np.float32,
-    "latent_norm": np.float32, "loss": np.float32, "real_l2": np.float32,
+    "latent_norm": np.float32, "loss": np.float32, "real_l2": np.float32, "outside_bound": np.bool_,
 }
 
 
@@ -39,6 +44,8 @@ def to_records(columns: dict[str, torch.Tensor | np.ndarray]) -> dict[str, np.nd
     `real_l2` may be left out by attacks whose reference image is the real one: it is `l2` then."""
     if REAL_L2 not in columns and "l2" in columns:
         columns = {**columns, REAL_L2: columns["l2"]}
+    if OUTSIDE_BOUND not in columns and "valid" in columns:  # attacks without a latent box
+        columns = {**columns, OUTSIDE_BOUND: np.zeros(len(columns["valid"]), dtype=np.bool_)}
     missing = set(RECORD_COLUMNS) - set(columns)
     if missing:
         raise ValueError(f"attack records miss columns {sorted(missing)}")
@@ -107,6 +114,16 @@ def robust_samples(records: dict[str, np.ndarray]) -> np.ndarray:
     return np.setdiff1d(np.unique(samples), broken)
 
 
+def bound_counts(records: dict[str, np.ndarray]) -> dict[str, int]:
+    """Samples whose latent code fell outside the box, and of those how many were clamped (kept,
+    valid) or excluded (invalid). Not in compute_metrics: the trial table's columns are
+    declared in raysweep.results.schema, which names these once it gains them."""
+    samples, outside, valid = records["sample"], records[OUTSIDE_BOUND], records["valid"]
+    return {"n_outside_bound": len(np.unique(samples[outside])),
+            "n_clamped": len(np.unique(samples[outside & valid])),
+            "n_excluded": len(np.unique(samples[~valid]))}
+
+
 @dataclass
 class AttackResult:
     """What an attack returns (docs/architecture.md, Attack contract).
@@ -123,6 +140,9 @@ class AttackResult:
 
     def metrics(self) -> dict[str, float | int]:
         return compute_metrics(self.records)
+
+    def bound_counts(self) -> dict[str, int]:
+        return bound_counts(self.records)
 
     def __len__(self) -> int:
         return len(self.records["sample"])
