@@ -167,8 +167,9 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
     seen = trial.n * spec.train.epochs
     inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
     train_s = seen * (1 + inner * inner_iteration_cost(spec, trial)) / images_per_s
-    attack_s = sum(a.samples * (a.restarts or 1) * a.params.get("iterations", 40)
-                   for a in trial.evaluate.attacks) / images_per_s  # resolved: restarts filled in
+    # resolved: restarts filled in; each min-eps bisection step is at most one more run of the attack
+    attack_s = sum(a.samples * (a.restarts or 1) * a.params.get("iterations", 40) * (1 + (a.min_eps_steps or 0))
+                   for a in trial.evaluate.attacks) / images_per_s
     scored = test_images(spec) + spec.train.epochs * EPOCH_TEST_SAMPLES
     attack_s += scored * FORWARD_COST / images_per_s
     shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))

@@ -46,8 +46,9 @@ def columns() -> str:
                 *[f"| `{name}` | {typ} | {C.doc_of(name, kind) or ''} |" for name, typ in fields], ""]
 
     lines = table("tables/trials/ (one row per trial)", [(f.name, f.type) for f in S.TRIAL_BASE])
-    lines += table("tables/trials/, per attack label `<attack>` and strategy parameter",
-                   [(f"<attack>.{k}", t) for k, t in {**S.ATTACK_INFO, **S.ATTACK_METRICS}.items()]
+    lines += table("tables/trials/, per attack label `<attack>` (the min-eps columns only with `min_eps_steps`) "
+                   "and strategy parameter",
+                   [(f"<attack>.{k}", t) for k, t in {**S.ATTACK_INFO, **S.ATTACK_METRICS, **S.MIN_EPS_METRICS}.items()]
                    + [("strategy.<param>", "the parameter's declared type")])
     lines += table("tables/trials/, per distance `<method>.<attack>`",
                    [(f"<method>.<attack>.{k}", t) for k, t in S.DISTANCE_METRICS.items()])

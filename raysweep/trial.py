@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from raysweep.attacks.min_eps import min_eps_columns
 from raysweep.attacks.records import concat_columns
 from raysweep.attacks.robust import worst_case
 from raysweep.config.resolve import TrialConfig
@@ -254,6 +255,8 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
         release_freed_memory()  # the attack's working batches: see release_freed_memory
         row.update({f"{key}.attack": a.name, f"{key}.family": result_family(a)})
         row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
+        if a.min_eps_steps:  # each sample's smallest successful eps, bisected from the records at eps
+            row.update(min_eps_columns(key, build_attack(a), model, batch, result.records, a.min_eps_steps, cfg.seed))
         cols = {k: np.asarray(v) for k, v in result.records.items()}
         cols["attack"] = np.full(len(cols["sample"]), key, dtype=object)
         cols["delta_l2"] = cols["real_l2"]  # ||x_adv - x||_2 to the real image, also for learned attacks

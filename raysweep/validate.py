@@ -82,7 +82,11 @@ def check_attack(a: AttackSpec, path: str) -> Optional[str]:
     if hint:
         raise UserError(f"{path}.name: {hint}")
     entry = _at(f"{path}.name", lambda: catalog.registries()["attacks"].get(a.name))
-    _at(f"{path}.params", lambda: entry.factory(**a.build_params()))
+    attack = _at(f"{path}.params", lambda: entry.factory(**a.build_params()))
+    if a.min_eps_steps is not None:  # the bisection needs an attack whose step follows eps
+        from raysweep.attacks.min_eps import check_attack as check_min_eps
+
+        _at(f"{path}.min_eps_steps", lambda: check_min_eps(attack))
     return entry.needs_for(a.params)
 
 

@@ -39,8 +39,11 @@ CLAIM3B_SMALL_N_QUANTILE = 0.5
 CLAIM4_MAX_ABS_SLOPE = 0.25
 # ... and clearly below the on-manifold slope of the same sweep (paired interval of the gap).
 CLAIM4_MIN_SLOPE_GAP = 0.25
+# Where an APGD attack measured each sample's smallest successful eps (min_eps_steps), claim 4's
+# measure is 1 - mean min-eps / eps: the success rate averaged over eps' in [0, eps], the same
+# scale, so these thresholds serve it unchanged.
 # A rate at or above this at every N (or at or below the floor) is saturated and says nothing;
-# claim 4 then decides on a smaller-eps label's success, if the spec has one.
+# claim 4 then decides on the next measure: a smaller-eps label's success, if the spec has one.
 CLAIM4_CEILING = 0.95
 CLAIM4_FLOOR = 0.05
 # Positive control of claim 4's measure: regular adversarial training (Sec. 3.5, Fig. 6: success

@@ -106,6 +106,14 @@ def _chosen(st: dict[str, torch.Tensor], work: Work, problem: Problem, keep: str
             "objective": torch.where(use_first, st["first_obj"], st["best_obj"])}
 
 
+def _first_step(work: Work, cfg: APGDLoopConfig, n: int, var0: torch.Tensor) -> torch.Tensor:
+    """Algorithm 1's eta^(0) = 2 eps per row: work["eps"] where a problem gives each row its own eps
+    (raysweep.attacks.min_eps bisects eps per sample), else the config's."""
+    if "eps" in work:
+        return (2 * work["eps"]).to(device=var0.device, dtype=var0.dtype)
+    return torch.full((n,), 2 * cfg.eps, device=var0.device, dtype=var0.dtype)
+
+
 def run_apgd(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor, cfg: APGDLoopConfig) -> LoopResult:
     """Maximise problem.objective with APGD for cfg.iterations steps from var0 (iteration 0 is
     the start); success is misclassification of work["y"] at any evaluated iterate."""
@@ -116,7 +124,7 @@ def run_apgd(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
     var = var0.detach().clone()
     first = torch.where(logits.argmax(dim=1) != work["y"], 0, -1)
     st = {"rows": torch.arange(n, device=var0.device), "first": first, "var": var, "prev": var, "grad": grad,
-          "step": torch.full((n,), 2 * cfg.eps, device=var0.device, dtype=var0.dtype),
+          "step": _first_step(work, cfg, n, var0),
           "best_var": var.clone(), "best_grad": grad.clone(), "best_obj": obj, "best_logits": logits,
           "first_var": var.clone(), "first_logits": logits.clone(), "first_obj": obj.clone(),
           "rises": torch.zeros_like(obj), "prev_obj": obj, "check_obj": obj.clone(),

@@ -77,6 +77,8 @@ def result_fields(cfg: TrialConfig) -> dict[str, Any]:
     d["strategy"].pop("label", None)  # a column name, not a result
     for a in d["evaluate"]["attacks"]:
         a.pop("label", None)
+        if a.get("min_eps_steps") is None:  # left out: the ids of specs from before it existed stay
+            a.pop("min_eps_steps", None)
     if cfg.data_hash:  # the content stands for the location
         d["dataset"]["options"] = {k: v for k, v in d["dataset"]["options"].items() if k not in LOCATION_OPTIONS}
     return normalise(d)

@@ -97,6 +97,10 @@ class AttackSpec(Strict):
     # the peers), filled in by raysweep.validate.fill_defaults; a value here overrides it
     restarts: Optional[int] = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)  # ATTACKS.build(name, **params)
+    # APGD attacks only: bisection steps of each sample's smallest successful eps between 0 and the
+    # attack's eps (raysweep.attacks.min_eps; columns <key>.median_min_eps, .mean_min_eps,
+    # .n_censored; claim 4's measure); each step costs at most one more run of the attack. None: off
+    min_eps_steps: Optional[int] = Field(None, ge=1, le=20)
 
     @property
     def key(self) -> str:

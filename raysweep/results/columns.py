@@ -52,6 +52,14 @@ ATTACK = {
     "clean_acc": "share of the attacked images whose reference image is classified correctly (the image "
                  "itself; its reconstruction dec(mu) for learned on-manifold attacks)",
     "robust_acc": "share of the attacked images classified correctly, valid, and broken by no restart",
+    # attacks with min_eps_steps only (raysweep.attacks.min_eps)
+    "median_min_eps": "median over the correctly classified attacked images of each one's smallest successful eps, "
+                      "bisected with the attack between 0 and its eps (min_eps_steps steps; an upper bound on the "
+                      "true minimum, at most eps / 2^steps above an eps where the attack found none); an image "
+                      "never broken at eps counts as eps",
+    "mean_min_eps": "the same images' mean smallest successful eps (censored as eps); 1 - mean / eps is the success "
+                    "rate averaged over all eps' in [0, eps], claim 4's measure (Sec. 3.5)",
+    "n_censored": "correctly classified images the attack never broke at its eps (their smallest eps counted as eps)",
 }
 DISTANCE = {
     "n": "successful adversarial examples measured",

@@ -41,6 +41,11 @@ ATTACK_METRICS: dict[str, pa.DataType] = {
     "n_samples": pa.int64(), "n_correct": pa.int64(), "n_excluded": pa.int64(),
     "clean_acc": pa.float64(), "robust_acc": pa.float64(),
 }
+# Per attack with `min_eps_steps` (raysweep.attacks.min_eps): each correctly classified sample's
+# smallest successful eps, bisected with APGD, summarised (censored at the attack's eps as eps).
+MIN_EPS_METRICS: dict[str, pa.DataType] = {
+    "median_min_eps": pa.float64(), "mean_min_eps": pa.float64(), "n_censored": pa.int64(),
+}
 # Per attack: which registered attack the label names and its family (raysweep.registry), so
 # analysis groups by family without knowing attack names or parsing config_json.
 ATTACK_INFO: dict[str, pa.DataType] = {"attack": pa.string(), "family": pa.string()}
@@ -113,7 +118,8 @@ def declared_type(annotation: str) -> pa.DataType:
 
 
 def trial_schema(spec: "SweepSpec", param_types: Optional[dict[str, str]] = None) -> pa.Schema:
-    """The trial table schema of one sweep: base columns + strategy params + attacks + distances.
+    """The trial table schema of one sweep: base columns + strategy params + attacks (with their
+    min-eps columns where asked) + distances.
 
     param_types (raysweep.validate.strategy_param_types) are the parameters' declared types, so
     every file of a sweep types a column alike whatever values its trial saw; without them the
@@ -125,6 +131,8 @@ def trial_schema(spec: "SweepSpec", param_types: Optional[dict[str, str]] = None
         fields += [pa.field(k, t) for k, t in strategy_param_types(spec).items()]
     for a in spec.evaluate.attacks:
         fields += [pa.field(f"{a.key}.{m}", t) for m, t in {**ATTACK_INFO, **ATTACK_METRICS}.items()]
+        if a.min_eps_steps:
+            fields += [pa.field(f"{a.key}.{m}", t) for m, t in MIN_EPS_METRICS.items()]
     for d in spec.evaluate.distances:
         fields += [pa.field(f"{d.key}.{m}", t) for m, t in DISTANCE_METRICS.items()]
     return with_docs(pa.schema(fields, metadata={"schema_version": str(SCHEMA_VERSION)}), "trials")
