@@ -60,44 +60,43 @@ def _gan_fake(logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="sum")
 
 
-def train_step(model: VAEGAN, opts: Optimisers, x: torch.Tensor, eps: torch.Tensor, lam: float) -> dict[str, float]:
+def train_step(model: VAEGAN, opts: Optimisers, x: torch.Tensor, eps: torch.Tensor, lam: float) -> dict[str, torch.Tensor]:
     """One update of encoder, decoder and discriminator on batch x (Eq. 7-9), each on its own graph.
 
     eps [B, latent] is the reparameterisation noise, drawn by the caller from a seeded generator.
-    Returns the three losses and their parts, divided by the batch size.
+    Each backward pass computes gradients for the network its loss updates only (`inputs=`): the
+    other networks' weight gradients were discarded unused, and skipping them changes no number.
+    Returns the three losses and their parts, divided by the batch size, as detached 0-dim
+    tensors on x's device: reading them is the caller's choice (train_epoch reads once an epoch,
+    a host sync per step costs a GPU its queue).
     """
-    # Encoder (Eq. 7): gradients reach decoder and discriminator too, but only enc steps.
-    for opt in opts.all:
-        opt.zero_grad(set_to_none=True)
+    enc, dec, dis = (list(m.parameters()) for m in (model.encoder, model.decoder, model.discriminator))
+    # Encoder (Eq. 7): the loss reaches decoder and discriminator, but only the encoder learns.
+    opts.enc.zero_grad(set_to_none=True)
     mu, logvar = model.encoder(x)
     z = mu + eps * torch.exp(0.5 * logvar)
     rec = model.decoder(z)
     l1 = (rec - x).abs().sum()
     kl = kl_to_prior(mu, logvar).sum()
-    gan_gen = _gan_real(model.discriminator(rec))
-    (kl + lam * l1 + gan_gen).backward()
+    loss_enc = kl + lam * l1 + _gan_real(model.discriminator(rec))
+    loss_enc.backward(inputs=enc)
     opts.enc.step()
 
     # Decoder (Eq. 8) on a fresh graph from the same sample z.
-    for opt in opts.all:
-        opt.zero_grad(set_to_none=True)
+    opts.dec.zero_grad(set_to_none=True)
     rec = model.decoder(z.detach())
     l1_dec = (rec - x).abs().sum()
-    gan_dec = _gan_real(model.discriminator(rec))
-    (lam * l1_dec + gan_dec).backward()
+    loss_dec = lam * l1_dec + _gan_real(model.discriminator(rec))
+    loss_dec.backward(inputs=dec)
     opts.dec.step()
 
     # Discriminator (Eq. 9): real images vs. reconstructions (as the authors, no prior samples).
     opts.dis.zero_grad(set_to_none=True)
     dis_loss = _gan_real(model.discriminator(x)) + _gan_fake(model.discriminator(rec.detach()))
-    dis_loss.backward()
+    dis_loss.backward(inputs=dis)
     opts.dis.step()
 
     b = x.shape[0]
-    return {
-        "loss_enc": (kl + lam * l1 + gan_gen).item() / b,
-        "loss_dec": (lam * l1_dec + gan_dec).item() / b,
-        "loss_dis": dis_loss.item() / b,
-        "l1": l1_dec.item() / x.numel(),  # mean absolute error per pixel
-        "kl": kl.item() / b,
-    }
+    return {"loss_enc": loss_enc.detach() / b, "loss_dec": loss_dec.detach() / b, "loss_dis": dis_loss.detach() / b,
+            "l1": l1_dec.detach() / x.numel(),  # mean absolute error per pixel
+            "kl": kl.detach() / b}

@@ -55,17 +55,17 @@ def train_epoch(model: VAEGAN, opts: Optimisers, images: torch.Tensor, cfg: VAEG
     lr = sched.lr(cfg.lr, cfg.lr_decay, steps.start)
     opts.set_lr(lr)
     model.train()
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}
     seen = 0
     start = time.perf_counter()
     for step in steps:
         idx, eps = stream.at(step)
         x = _as_float(images[idx.to(images.device)]).to(device)
         for k, v in train_step(model, opts, x, eps.to(device), cfg.lam).items():
-            sums[k] = sums.get(k, 0.0) + v
+            sums[k] = sums[k] + v if k in sums else v  # on the device: one host read per epoch
         seen += len(idx)
-    elapsed = time.perf_counter() - start
-    out = {k: v / len(steps) for k, v in sums.items()}
+    out = {k: float(v) / len(steps) for k, v in sums.items()}
+    elapsed = time.perf_counter() - start  # after the read: a GPU's queue has drained
     bad = sorted(k for k, v in out.items() if not math.isfinite(v))
     if bad:
         raise UserError(f"VAE-GAN training diverged: {', '.join(bad)} became non-finite in epoch {epoch + 1} "
