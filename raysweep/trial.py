@@ -254,7 +254,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
         result = (results or {}).get(key) or run_attack(a, model, batch, manifolds, cfg.seed, keep_images=bool(dists))
         release_freed_memory()  # the attack's working batches: see release_freed_memory
         row.update({f"{key}.attack": a.name, f"{key}.family": result_family(a)})
-        row.update({f"{key}.{m}": v for m, v in result.metrics().items()})
+        row.update({f"{key}.{m}": v for m, v in {**result.metrics(), **result.bound_counts()}.items()})
         if a.min_eps_steps:  # each sample's smallest successful eps, bisected from the records at eps
             row.update(min_eps_columns(key, build_attack(a), model, batch, result.records, a.min_eps_steps, cfg.seed))
         cols = {k: np.asarray(v) for k, v in result.records.items()}

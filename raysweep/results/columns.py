@@ -52,6 +52,10 @@ ATTACK = {
     "clean_acc": "share of the attacked images whose reference image is classified correctly (the image "
                  "itself; its reconstruction dec(mu) for learned on-manifold attacks)",
     "robust_acc": "share of the attacked images classified correctly, valid, and broken by no restart",
+    "n_outside_bound": "of the attacked images, those whose encoder mean fell outside [-2,2]^d (latent attacks; "
+                       "0 for image-space ones)",
+    "n_clamped": "of those, clamped into the box and kept (valid); check that n_clamped / n_correct does not move "
+                 "with N (the selection effect, raysweep/manifold/learned.py)",
     # attacks with min_eps_steps only (raysweep.attacks.min_eps)
     "median_min_eps": "median over the correctly classified attacked images of each one's smallest successful eps, "
                       "bisected with the attack between 0 and its eps (min_eps_steps steps; an upper bound on the "
@@ -77,7 +81,8 @@ EXAMPLE = {
                "misclassified before the attack: the paper's success)",
     "first_success_iter": "iteration of the first success (-1: none)",
     "linf": "L-inf norm of x_adv - x_ref", "l2": "L2 norm of x_adv - x_ref", "l1": "L1 norm of x_adv - x_ref",
-    "latent_norm": "norm of the latent perturbation (latent attacks)", "loss": "the attack's final objective",
+    "latent_norm": "norm of the latent perturbation (latent attacks)",
+    "outside_bound": "the sample's encoder mean fell outside [-2,2]^d before it was clamped or excluded", "loss": "the attack's final objective",
     "delta_l2": "||x_adv - x||_2 to the real test image",
     "dist_true": "distance to the true manifold (FONTS)", "dist_knn": "distance to the kNN-approximated manifold",
     "dist_class": "distance to the learned class manifold", "dist_data": "distance to the learned class-agnostic manifold",
@@ -94,7 +99,8 @@ MANIFOLD = {
     "sweep": TRIAL["sweep"], "dataset": TRIAL["dataset"], "dataset_options": TRIAL["dataset_options"],
     "kind": "class (one VAE-GAN per class) or data (one class-agnostic VAE-GAN)",
     "class": "the class it models (-1: class-agnostic)", "job_key": "the training job's key (its storage folder)",
-    "lam": "VAE-GAN weight lambda", "width": "network width factor", "epochs": "training epochs",
+    "lam": "VAE-GAN weight lambda", "width": "network width factor", "epochs": "training epochs (passes)",
+    "steps": "optimiser steps trained (null: trained before steps were recorded)",
     "n_images": "training images of the class",
     "recon_l1": "mean |x - dec(mu(x))| per pixel on held-out images of the class",
     "inside_bound": "share of those images with ||mu(x)||_inf <= 2, the attack's bound "

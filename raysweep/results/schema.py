@@ -40,6 +40,7 @@ ATTACK_METRICS: dict[str, pa.DataType] = {
     "mean_linf": pa.float64(), "mean_l2": pa.float64(), "mean_l1": pa.float64(),
     "n_samples": pa.int64(), "n_correct": pa.int64(), "n_excluded": pa.int64(),
     "clean_acc": pa.float64(), "robust_acc": pa.float64(),
+    "n_outside_bound": pa.int64(), "n_clamped": pa.int64(),  # latent attacks: codes outside [-2,2]^d
 }
 # Per attack with `min_eps_steps` (raysweep.attacks.min_eps): each correctly classified sample's
 # smallest successful eps, bisected with APGD, summarised (censored at the attack's eps as eps).
@@ -76,7 +77,7 @@ EXAMPLE_RECORD_COLUMNS: dict[str, pa.DataType] = {
     "sample": pa.int64(), "restart": pa.int64(), "label": pa.int64(), "clean_pred": pa.int64(),
     "adv_pred": pa.int64(), "correct": pa.bool_(), "valid": pa.bool_(), "success": pa.bool_(),
     "first_success_iter": pa.int64(), "linf": pa.float64(), "l2": pa.float64(), "l1": pa.float64(),
-    "latent_norm": pa.float64(), "loss": pa.float64(),
+    "latent_norm": pa.float64(), "loss": pa.float64(), "outside_bound": pa.bool_(),
 }
 DISTANCE_METHODS = ("true", "knn", "class", "data")  # DISTANCES names
 
@@ -202,7 +203,7 @@ def epoch_table(rows: list[dict[str, Any]]) -> pa.Table:
 MANIFOLD_SCHEMA = with_docs(pa.schema([
     ("sweep", pa.string()), ("dataset", pa.string()), ("dataset_options", pa.string()),
     ("kind", pa.string()), ("class", pa.int64()), ("job_key", pa.string()), ("lam", pa.float64()),
-    ("width", pa.float64()), ("epochs", pa.int64()), ("n_images", pa.int64()),
+    ("width", pa.float64()), ("epochs", pa.int64()), ("steps", pa.int64()), ("n_images", pa.int64()),
     ("recon_l1", pa.float64()), ("inside_bound", pa.float64()), ("mu_abs_max_median", pa.float64()),
     ("recon_acc", pa.float64()), ("clean_acc", pa.float64()), ("clamped_acc", pa.float64()), ("frechet", pa.float64()),
     ("latent_step_l2", pa.float64()), ("usable_share", pa.float64()),
