@@ -122,8 +122,9 @@ def test_stalled_actor_wait_prints_what_it_waits_for(ray_local):
 
 @pytest.mark.ray
 def test_stalled_sweep_line_names_pending_trials_and_holders(ray_local):
-    """Tune's phase: pending trials that cannot start while the manifold actors and a running
-    trial hold the CPUs; the progress line (printed as a plain line off a terminal) says so."""
+    """Tune's phase: pending trials that cannot start, none running, while something else holds
+    the CPUs; the progress line (printed as a plain line off a terminal) says so. Control: while a
+    trial runs, waiting trials are the normal queue and get no clause."""
     import io
     from types import SimpleNamespace
 
@@ -142,13 +143,13 @@ def test_stalled_sweep_line_names_pending_trials_and_holders(ray_local):
                                placement_group_factory=SimpleNamespace(required_resources={"CPU": cpu}))
 
     out = io.StringIO()
-    line = ProgressLine(out=out, log_every_s=0.0, serving=Demand("manifold actors", 10, 0.0, 0.0), stall_s=0.0)
-    trials = [trial("RUNNING", 2.0)] + [trial("PENDING", 1.0)] * 3
-    line.on_step_end(0, trials)
+    line = ProgressLine(out=out, log_every_s=0.0, serving=Demand("manifold actors", 10, 0.2, 0.0), stall_s=0.0)
+    line.on_step_end(0, [trial("PENDING", 1.0)] * 3)
     text = out.getvalue().strip().splitlines()[-1]
-    assert "3 trials wait for 1 CPU each" in text and "2 CPUs are held by 1 running trials" in text, text
+    assert "3 trials wait for 1 CPU each" in text and "2 CPUs are held by 10 manifold actors" in text, text
     assert "0 of 2 CPUs free" in text
     ray_local.kill(hog)
-    control = io.StringIO()  # the same counts with nothing pending: no wait clause
-    ProgressLine(out=control, log_every_s=0.0, stall_s=0.0).on_step_end(0, [trial("RUNNING", 2.0)])
+    control = io.StringIO()  # a trial runs: the queue behind it is not a stall
+    ProgressLine(out=control, log_every_s=0.0, stall_s=0.0).on_step_end(0, [trial("RUNNING", 2.0),
+                                                                            trial("PENDING", 1.0)])
     assert "no trial started" not in control.getvalue()

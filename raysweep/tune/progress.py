@@ -2,8 +2,8 @@
 elapsed, ETA; the text itself is raysweep.progress's).
 
 A plain line is printed whenever a trial finishes or fails (raysweep.progress.LineWriter). When
-the counts have not moved for a minute and trials are pending, the line says what the pending
-trials ask for, who holds the cluster (running trials, the manifold actors) and what is free.
+trials have waited a minute with none running, the line says what the pending trials ask for,
+who holds the cluster (the manifold actors, or others) and what is free.
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class ProgressLine(Callback):
         c = self.counts(trials)
         self._finished = c.done - self.already_done + c.failed
         line = format_line(c, time.monotonic() - self.start, self._finished)
-        stalled = self.watch.stalled((c.done, c.running, c.failed)) if c.pending else None
+        waiting = c.pending and not c.running  # as Tune's own warning: a running trial is progress
+        stalled = self.watch.stalled((c.done, c.running, c.failed)) if waiting else None
         if stalled is not None:
             line += f" | no trial started or finished for {format_duration(stalled)}: {self.wait_reason(trials)}"
         self.writer.write(line, force)
@@ -65,6 +66,5 @@ class ProgressLine(Callback):
 
 
 def wait_reason(waiting: Sequence[Demand], holders: Sequence[Demand]) -> str:
-    """The stall clause: the driver's demands and holders against what Ray says is free (read
-    without the dashboard's state API, which a local sweep does not start)."""
+    """The stall clause: demands and holders against what Ray says is free (no state API needed)."""
     return format_wait(waiting, holders, ray.available_resources(), ray.cluster_resources(), autoscaling())
