@@ -109,7 +109,9 @@ def test_same_weak_dependence_cannot_pass_claims_3_and_4():
     linf = lambda te, n, seed, s: weak(te, n, seed, s) - (0.4 if s == "adversarial" else 0.0)  # noqa: E731
     t = T.table(STRATEGIES3, {LINF: linf, ON: T.follows_te(0.2, 0.3)})
     results = {r.number: r.verdict for r in C.evaluate_claims(t, pd.DataFrame())}
-    assert results["3"] == C.FAILS and results["4"] == C.FAILS
+    # neither holds; a check whose interval straddles its bound is inconclusive, not refuted
+    assert results["3"] in (C.FAILS, C.INCONCLUSIVE) and results["4"] in (C.FAILS, C.INCONCLUSIVE)
+    assert C.FAILS in (results["3"], results["4"])
 
 
 @pytest.mark.parametrize("slope_", [0.9, -0.9])

@@ -46,11 +46,12 @@ def test_claim3b_positive_control_holds():
     assert "N <= 1000" in pooled.name and len([s for s in r.statistics if "at N=" in s.name]) == len(NS)
 
 
-@pytest.mark.parametrize("shift", [0.15, 0.0])
-def test_claim3b_negative_controls_do_not_hold(shift):
-    """Issue case 4 (test error up by 0.15) and no effect at all."""
+@pytest.mark.parametrize("shift, verdict", [(0.15, C.FAILS), (0.0, C.INCONCLUSIVE)])
+def test_claim3b_negative_controls_do_not_hold(shift, verdict):
+    """Issue case 4 (test error up by 0.15: refuted) and no effect at all (the interval straddles
+    0: the data cannot tell, so inconclusive rather than a refutation)."""
     t = trials({"normal": normal, "onmanifold_true": lambda n, s, a: normal_te(n, s) + shift + 0.003 * math.sin(n + s)})
-    assert C.claim_onmanifold_training(t).verdict == C.FAILS
+    assert C.claim_onmanifold_training(t).verdict == verdict
 
 
 def test_claim3b_without_the_strategy_is_not_measured():

@@ -133,3 +133,13 @@ def test_learned_verdicts_are_gated_on_manifold_quality(quality, on_class, verdi
     learned, true = rows[("3", MK.LEARNED_CLASS)], rows[("3", MK.TRUE)]
     assert learned["verdict"] == verdict and true["verdict"] == C.HOLDS  # the true manifold is never gated
     assert named is None or named in learned["reason"]
+
+
+@pytest.mark.parametrize("interval, verdict", [((0.6, 0.9), C.HOLDS), ((0.1, 0.4), C.FAILS), ((0.3, 0.7), C.INCONCLUSIVE)])
+def test_an_interval_that_straddles_the_threshold_is_inconclusive(interval, verdict):
+    """Clear of the bound: holds; wholly on the wrong side: refuted; straddling it (2 seeds give
+    wide t-intervals): the data cannot tell, and the reason says which interval."""
+    stat = B.check("slope", sum(interval) / 2, interval, "ci>", 0.5)
+    r = B.result("3", "t", [stat], "f")
+    assert r.verdict == verdict
+    assert verdict != C.INCONCLUSIVE or "straddles the threshold" in "; ".join(r.blockers)

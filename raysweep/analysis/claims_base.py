@@ -72,7 +72,10 @@ def _finite(*values: float) -> bool:
 
 def check(name: str, value: float, interval: Optional[S.Interval], rule: str, bound: float) -> Statistic:
     """A deciding statistic. Rules on the interval: "ci>" (low > bound), "ci<" (high < bound),
-    "ci|<=|" (inside [-bound, bound]); on the value: ">=" and "<="."""
+    "ci|<=|" (inside [-bound, bound]); on the value: ">=" and "<=". An interval rule fails only
+    when the whole interval lies on the wrong side; one that straddles the bound makes the claim
+    inconclusive (with 2 seeds a t-interval is wide, and "does not hold" would claim a refutation
+    the data do not carry)."""
     text = {"ci>": f"interval > {bound:g}", "ci<": f"interval < {bound:g}",
             "ci|<=|": f"interval inside [-{bound:g}, {bound:g}]", ">=": f">= {bound:g}", "<=": f"<= {bound:g}"}[rule]
     lo, hi = interval if interval is not None else (float("nan"), float("nan"))
@@ -81,6 +84,10 @@ def check(name: str, value: float, interval: Optional[S.Interval], rule: str, bo
             return Statistic(name, value, interval, text, None, True)
         # strict rules need the interval clear of the bound by more than float round-off
         passed = {"ci>": lo > bound + EPS, "ci<": hi < bound - EPS, "ci|<=|": -bound <= lo and hi <= bound}[rule]
+        refuted = {"ci>": hi <= bound, "ci<": lo >= bound, "ci|<=|": lo > bound or hi < -bound}[rule]
+        if not passed and not refuted:  # the interval straddles the bound: the data cannot tell
+            return Statistic(name, value, interval, text, None, True,
+                             blocker=f"{name}: its interval [{lo:.3g}, {hi:.3g}] straddles the threshold ({text})")
     else:
         if not _finite(value):
             return Statistic(name, value, interval, text, None, True)
