@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from raysweep.device import default_device
-from raysweep.errors import UserError, run_script
+from raysweep.errors import at_least_one, run_script
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.losses import make_optimisers, train_step
 from raysweep.vaegan.schedule import BatchStream, Schedule
@@ -125,10 +125,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def check(args: argparse.Namespace) -> None:
     """What the arguments need, checked before any work (one UserError line)."""
-    if args.steps < 1:
-        raise UserError(f"--steps {args.steps}: time at least 1 step")
-    if args.rounds < 1:
-        raise UserError(f"--rounds {args.rounds}: run at least 1 round")
+    at_least_one(steps=args.steps, rounds=args.rounds)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

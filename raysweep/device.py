@@ -18,7 +18,7 @@ def resolve_device(name: Optional[str]) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UserError(f"device {name!r} is not a torch device; use cpu or cuda") from None
+        raise UserError(f"device {name!r} is not a torch device; use --device cpu or --device cuda") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {name!r}: torch sees no CUDA GPU here; use cpu or leave the device out")
+        raise UserError(f"device {name!r}: torch sees no CUDA GPU here; use --device cpu or leave --device out")
     return device

@@ -12,7 +12,7 @@ import os
 import time
 
 from raysweep.commands import describe
-from raysweep.errors import UserError
+from raysweep.errors import UserError, at_least_one
 
 DEVICES = ("cpu", "cuda")
 
@@ -35,26 +35,9 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _device(name: str | None) -> "torch.device":
-    import torch
-
-    from raysweep.device import default_device
-
-    if name is None:
-        return default_device()
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda but torch sees no GPU; use --device cpu")
-    return torch.device(name)
-
-
 def _check_args(args: argparse.Namespace) -> None:
     """Catch bad input before any data is loaded."""
-    if args.n < 1:
-        raise UserError(f"--n must be >= 1, got {args.n}")
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be >= 1, got {args.threads}")
+    at_least_one(n=args.n, epochs=args.epochs, **({} if args.threads is None else {"threads": args.threads}))
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder for model.pt and model.json")
 
@@ -78,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from raysweep.training.loop import evaluate
 
     _check_args(args)
-    device = _device(args.device)
+    from raysweep.device import resolve_device
+
+    device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = trial_config(args)
