@@ -4,7 +4,7 @@ mid-pass, and a class with too few images for the steps (a UserError before anyt
 import pytest
 import torch
 
-from raysweep.config.schema import DatasetSpec
+from test_vaegan_collapse import fonts  # noqa: F401  (the 3-font FONTS fixture, one home)
 from raysweep.errors import UserError
 from raysweep.vaegan import job as vj
 from raysweep.vaegan import train as vtrain
@@ -101,16 +101,6 @@ def test_too_few_images_for_the_steps_is_a_user_error(n, phrase):
     with pytest.raises(UserError, match=phrase) as e:
         train_vaegan(_images(n), cfg, seed=0)
     assert "\n" not in str(e.value) and "train_size" in str(e.value)
-
-
-@pytest.fixture(scope="module")
-def fonts(tmp_path_factory):
-    from raysweep.data import load_dataset
-
-    opts = {"max_fonts": 3, "train_size": 300, "test_size": 60,
-            "cache_dir": str(tmp_path_factory.mktemp("fonts-cache"))}
-    load_dataset("fonts", **opts)
-    return DatasetSpec(name="fonts", options=opts)
 
 
 def test_a_job_with_too_few_images_fails_before_anything_is_written(fonts, tmp_path, capsys):

@@ -161,6 +161,7 @@ def evaluate_models(spec, ds, models, clock=time.time):
     store = TableStore(spec.storage, spec.name)
     with acquire(spec.storage, spec.name):
         done = store.done_ids()
+        manifolds = true_manifold(spec, ds, device) if any(c.trial_id not in done for c, _ in models) else {}
         for k, (cfg, model) in enumerate(models, 1):
             label = cfg.strategy.key
             if cfg.trial_id in done:
@@ -168,7 +169,7 @@ def evaluate_models(spec, ds, models, clock=time.time):
                 continue
             print(f"[{k}/{len(models)}] {label}: attacking {len(spec.evaluate.attacks)} way(s)", flush=True)
             started = clock()
-            out = trial.evaluate_trial(cfg, model.to(device), ds, true_manifold(spec, ds, device), device,
+            out = trial.evaluate_trial(cfg, model.to(device), ds, manifolds, device,
                                        progress=lambda line: print(f"  {label} {line}", flush=True))
             measured = {**out.row, **NOT_TRAINED, "eval_time_s": clock() - started, "device": str(device)}
             rows, examples = ok_tables(cfg, measured, out.examples, schema, started_at=started, finished_at=clock())
