@@ -181,6 +181,12 @@ class Attack:
                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """The training variant: one restart, all iterations, the highest-loss iterate per
         sample; returns only the images [B, C, H, W] (rows the problem excludes keep x_ref)."""
+        return self.training_examples(model, batch, manifold=manifold, generator=generator).x_adv
+
+    def training_examples(self, model: nn.Module, batch: Batch, *, manifold: Any = None,
+                          generator: Optional[torch.Generator] = None) -> "TrainingExamples":
+        """`examples` with what the inner problem did to each attacked row: loss and success at
+        the random start and at the kept iterate, and how far the optimiser moved from the start."""
         self._check_needs(manifold, None)
         device = model_device(model)
         batch = _with_idx(batch).to(device)
@@ -191,7 +197,7 @@ class Attack:
         x_adv = problem.x_ref.detach().clone()
         if out is not None:
             x_adv[attacked] = out.x_adv
-        return x_adv
+        return TrainingExamples(x_adv, problem.x_ref, batch.y, attacked, out)
 
     def _check_needs(self, manifold: Any, source_model: Optional[nn.Module]) -> None:
         if self.needs in ("true", "class", "data") and manifold is None:
@@ -224,3 +230,34 @@ def _with_idx(batch: Batch) -> Batch:
 def _chunks(batch: Batch, size: int) -> Iterator[Batch]:
     for start in range(0, len(batch), size):
         yield batch.select(slice(start, start + size)) if len(batch) > size else batch
+
+
+@dataclass(frozen=True)
+class TrainingExamples:
+    """What `Attack.training_examples` made of a batch: the images, and per attacked row the
+    inner problem's outcome (adversarial training's inner maximisation, Eq. 2), for the
+    epochs table: did the attack leave its random start, or is the perturbed half noise?"""
+
+    x_adv: torch.Tensor  # [B, C, H, W]
+    x_ref: torch.Tensor  # [B, C, H, W] the images the perturbations are measured from
+    y: torch.Tensor  # [B]
+    attacked: torch.Tensor  # [A] row indices the optimiser ran on
+    out: Optional[LoopResult]  # None when no row was attacked
+
+    def summary(self) -> dict[str, torch.Tensor]:
+        """Sums over the attacked rows (device tensors, no host sync): rows, successes and
+        cross-entropy at the start and at the kept iterate, L2 distance of the kept iterate
+        from the start (in the optimised variable) and of the image from x_ref."""
+        out = self.out
+        if out is None or out.start_var is None:
+            return {}
+        delta = (self.x_adv[self.attacked] - self.x_ref[self.attacked]).flatten(1)
+        return {
+            "rows": torch.tensor(float(self.attacked.numel()), device=delta.device),
+            "success": (out.pred != self.y[self.attacked]).sum().float(),
+            "loss": out.loss.sum(),
+            "start_success": out.start_success.sum().float(),
+            "start_loss": out.start_loss.sum(),
+            "drift_l2": (out.var - out.start_var).flatten(1).norm(dim=1).sum(),
+            "delta_l2": delta.norm(dim=1).sum(),
+        }

@@ -65,6 +65,11 @@ class LoopResult:
     objective: torch.Tensor  # [N] the attack's objective at the kept iterate
     first_success: torch.Tensor  # [N] int64 iteration of the first success, -1 if none
     row_steps: int  # sum over gradient steps of the rows in the working batch (work done)
+    # iteration 0, the start (every row is still in the batch then): its variable, cross-entropy
+    # and success, so a caller can see how far the optimiser moved from the random start
+    start_var: Optional[torch.Tensor] = None  # [N, ...]
+    start_loss: Optional[torch.Tensor] = None  # [N]
+    start_success: Optional[torch.Tensor] = None  # [N] bool
 
 
 class _Adam:
@@ -143,6 +148,7 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
     adam = _Adam(var, cfg)
     counter = OpenCount(lagged=drop_rows and var0.is_cuda)
     row_steps = 0
+    start: dict[str, torch.Tensor] = {}
     for it in range(cfg.iterations + 1):
         last = it == cfg.iterations
         with torch.set_grad_enabled(not last):
@@ -152,6 +158,8 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
             obj = problem.objective(logits, var, x_adv, work)
         with torch.no_grad():
             success = logits.argmax(dim=1) != work["y"]
+            if it == 0:
+                start = {"loss": F.cross_entropy(logits.detach(), work["y"], reduction="none"), "success": success}
             newly = success & (track["first"] < 0)
             track["first"] = torch.where(newly, it, track["first"])
             if cfg.keep == "highest_loss":
@@ -190,7 +198,7 @@ def run_loop(model: nn.Module, problem: Problem, work: Work, var0: torch.Tensor,
     flush(out, n, track, kept, torch.arange(track["rows"].numel(), device=var0.device))
     loss = F.cross_entropy(out["logits"], y_all, reduction="none")
     return LoopResult(out["x_adv"], out["var"], out["logits"].argmax(dim=1), loss, out["objective"], out["first"],
-                      row_steps)
+                      row_steps, var0, start["loss"], start["success"])
 
 
 def _adam_input(grad: torch.Tensor, step: str) -> torch.Tensor:

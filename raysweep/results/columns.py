@@ -93,6 +93,12 @@ EPOCH = {
     "train_error": "error on the clean training batches as trained on",
     "test_error": "error on a fixed sample of test images, the same for every trial (learning curves)",
     "lr": "learning rate in this epoch", "epoch_time_s": "seconds", "images_per_s": "training images per second",
+    "adv_success": "share of the perturbed half the model (eval mode) got wrong at the kept iterate",
+    "adv_loss": "mean cross-entropy of the perturbed half at the kept iterate",
+    "adv_start_success": "share of the perturbed half already wrong at the attack's random start",
+    "adv_start_loss": "mean cross-entropy of the perturbed half at the random start",
+    "adv_drift_l2": "mean L2 distance the inner optimiser moved from its random start (0: random noise)",
+    "adv_delta_l2": "mean ||x_adv - x||_2 of the perturbed half",
     "schema_version": TRIAL["schema_version"],
 }
 MANIFOLD = {

@@ -186,7 +186,12 @@ EPOCH_SCHEMA = with_docs(pa.schema([
     ("sweep", pa.string()), ("trial_id", pa.string()), ("strategy", pa.string()), ("arch", pa.string()),
     ("n", pa.int64()), ("seed", pa.int64()), ("epoch", pa.int64()), ("train_loss", pa.float64()),
     ("train_error", pa.float64()), ("test_error", pa.float64()), ("lr", pa.float64()),
-    ("epoch_time_s", pa.float64()), ("images_per_s", pa.float64()), ("schema_version", pa.int64()),
+    ("epoch_time_s", pa.float64()), ("images_per_s", pa.float64()),
+    # the perturbed half of adversarial training (raysweep.training.perturbed_log); null for
+    # strategies without one and for fused packs, which craft for all models at once
+    ("adv_success", pa.float64()), ("adv_loss", pa.float64()), ("adv_start_success", pa.float64()),
+    ("adv_start_loss", pa.float64()), ("adv_drift_l2", pa.float64()), ("adv_delta_l2", pa.float64()),
+    ("schema_version", pa.int64()),
 ], metadata={"schema_version": str(SCHEMA_VERSION)}), "epochs")
 
 

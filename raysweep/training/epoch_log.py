@@ -13,6 +13,7 @@ from torch import nn
 
 from raysweep.data.batch import Split
 from raysweep.training.loop import EpochCallback, evaluate
+from raysweep.training.perturbed_log import COLUMNS as PERTURBED_COLUMNS
 
 EPOCH_TEST_SAMPLES = 500  # test images scored after every epoch: cheap next to an epoch of training
 STATE_KEY = "epoch_rows"  # where the rows ride in the training checkpoint
@@ -34,7 +35,8 @@ class EpochLog:
         self.seconds += time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": metrics["train_loss"], "train_error": metrics["train_error"],
                "test_error": test_error, "lr": metrics["lr"], "epoch_time_s": metrics["epoch_time_s"],
-               "images_per_s": metrics["images_per_s"]}
+               "images_per_s": metrics["images_per_s"],
+               **{col: metrics.get(col) for col in PERTURBED_COLUMNS}}  # None without a perturbed half
         self.rows = [r for r in self.rows if r["epoch"] < epoch + 1] + [row]  # a re-run epoch replaces its row
         if self.forward is not None:
             rows = list(self.rows)

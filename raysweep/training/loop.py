@@ -96,7 +96,9 @@ def train_epoch(model: nn.Module, data: Split, strategy: Strategy, opt: torch.op
         name = getattr(strategy, "name", type(strategy).__name__)
         raise UserError(f"training diverged: the {name} loss became {train_loss} in epoch {epoch + 1}; "
                         f"lower train.lr (now {cfg.lr}) or check the strategy's parameters")
+    stats = getattr(strategy, "epoch_stats", None)  # what a perturbed half did (perturbed_log.py)
     return {
+        **(stats() if stats is not None else {}),
         "epoch": float(epoch),
         "train_loss": train_loss,
         "train_error": wrong.item() / counted if counted else math.nan,

@@ -3,7 +3,7 @@ the small lookups every strategy factory repeats (typed parameters, manifolds, t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, TypeVar
 
 import torch
@@ -14,6 +14,7 @@ from raysweep.data.batch import Batch
 from raysweep.data.transform import DEFAULT_PRESET, get_preset
 from raysweep.errors import UserError
 from raysweep.params import typed
+from raysweep.training.perturbed_log import PerturbedLog
 from raysweep.training.strategies._mix import Craft
 from raysweep.training.strategy import StrategyContext
 
@@ -54,6 +55,8 @@ class AttackCraft:
     early_stop False: the attacks' training variant (`Attack.examples`: all iterations, the
     highest-loss iterate). True ("weak", supplement H): the evaluation attack, each sample
     stopped at its first adversarial iterate. `keep(batch)` says which rows may be used.
+    `log` collects what the inner problem did (raysweep.training.perturbed_log) in the training
+    variant; the weak variant's early stop leaves no start record, so it logs nothing.
     A value rather than a closure, so a pack of models (raysweep.training.packed_strategy) can
     read which attack crafts and run it on all models at once.
     """
@@ -63,6 +66,7 @@ class AttackCraft:
     manifold: Any = None
     generator: Optional[torch.Generator] = None
     keep: Callable[[Batch], torch.Tensor] = all_kept
+    log: PerturbedLog = field(default_factory=PerturbedLog, compare=False)
 
     def __post_init__(self) -> None:
         if self.attack.config.restarts != 1:
@@ -73,7 +77,9 @@ class AttackCraft:
             result = self.attack(model, batch, manifold=self.manifold, generator=self.generator, keep_images=True)
             x_adv = result.x_adv[0]  # [restarts=1, B, C, H, W] -> [B, C, H, W]
         else:
-            x_adv = self.attack.examples(model, batch, manifold=self.manifold, generator=self.generator)
+            made = self.attack.training_examples(model, batch, manifold=self.manifold, generator=self.generator)
+            self.log.add(made.summary())
+            x_adv = made.x_adv
         return x_adv, self.keep(batch)
 
 

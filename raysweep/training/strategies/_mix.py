@@ -115,6 +115,12 @@ class MixedStrategy:
         if self.generator is not None and "generator" in state:
             self.generator.set_state(state["generator"])
 
+    def epoch_stats(self) -> dict[str, float]:
+        """The perturbed half's per-epoch record (raysweep.training.perturbed_log), when the
+        craft function keeps one; the training loop adds it to the epoch's metrics."""
+        log = getattr(self.craft, "log", None)
+        return log.take() if log is not None else {}
+
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         clean, target = split(batch, self.adv_fraction)
         with eval_mode(model):
