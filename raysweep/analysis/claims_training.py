@@ -110,7 +110,7 @@ def informative(f: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return f[~useless], int(useless.sum())
 
 
-def _factor_check(name: str, f: pd.DataFrame) -> B.Statistic:
+def factor_statistic(name: str, f: pd.DataFrame) -> B.Statistic:
     """Per seed the geometric mean factor; the t-interval over seeds is taken on the log scale
     (factors multiply) and shown back on the factor scale."""
     logs = B.per_seed(f, lambda g: float(np.log(g["factor"].to_numpy(float)).mean()))
@@ -145,7 +145,7 @@ def claim_sample_complexity(trials: pd.DataFrame, seed: int = 0) -> B.ClaimResul
         if used.empty:
             stats.append(B.undefined(name, f"interval > {T.CLAIM5_MIN_FACTOR:g}"))
         else:
-            stats.append(_factor_check(f"{name} ({len(used)} (seed, N) points)", used))
+            stats.append(factor_statistic(f"{name} ({len(used)} (seed, N) points)", used))
         for n, h in used.groupby(L.N):
             stats.append(B.Statistic(f"N factor at N={int(n)} [{arch}] (over {len(h)} seeds)", S.geometric_mean(h["factor"])))
         if bounded or dropped:

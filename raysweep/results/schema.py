@@ -180,6 +180,9 @@ def example_table(columns: dict[str, Any], n_rows: int) -> pa.Table:
 
 
 # One row per trial and training epoch (raysweep.training.epoch_log): the learning curves. `epoch`
+# The perturbed half of adversarial training, per epoch (raysweep.training.perturbed_log).
+PERTURBED_COLUMNS = ("adv_success", "adv_loss", "adv_start_success", "adv_start_loss", "adv_drift_l2", "adv_delta_l2")
+
 # counts from 1; `test_error` is measured on a fixed sample of EPOCH_TEST_SAMPLES test images (the
 # same for every trial), `train_error` on the clean training batches as they were trained on.
 EPOCH_SCHEMA = with_docs(pa.schema([
@@ -189,8 +192,7 @@ EPOCH_SCHEMA = with_docs(pa.schema([
     ("epoch_time_s", pa.float64()), ("images_per_s", pa.float64()),
     # the perturbed half of adversarial training (raysweep.training.perturbed_log); null for
     # strategies without one and for fused packs, which craft for all models at once
-    ("adv_success", pa.float64()), ("adv_loss", pa.float64()), ("adv_start_success", pa.float64()),
-    ("adv_start_loss", pa.float64()), ("adv_drift_l2", pa.float64()), ("adv_delta_l2", pa.float64()),
+    *[(name, pa.float64()) for name in PERTURBED_COLUMNS],
     ("schema_version", pa.int64()),
 ], metadata={"schema_version": str(SCHEMA_VERSION)}), "epochs")
 

@@ -13,11 +13,10 @@ import math
 
 import torch
 
-# epochs-table column <- summary key of raysweep.attacks.base.TrainingExamples (a mean per row)
-COLUMNS = {
-    "adv_success": "success", "adv_loss": "loss", "adv_start_success": "start_success",
-    "adv_start_loss": "start_loss", "adv_drift_l2": "drift_l2", "adv_delta_l2": "delta_l2",
-}
+from raysweep.results.schema import PERTURBED_COLUMNS
+
+# epochs-table column adv_<key> <- summary key of raysweep.attacks.base.TrainingExamples (a mean per row)
+COLUMNS = {column: column.removeprefix("adv_") for column in PERTURBED_COLUMNS}
 
 
 class PerturbedLog:
