@@ -1,16 +1,16 @@
 """Training cost per architecture and image shape, relative to the paper's CNN on 28x28 (issue 16 item 5).
 
-The dry run's estimate (raysweep.plan) counts forward+backward images and divides by a measured
+The dry run's estimate (raysweep.resolve.cost) counts forward+backward images and divides by a measured
 throughput; a ResNet-13 at 64 base channels or a CelebA-sized input costs many CNN images each, so
 the plan scales by `ARCH_COST` (measured here). This script measures one Adam training step at
 batch 100 for every built-in architecture on 28x28x1 (FONTS, EMNIST, F-MNIST) and 56x48x3
 (CelebA), one thread, and prints, as `key: number` lines:
   images_per_s.<arch>.<shape>   measured training images per second
   cost.<arch>.<shape>           the CNN-28x28 rate over this rate (what ARCH_COST should hold)
-  plan_cost.<arch>.<shape>      what raysweep.plan.ARCH_COST holds now
+  plan_cost.<arch>.<shape>      what raysweep.resolve.cost.ARCH_COST holds now
   max_plan_error                worst ratio between plan_cost and cost (target <= 1.5)
 With --width W every architecture but the reference CNN is built at width W (the plan scales
-by W ** raysweep.plan.WIDTH_EXPONENT): the keys then read cost.<arch>@<W>.<shape>.
+by W ** raysweep.resolve.cost.WIDTH_EXPONENT): the keys then read cost.<arch>@<W>.<shape>.
 
     python benchmarks/bench_cost_model.py [--steps 20] [--width 0.25] [--smoke]
 """
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from raysweep.errors import UserError, run_script
 from raysweep.models import build_model
-from raysweep.plan import arch_cost
+from raysweep.resolve.cost import arch_cost
 from raysweep.training.loop import TrainConfig, make_optimizer
 
 ARCHS = ("cnn", "mlp", "resnet13", "vgg")
@@ -69,7 +69,7 @@ def check(args: argparse.Namespace) -> None:
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
     check(args)
-    torch.set_num_threads(1)  # a trial's share on CPU (raysweep.plan's calibration)
+    torch.set_num_threads(1)  # a trial's share on CPU (raysweep.resolve.cost's calibration)
     # smoke: batch 8, no warm-up (a ResNet-13 step at batch 100 on 56x48x3 takes seconds)
     steps, sizes = (1, {"batch": 8, "warm_up": 0}) if args.smoke else (args.steps, {})
     base = rate("cnn", *SHAPES["28x28x1"], steps, **sizes)

@@ -134,7 +134,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(f"attack_packed_ratio_k{k}: {att[1] / att[0]:.3f}")
         print(f"fused_adv_ratio_k{k}: {adv[1] / adv[0]:.3f}")
     if device.type == "cuda":
-        print("# paper_grid_gpu_hours: see raysweep.plan's calibration table (GPU throughput not in this script)")
+        print("# paper_grid_gpu_hours: see raysweep.resolve.plan's calibration table (GPU throughput not in this script)")
     else:
         print("# paper_grid_gpu_hours: skipped, no GPU here; the dry run's GPU figures are labelled not measured")
 

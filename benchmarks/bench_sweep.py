@@ -65,7 +65,7 @@ def shrink(raw: dict, args: argparse.Namespace, storage: str) -> dict:
 def drop_learned(raw: dict) -> dict:
     """Without learned (VAE-GAN) manifolds: training them is a one-off cost shared by both sides,
     not what the sweep engine adds, and the plain loop has no actors to serve them."""
-    from raysweep import catalog
+    from raysweep.resolve import catalog
 
     catalog.load()
     regs = catalog.registries()
@@ -87,7 +87,7 @@ def run_sequential(spec_path: str, threads: int) -> tuple[float, int]:
     import torch
 
     from raysweep.trial import TrialHooks, run_trial
-    from raysweep.validate import load_sweep
+    from raysweep.resolve.validate import load_sweep
 
     from raysweep.trial import dataset_for
 
@@ -106,7 +106,7 @@ def run_ray(spec_path: str) -> dict[str, float]:
 
     from raysweep.results.store import TableStore
     from raysweep.tune.sweep import run_sweep
-    from raysweep.validate import load_spec
+    from raysweep.resolve.validate import load_spec
 
     cpus = os.cpu_count() or 1
     t0 = time.perf_counter()
@@ -155,7 +155,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def check(args: argparse.Namespace) -> None:
     """What the arguments need, checked before any work (one UserError line): a spec that
     validates, and strategies it has."""
-    from raysweep.validate import load_sweep
+    from raysweep.resolve.validate import load_sweep
 
     spec, _ = load_sweep(args.spec)
     have = {s.name for s in spec.strategies}  # shrink() keeps strategies by name

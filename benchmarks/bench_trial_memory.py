@@ -70,7 +70,8 @@ def spec_dict(args: argparse.Namespace) -> dict:
 def measure(spec: dict, threads: int, queue) -> None:
     """In the child: one trial, then this process's memory figures."""
     torch.set_num_threads(threads)
-    from raysweep.config import expand, parse_spec
+    from raysweep.config import parse_spec
+    from raysweep.resolve.trials import expand
     from raysweep.trial import TrialHooks, dataset_for, run_trial
 
     cfg = expand(parse_spec(spec, "bench_trial_memory"))[0]

@@ -4,7 +4,7 @@
   train_img_per_s_gpu          raysweep's training loop (`train`), the paper's CNN, batch 100, FONTS
                                (FONTS-shaped noise where matplotlib, which renders FONTS, is missing)
   train_img_per_s_cpu          the same on the CPU with one thread: a sweep trial's CPU share, the
-                               setting raysweep.plan's CPU calibration was measured in
+                               setting raysweep.resolve.cost's CPU calibration was measured in
   packed_img_per_s_k<K>        K CNNs trained as one fused pack (raysweep.models.packed, vmap):
                                training images/s of all K together, K = 1, 8, 32, 64
   packed_ratio_k<K>            that rate over the same K models trained one after another (`train`)
@@ -13,10 +13,10 @@
   packed_adv_ratio_k<K>        the pack; 10 inner iterations, bench_pack's default: the paper's 40
                                would make this part four times as long)
   inner_iteration_cost_gpu     one inner attack iteration of adversarial training in training images,
-                               from the K=1 sequential rates: compare raysweep.plan.INNER_ITERATION_COST
+                               from the K=1 sequential rates: compare raysweep.resolve.cost.INNER_ITERATION_COST
   attack_rows_per_s_gpu        (model, sample) rows/s of the L-inf attack on a pack of 32 models
   vaegan_steps_per_s_gpu       VAE-GAN training steps/s (batch 100) at the paper's width
-  paper_grid_gpu_hours         sweeps/fonts-paper.yaml's `--dry-run` plan (raysweep.plan.plan: each
+  paper_grid_gpu_hours         sweeps/fonts-paper.yaml's `--dry-run` plan (raysweep.resolve.plan.plan: each
                                trial holds its strategy's GPU share for estimate_seconds) with the CPU
                                calibration CALIBRATION_IMAGES_PER_S replaced by train_img_per_s_gpu:
                                the dry run's figure times calibration / measured rate. It assumes a
@@ -135,11 +135,13 @@ def attack_part(args, device: torch.device, measured: dict) -> None:
 
 
 def paper_grid_part(args, device: torch.device, measured: dict) -> None:
-    from raysweep import catalog
+    from raysweep.resolve import catalog
     from raysweep.config import parse_spec
     from raysweep.config.yaml_file import read_yaml
-    from raysweep.plan import CALIBRATION_IMAGES_PER_S, estimate_seconds, plan, strategy_requests
-    from raysweep.validate import fill_defaults, resolve_trials
+    from raysweep.resolve.plan import plan, strategy_requests
+    from raysweep.resolve.cost import CALIBRATION_IMAGES_PER_S, estimate_seconds
+    from raysweep.resolve.trials import resolve_trials
+    from raysweep.resolve.validate import fill_defaults
 
     spec = parse_spec(read_yaml(PAPER_SPEC, "sweep spec", str(PAPER_SPEC)), str(PAPER_SPEC))
     catalog.load(spec.plugins)
@@ -212,7 +214,7 @@ def ray_sweep(path: str, storage: str, device: torch.device) -> None:
 
 def trials_without_ray(path: str) -> None:
     from raysweep.trial import run_trial
-    from raysweep.validate import load_sweep
+    from raysweep.resolve.validate import load_sweep
 
     _, trials = load_sweep(path)
     rows = [run_trial(t).row for t in trials]

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 from raysweep.data import Dataset
 from raysweep.trial import TrialOutput, attacked_rows, build_attack, evaluate_trained
 

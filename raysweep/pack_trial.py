@@ -1,4 +1,4 @@
-"""Run one pack of trials (raysweep.packing) in one process, without Ray (issue 16).
+"""Run one pack of trials (raysweep.resolve.packing) in one process, without Ray (issue 16).
 
 Two ways, with the same rows per model:
 - sequential: each member through the sweep's trial function, one after another. This is how
@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import torch
 
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 from raysweep.errors import UserError
 from raysweep.trial import TrialHooks, TrialOutput
 
@@ -51,12 +51,11 @@ class PackHooks:
 
 def fusable(members: Sequence[TrialConfig], device: torch.device) -> bool:
     """Whether the pack trains fused: more than one member, one N and strategy (a seeds pack always
-    has), a fused form (raysweep.packing.has_fused_form) and a device where it pays (CUDA)."""
-    from raysweep.packing import has_fused_form
+    has), a fused form (TrialFacts.fused) and a device where it pays (CUDA)."""
     from raysweep.training.packed import use_fused
 
     return (len(members) > 1 and len({m.n for m in members}) == 1 and len({m.strategy.key for m in members}) == 1
-            and has_fused_form(members[0]) and use_fused(device, members[0].strategy.name))
+            and members[0].facts.fused and use_fused(device, members[0].strategy.name))
 
 
 def run_pack(members: Sequence[TrialConfig], hooks: PackHooks, trial_fn: Callable[..., TrialOutput],
@@ -104,7 +103,7 @@ def _run_one(cfg: TrialConfig, hooks: PackHooks, trial_fn: Callable[..., TrialOu
 def _run_fused(members: list[TrialConfig], hooks: PackHooks, device: torch.device) -> None:
     """Members trained as one PackedModel and evaluated as one where that runs fused
     (raysweep.pack_eval): each member's rows are what run_trial gives it."""
-    from raysweep import catalog
+    from raysweep.resolve import catalog
     from raysweep.pack_eval import evaluate_pack
     from raysweep.trial import dataset_for, prepare, provide_manifolds, strategy_family
     from raysweep.training.packed import train_packed

@@ -8,7 +8,7 @@ about the cluster.
   spec asking each trial for `cpu: 64` on a 2-core machine would hang instead of failing.
   Requests are compared with the alive nodes' total resources (what a node could ever offer,
   not what is free now). A cluster that autoscales is judged by the nodes it has when the sweep
-  starts, as the GPU check in raysweep.plan.strategy_requests already is.
+  starts, as the GPU check in raysweep.resolve.plan.strategy_requests already is.
 - The manifold actors are created before the trials and serve until the sweep ends, so what
   they reserve is never free for trials. If the actors, all alive at once, leave no node room
   for a trial, every trial waits forever (seen: 10 actors at `cpu: 1` on 2 cores, 2 trained and
@@ -22,11 +22,11 @@ import socket
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from raysweep.catalog import manifold_needs
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 from raysweep.config.schema import SweepSpec
 from raysweep.errors import UserError
-from raysweep.plan import Request
+from raysweep.resolve.facts import manifold_kinds
+from raysweep.resolve.plan import Request
 
 
 RAY_CLIENT_PORT = 10001  # Ray Client's default, for ray://HOST without a port
@@ -64,13 +64,13 @@ def _largest(nodes: list[Mapping[str, float]]) -> str:
 def _asks(spec: SweepSpec, requests: Mapping[str, Request], pending: Iterable[TrialConfig], has_gpu: bool
           ) -> list[tuple[str, float, float]]:
     """(key path, cpu, gpu) of every request this sweep will make, GPUs dropped on a CPU cluster
-    as the trials (raysweep.plan) and the actors (raysweep.tune.actors) drop them."""
+    as the trials (raysweep.resolve.plan) and the actors (raysweep.tune.actors) drop them."""
     index = {s.key: i for i, s in enumerate(spec.strategies)}
     asks = []
     for key, r in requests.items():
         own = spec.strategies[index[key]].resources is not None
         asks.append((f"strategies[{index[key]}].resources" if own else f"resources (strategy {key})", r.cpu, r.gpu))
-    if set().union(*(manifold_needs(t) for t in pending)) - {"true"}:  # learned manifolds: actors
+    if manifold_kinds(pending) - {"true"}:  # learned manifolds: actors
         m = spec.manifolds
         for path, res in (("manifolds.resources", m.resources),
                           ("manifolds.options.train_resources", m.options.train_resources)):

@@ -9,8 +9,8 @@ Each entry carries its metadata beside its factory, so no side table has to be k
   entries (plugins) that belong to no family analysis knows.
 - `check`: validates a spec's parameters for the entry without building it (strategies need a
   runtime context to build; their check builds the typed parameter object only). Without one,
-  raysweep.validate builds the entry, which for attacks and distances is cheap and data-free.
-- `params`: the typed parameter dataclass (strategies), whose defaults raysweep.validate writes
+  raysweep.resolve.validate builds the entry, which for attacks and distances is cheap and data-free.
+- `params`: the typed parameter dataclass (strategies), whose defaults raysweep.resolve.validate writes
   into a spec, so a default left out and a default written out are the same trial.
 """
 from __future__ import annotations

@@ -21,7 +21,7 @@ import torch
 from raysweep.attacks.min_eps import min_eps_columns
 from raysweep.attacks.records import concat_columns
 from raysweep.attacks.robust import worst_case
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 from raysweep.config.schema import AttackSpec, DistanceSpec
 from raysweep.data.batch import Batch
 from raysweep.data import Dataset, load_dataset
@@ -74,17 +74,14 @@ def dataset_for(cfg: TrialConfig) -> Dataset:
 
 def provide_manifolds(cfg: TrialConfig, ds: Dataset, given: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """The manifolds this trial needs: the given ones, plus the FONTS true manifold built locally."""
-    from raysweep import catalog
-    from raysweep.catalog import manifold_needs
-
     out = dict(given)
-    needs = manifold_needs(cfg)
+    needs = set(cfg.facts.manifolds)
     if "true" in needs and "true" not in out:
         from raysweep.manifold.true import TrueManifold
 
         out["true"] = TrueManifold.from_dataset(ds)
-    if catalog.needs_source_model(cfg):
-        needs = needs | {SOURCE_MODEL}
+    if cfg.facts.source_model:
+        needs.add(SOURCE_MODEL)
     missing = needs - set(out)
     if missing:
         raise UserError(f"trial needs manifold(s) {sorted(missing)} that the sweep did not provide; "
@@ -277,7 +274,7 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
 
 def run_trial(cfg: TrialConfig, hooks: Optional[TrialHooks] = None) -> TrialOutput:
     """Train and evaluate one classifier; the whole of one sweep trial, without Ray."""
-    from raysweep import catalog
+    from raysweep.resolve import catalog
 
     catalog.load()  # register every data set, model, strategy and attack by name
     hooks = hooks or TrialHooks()

@@ -89,7 +89,7 @@ def test_ray_only_under_tune_and_the_cli():
 
 def test_config_imports_no_data_model_or_attack_code():
     forbidden = ("raysweep.data", "raysweep.models", "raysweep.attacks", "raysweep.training", "raysweep.manifold",
-                 "raysweep.vaegan", "raysweep.trial", "raysweep.tune", "raysweep.catalog", "raysweep.validate")
+                 "raysweep.vaegan", "raysweep.trial", "raysweep.tune", "raysweep.resolve.catalog", "raysweep.resolve.validate")
     bad = {m: sorted(d for d in imports(p) if d.startswith(forbidden))
            for m, p in MODULES.items() if m.startswith("raysweep.config")}
     assert {m: d for m, d in bad.items() if d} == {}

@@ -7,7 +7,7 @@ import pytest
 
 from raysweep.config.schema import DatasetSpec, EvaluateSpec, GridSpec, StrategySpec, SweepSpec
 from raysweep.errors import UserError
-from raysweep.validate import validate_and_resolve
+from raysweep.resolve.validate import validate_and_resolve
 
 
 def resolved_attacks(*attacks: dict):

@@ -8,13 +8,13 @@ import dataclasses
 import pytest
 import torch
 
-from raysweep import catalog
+from raysweep.resolve import catalog
 from raysweep.attacks import ATTACKS, RECORD_COLUMNS
 from raysweep.config.parse import parse_spec
 from raysweep.data.batch import Batch
 from raysweep.errors import UserError
 from raysweep.models import build_model
-from raysweep.validate import validate_spec
+from raysweep.resolve.validate import validate_spec
 
 catalog.load()
 PEERS = {

@@ -6,8 +6,9 @@ import math
 
 import torch
 
-from raysweep import catalog
-from raysweep.config import expand, parse_spec
+from raysweep.resolve import catalog
+from raysweep.config import parse_spec
+from raysweep.resolve.trials import expand
 from raysweep.results.rows import epochs_table
 from raysweep.results.schema import EPOCH_SCHEMA
 from raysweep.results.store import TableStore

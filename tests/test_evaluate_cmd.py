@@ -7,7 +7,8 @@ import pytest
 import torch
 import yaml
 
-from raysweep import catalog, cli
+from raysweep import cli
+from raysweep.resolve import catalog
 from raysweep.errors import UserError
 from raysweep.models import build_model
 

@@ -23,7 +23,7 @@ from raysweep.errors import UserError  # noqa: E402
 from raysweep.results.reader import check_version  # noqa: E402
 from raysweep.results.schema import SCHEMA_VERSION, trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
-from raysweep.validate import strategy_param_types, validate_and_resolve  # noqa: E402
+from raysweep.resolve.validate import strategy_param_types, validate_and_resolve  # noqa: E402
 
 
 def ids(raw: dict, with_data: bool = True) -> list[str]:

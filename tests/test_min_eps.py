@@ -133,7 +133,7 @@ def test_the_records_start_gives_the_same_answer():
 
 def test_only_apgd_attacks_take_min_eps_steps():
     from raysweep.config import parse_spec
-    from raysweep.validate import validate_spec
+    from raysweep.resolve.validate import validate_spec
 
     raw = {"name": "t", "dataset": {"name": "fonts"}, "grid": {"n": [10], "seed": [1]}, "strategies": [{"name": "normal"}],
            "evaluate": {"attacks": [{"name": "linf", "min_eps_steps": 4}]}}
@@ -145,8 +145,9 @@ def test_only_apgd_attacks_take_min_eps_steps():
 
 def test_trial_ids_change_only_with_min_eps_steps():
     """Left out, the field is not hashed (ids of earlier specs stay); set, it is."""
-    from raysweep.config import expand, parse_spec
-    from raysweep.config.resolve import result_fields
+    from raysweep.config import parse_spec
+    from raysweep.resolve.trials import expand
+    from raysweep.config.trial_config import result_fields
 
     raw = {"name": "t", "dataset": {"name": "fonts"}, "grid": {"n": [10], "seed": [1]}, "strategies": [{"name": "normal"}],
            "evaluate": {"attacks": [{"name": "apgd_ce"}]}}
@@ -158,7 +159,8 @@ def test_trial_ids_change_only_with_min_eps_steps():
 
 def test_a_tiny_trial_writes_the_min_eps_columns(tmp_path):
     import sweep_fixtures
-    from raysweep.config import expand, parse_spec
+    from raysweep.config import parse_spec
+    from raysweep.resolve.trials import expand
     from raysweep.results.rows import ok_tables
     from raysweep.results.schema import trial_schema
     from raysweep.trial import run_trial

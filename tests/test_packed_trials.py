@@ -12,13 +12,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sweep_fixtures  # noqa: E402
 
-from raysweep import catalog  # noqa: E402
+from raysweep.resolve import catalog  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.pack_trial import PackHooks, run_pack  # noqa: E402
-from raysweep.packing import group, members_of, pack_name  # noqa: E402
-from raysweep.plan import plan_lines  # noqa: E402
+from raysweep.resolve.packing import group, members_of, pack_name  # noqa: E402
+from raysweep.resolve.plan import plan_lines  # noqa: E402
 from raysweep.trial import TrialHooks, run_trial  # noqa: E402
-from raysweep.validate import validate_and_resolve  # noqa: E402
+from raysweep.resolve.validate import validate_and_resolve  # noqa: E402
 
 
 def _trials(tmp_path, **overrides):
@@ -124,7 +124,7 @@ def test_a_pack_retried_mid_member_resumes_it_and_never_reruns_a_finished_one(tm
 
 def test_only_cells_that_train_fused_on_a_gpu_are_packed(tmp_path):
     """Packing pays only fused (a fused form on a GPU request); other cells keep one model per trial."""
-    from raysweep.packing import runs_fused
+    from raysweep.resolve.packing import runs_fused
 
     _, trials = _trials(tmp_path, grid={"n": [50], "seed": [1, 2], "arch": ["cnn"]},
                         strategies=[{"name": "normal"}, {"name": "adversarial", "params": {"iterations": 2}},

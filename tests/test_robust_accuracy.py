@@ -80,7 +80,7 @@ def test_examples_table_success_is_the_papers():
     from raysweep.config.schema import DatasetSpec, GridSpec, StrategySpec, SweepSpec
     from raysweep.results.rows import ok_tables
     from raysweep.results.schema import trial_schema
-    from raysweep.validate import validate_and_resolve
+    from raysweep.resolve.validate import validate_and_resolve
 
     spec = SweepSpec(name="t", dataset=DatasetSpec(name="fonts"), grid=GridSpec(n=[10], seed=[1]),
                      strategies=[StrategySpec(name="normal")])

@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # the sweep_fixtures plugin (wor
 
 import sweep_fixtures  # noqa: E402
 from raysweep.cli import main  # noqa: E402
-from raysweep.config import expand, parse_spec
-from raysweep.validate import load_spec, validate_spec  # noqa: E402
+from raysweep.config import parse_spec
+from raysweep.resolve.trials import expand
+from raysweep.resolve.validate import load_spec, validate_spec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ from raysweep.data.batch import Split
 from raysweep.data.dataset import DATASETS
 from raysweep.data.fonts import default_fonts_dir
 from raysweep.errors import UserError
-from raysweep.validate import load_lambda_spec, load_spec
+from raysweep.resolve.validate import load_lambda_spec, load_spec
 from test_data_real import make_celeba, make_mnist_like
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,8 +121,8 @@ HEADER_COST = re.compile(r"estimates ([\d.]+) GPU-hours, ([\d.]+) CPU-hours")
 def test_a_figure_specs_header_states_its_trials_and_the_dry_runs_cost(path, stand_ins):
     """The header's trial count and cost are what `--dry-run` prints now (issue 12 item 5), so a
     recalibrated cost model or a changed grid cannot leave a stale figure in a shipped spec."""
-    from raysweep.plan import plan_lines
-    from raysweep.validate import load_sweep
+    from raysweep.resolve.plan import plan_lines
+    from raysweep.resolve.validate import load_sweep
 
     header = "\n".join(line for line in path.read_text().splitlines() if line.startswith("#"))
     spec, trials = load_sweep(str(path))

@@ -12,9 +12,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import sweep_fixtures  # noqa: E402
-from raysweep.config import expand, parse_spec  # noqa: E402
+from raysweep.config import parse_spec  # noqa: E402
+from raysweep.resolve.trials import expand  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
-from raysweep.plan import Request, estimate_seconds, plan, strategy_requests  # noqa: E402
+from raysweep.resolve.plan import Request, plan, strategy_requests  # noqa: E402
+from raysweep.resolve.cost import estimate_seconds  # noqa: E402
 
 
 def _spec(tmp_path):
@@ -55,7 +57,7 @@ def test_plan_counts_and_cost(tmp_path):
 
 
 def test_cost_follows_the_architecture_and_its_width(tmp_path):
-    from raysweep.plan import ARCH_COST, WIDTH_EXPONENT, arch_cost
+    from raysweep.resolve.cost import ARCH_COST, WIDTH_EXPONENT, arch_cost
 
     assert arch_cost("resnet13", (1, 28, 28)) == ARCH_COST[("resnet13", "28x28x1")]
     assert arch_cost("resnet13", (1, 28, 28), 0.25) == pytest.approx(ARCH_COST[("resnet13", "28x28x1")] * 0.25 ** WIDTH_EXPONENT)
@@ -70,7 +72,7 @@ def test_cost_follows_the_architecture_and_its_width(tmp_path):
 def test_cost_counts_the_test_set_the_trial_scores(tmp_path):
     """The final test error scores every test image (FONTS-1000: 160,000) at FORWARD_COST a
     training image each; evaluate.test_samples caps it."""
-    from raysweep.plan import CALIBRATION_IMAGES_PER_S, FORWARD_COST, test_images
+    from raysweep.resolve.cost import CALIBRATION_IMAGES_PER_S, FORWARD_COST, test_images
 
     raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [100], "seed": [1], "arch": ["cnn"]})
     big = parse_spec({**raw, "dataset": {**raw["dataset"], "options": {**raw["dataset"].get("options", {}),
@@ -87,8 +89,7 @@ def test_cost_counts_the_test_set_the_trial_scores(tmp_path):
 def test_cost_counts_the_manifold_an_inner_iteration_decodes(tmp_path, width):
     """Inner iterations through the true manifold and a class VAE-GAN (at its width) cost what
     was measured, against the image-space attack's INNER_ITERATION_COST."""
-    from raysweep.plan import (INNER_ITERATION_COST, MANIFOLD_ITERATION_COST, VAEGAN_WIDTH_EXPONENT,
-                               inner_iteration_cost)
+    from raysweep.resolve.cost import INNER_ITERATION_COST, MANIFOLD_ITERATION_COST, VAEGAN_WIDTH_EXPONENT, inner_iteration_cost
 
     raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [100], "seed": [1], "arch": ["cnn"]})
     raw["strategies"] = [{"name": s, "params": {"iterations": 10}}
@@ -102,7 +103,8 @@ def test_cost_counts_the_manifold_an_inner_iteration_decodes(tmp_path, width):
 
 
 def test_progress_line_counts_and_eta():
-    from raysweep.tune.progress import Counts, ProgressLine, format_line
+    from raysweep.progress import Counts, format_line
+    from raysweep.tune.progress import ProgressLine
 
     assert format_line(Counts(4, 2, 4, 0), 100.0, 4) == \
         "sweep: 4 done, 2 running, 4 pending, 0 failed | 01:40 elapsed, ETA 02:30"

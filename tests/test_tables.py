@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import sweep_fixtures  # noqa: E402
 from raysweep.cli import main  # noqa: E402
-from raysweep.config import expand, parse_spec  # noqa: E402
+from raysweep.config import parse_spec  # noqa: E402
+from raysweep.resolve.trials import expand  # noqa: E402
 from raysweep.results.rows import failed_table, ok_tables  # noqa: E402
 from raysweep.results.schema import EXAMPLE_SCHEMA, SCHEMA_VERSION, trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from raysweep.errors import UserError
-from raysweep.plan import Request
+from raysweep.resolve.plan import Request
 from raysweep.preflight import check_actors_leave_room
 from raysweep.progress import Demand, StallWatch, format_wait
 

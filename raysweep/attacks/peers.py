@@ -47,7 +47,7 @@ class PeerAttack:
         if restarts < 1:
             raise UserError(f"attack {name!r}: restarts must be >= 1, got {restarts}")
         self.name, self._make, self.restarts, self.params = name, make, restarts, params
-        # Like every attack, a frozen dataclass of all its parameters (raysweep.validate writes
+        # Like every attack, a frozen dataclass of all its parameters (raysweep.resolve.validate writes
         # them out into the spec, so a default left out and written out give the same trial id).
         fields = [(k, Any) for k in params] + [("restarts", int)]
         self.config = dataclasses.make_dataclass(f"{name}_config", fields, frozen=True)(**params, restarts=restarts)
@@ -142,7 +142,7 @@ def _autoattack(restarts: int = 1, norm: str = "Linf", eps: float = 0.3, version
 
 
 # attack name -> (the package it needs, what it is); names whose package is missing stay
-# unregistered, and raysweep.validate and `raysweep list attacks` say how to install them
+# unregistered, and raysweep.resolve.validate and `raysweep list attacks` say how to install them
 PEER_ATTACKS = {"torchattacks": ("torchattacks", "any torchattacks attack by class name"),
                 "autoattack": ("pyautoattack", "AutoAttack (Croce & Hein 2020), standard or custom")}
 PEERS_EXTRA = "pip install -e '.[peers]' (or `make peers`)"

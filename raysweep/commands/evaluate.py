@@ -52,11 +52,11 @@ def load_eval_spec(path: str, overrides=()):
 
 def check_eval_spec(data, source: str, overrides=()):
     """An evaluation spec mapping, overridden, parsed and checked against the registries."""
-    from raysweep import catalog
+    from raysweep.resolve import catalog
     from raysweep.config.eval_spec import EvalSpec
     from raysweep.config.overrides import apply_overrides
     from raysweep.config.parse import parse_model
-    from raysweep.validate import check_arch, check_attack, check_dataset_options, fill_attack_defaults
+    from raysweep.resolve.validate import check_arch, check_attack, check_dataset_options, fill_attack_defaults
 
     spec = parse_model(EvalSpec, apply_overrides(data, overrides), source, "evaluation spec")
     try:
@@ -79,7 +79,7 @@ def spec_of(args: argparse.Namespace):
     """The evaluation spec: the file, or the one MODEL given on the command line."""
     if args.target.endswith((".yaml", ".yml")):
         return load_eval_spec(args.target, args.overrides)
-    from raysweep import catalog
+    from raysweep.resolve import catalog
     from raysweep.models.target import spec_from_target
 
     catalog.load()
@@ -116,7 +116,7 @@ def build(source, ds):
 def trial_for(spec, source, ds):
     """The TrialConfig of one model: its source (and the files' content) in place of training."""
     from raysweep import storage
-    from raysweep.config.resolve import TrialConfig, identify
+    from raysweep.config.trial_config import TrialConfig, identify
     from raysweep.config.schema import StrategySpec, TrainSpec
 
     params = {"builder": source.builder, "checkpoint": source.checkpoint, "input_channels": source.input_channels,
@@ -194,7 +194,7 @@ def table_spec(spec):
 def true_manifold(spec, ds, device) -> dict:
     """{"true": FONTS' true manifold} when an attack or distance needs it (learned ones were
     refused by check_eval_spec)."""
-    from raysweep import catalog
+    from raysweep.resolve import catalog
 
     regs = catalog.registries()
     needs = {regs["attacks"].get(a.name).needs_for(a.params) for a in spec.evaluate.attacks}

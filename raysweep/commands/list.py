@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
 
 def entries(kinds: tuple[str, ...], plugins: list[str]) -> list[dict]:
     """One dict per registered entry: kind, name, description, family, needs, module, distribution."""
-    from raysweep import catalog
+    from raysweep.resolve import catalog
 
     catalog.load(plugins)
     regs = catalog.registries()

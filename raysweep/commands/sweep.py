@@ -36,9 +36,9 @@ def add_parser(subparsers) -> None:
 
 def dry_run(args: argparse.Namespace) -> int:
     """The plan without Ray (no cluster, so GPU requests are shown as written)."""
-    from raysweep.plan import plan_lines, trial_lines
+    from raysweep.resolve.plan import plan_lines, trial_lines
     from raysweep.results.store import TableStore
-    from raysweep.validate import load_sweep
+    from raysweep.resolve.validate import load_sweep
 
     spec, trials = load_sweep(args.spec, overrides=args.overrides)
     if args.storage:

@@ -33,7 +33,7 @@ def tables_root(target: str) -> tuple[storage.Location, str]:
     from raysweep.results.schema import TABLES
 
     if target.endswith((".yaml", ".yml")):
-        from raysweep.validate import load_spec
+        from raysweep.resolve.validate import load_spec
 
         spec = load_spec(target, check_data=False)
         return storage.resolve(spec.storage), spec.name

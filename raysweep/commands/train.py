@@ -45,7 +45,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def trial_config(args: argparse.Namespace):
     """The command line as a one-trial sweep, validated like any spec (names, parameters, N)."""
     from raysweep.config.schema import DatasetSpec, GridSpec, StrategySpec, SweepSpec, TrainSpec
-    from raysweep.validate import validate_and_resolve
+    from raysweep.resolve.validate import validate_and_resolve
 
     options = {"root": args.data_root} if args.data_root else {}
     spec = SweepSpec(name="train", dataset=DatasetSpec(name=args.dataset, options=options),

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raysweep.validate import load_lambda_spec
+    from raysweep.resolve.validate import load_lambda_spec
     from raysweep.errors import UserError
 
     spec = load_lambda_spec(args.spec)  # validated before Ray starts

@@ -1,7 +1,8 @@
-"""Sweep specs: the schema (schema.py), its structure checks (parse.py) and its resolution into
-typed trial configs with their ids (resolve.py). Registry checks live in raysweep.validate."""
+"""Sweep specs: the schema (schema.py), its structure checks (parse.py) and the typed config of
+one resolved trial with its id (trial_config.py). Registry checks and the grid's resolution into
+trials live in raysweep.resolve."""
 from raysweep.config.parse import parse_spec
-from raysweep.config.resolve import TrialConfig, expand
 from raysweep.config.schema import SweepSpec
+from raysweep.config.trial_config import TrialConfig
 
-__all__ = ["SweepSpec", "TrialConfig", "expand", "parse_spec"]
+__all__ = ["SweepSpec", "TrialConfig", "parse_spec"]

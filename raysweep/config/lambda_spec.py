@@ -135,6 +135,6 @@ def parse_lambda_spec(data: Any, source: str = "spec") -> LambdaSpec:
 
 
 def load_lambda_spec(path: str | Path) -> LambdaSpec:
-    """Read and parse a lambda spec; raysweep.validate.load_lambda_spec adds the registry checks."""
+    """Read and parse a lambda spec; raysweep.resolve.validate.load_lambda_spec adds the registry checks."""
     data = read_yaml(path, "lambda spec", "sweeps/fonts-lambda.yaml")
     return parse_lambda_spec(data, source=str(path))

@@ -1,7 +1,7 @@
 """`--set key.path=value` overrides, applied to a spec's raw mapping before it is parsed.
 
 Applying them to the YAML mapping (not to the parsed spec) means an override is checked exactly
-like the file: pydantic's structure checks, then the registry pass of raysweep.validate, and it
+like the file: pydantic's structure checks, then the registry pass of raysweep.resolve.validate, and it
 reaches the rows through the resolved trial config like any spec value. Values are YAML scalars
 or flow collections (`train.epochs=5`, `grid.n=[100,200]`, `strategies[0].params.eps=0.1`);
 a list index is written as the error messages print it (`evaluate.attacks[0].samples`) or as a

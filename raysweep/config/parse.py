@@ -1,6 +1,6 @@
 """Structure checks of a spec (types, unknown keys, ranges), as one UserError line per mistake.
 
-No registry is consulted here (raysweep.validate does that); this is pydantic plus the wording
+No registry is consulted here (raysweep.resolve.validate does that); this is pydantic plus the wording
 every spec loader shares.
 """
 from __future__ import annotations

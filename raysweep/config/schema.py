@@ -5,7 +5,7 @@ training strategies (Sec. 3.4-3.6 of the paper), the attacks and distance measur
 training (Sec. 3.2-3.3), the shared learned manifolds, resources, storage, concurrency and
 retries. This module is the schema only: it imports no data, model or attack code, so every
 layer may import it. Names and parameters are checked against the registries by
-raysweep.validate, once, before any work starts.
+raysweep.resolve.validate, once, before any work starts.
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class AttackSpec(Strict):
     label: Optional[str] = None  # column prefix; defaults to name (two configs of one attack need labels)
     samples: int = Field(1000, ge=1)  # test images attacked (paper: 1000 off-manifold, 2500 on)
     # None: the attack's own default (5 for the paper's Adam attacks, 1 for APGD, C&W, AutoAttack and
-    # the peers), filled in by raysweep.validate.fill_defaults; a value here overrides it
+    # the peers), filled in by raysweep.resolve.validate.fill_defaults; a value here overrides it
     restarts: Optional[int] = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)  # ATTACKS.build(name, **params)
     # APGD attacks only: bisection steps of each sample's smallest successful eps between 0 and the
@@ -164,7 +164,7 @@ class ManifoldOptions(Strict):
     """How the shared learned manifolds (VAE-GANs, supplement B.2) are trained and served.
 
     vaegan: overrides of raysweep.vaegan.config.VAEGANConfig (width, epochs, ...); its keys are
-    checked against that config by raysweep.validate. lambda_table: a Parquet table written by
+    checked against that config by raysweep.resolve.validate. lambda_table: a Parquet table written by
     `raysweep tune-lambda` (columns class, lambda); a class missing from it, or no table, gets
     the paper's lambda.
     """
@@ -216,7 +216,7 @@ class SweepSpec(Strict):
     # An epoch checkpoint at most this often (seconds; 0: every epoch): a retried trial loses at
     # most this much training, and short epochs do not pay ~25 ms of Tune persistence each.
     checkpoint_every_s: float = Field(30.0, ge=0)
-    # "seeds": the seeds of one (strategy, arch, N) cell run in one Tune trial (raysweep.packing);
+    # "seeds": the seeds of one (strategy, arch, N) cell run in one Tune trial (raysweep.resolve.packing);
     # rows, ids, resume and retries stay per model. "none": one Tune trial per model.
     pack: Literal["none", "seeds"] = "none"
     trial: str = DEFAULT_TRIAL_FN  # "module:function" running one trial (raysweep.trial protocol)

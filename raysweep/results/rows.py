@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 import raysweep
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 from raysweep.results.schema import SCHEMA_VERSION, epoch_table, example_table, trial_table
 
 

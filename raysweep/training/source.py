@@ -127,9 +127,7 @@ def ensure_source_model(spec, trials: Iterable, fit: Callable[[dict[str, Any], s
     storage, plugins)` (the driver passes a Ray task) when storage lacks it; None when no trial
     needs it. Needed by transfer attacks and by learned manifolds (the source model is also the
     reference classifier of the `manifolds` quality table)."""
-    from raysweep.catalog import manifold_needs, needs_source_model
-
-    if not any(needs_source_model(t) or manifold_needs(t) & {"class", "data"} for t in trials):
+    if not any(t.facts.source_model or t.facts.learned for t in trials):
         return None
     job = source_job(spec.dataset)
     if not is_trained(spec.storage, job):

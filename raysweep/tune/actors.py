@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable, Optional
 import ray
 import torch
 
-from raysweep import catalog, storage
+from raysweep import storage
+from raysweep.resolve import catalog
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
 from raysweep.errors import UserError
@@ -25,7 +26,7 @@ from raysweep.manifold.serving import (  # noqa: F401  (actor_name: tests and ca
     ManifoldHandles, _identity, actor_name, class_codes, learned_payload, load_spec_dataset, planned_actors,
     true_payload,
 )
-from raysweep.plan import Request
+from raysweep.resolve.plan import Request
 from raysweep.preflight import check_actors_leave_room
 from raysweep.progress import STALL_S, StallWatch, actor_demands, format_duration, format_manifold_line
 from raysweep.vaegan.job import (

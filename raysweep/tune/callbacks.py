@@ -1,5 +1,5 @@
 """Ray Tune's own logger callbacks for a spec's `callbacks:` (TensorBoard, MLflow, W&B), checked
-for their packages by raysweep.tracking at validation. MLflow's experiment and W&B's project
+for their packages by raysweep.resolve.trackers at validation. MLflow's experiment and W&B's project
 default to the sweep's name; other options go to the callback's constructor as given. A
 `module:Class` entry is the user's own ray.tune.Callback, built with its options."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from raysweep.config.schema import SweepSpec
-from raysweep.tracking import TRACKERS, user_callback
+from raysweep.resolve.trackers import TRACKERS, user_callback
 
 
 def tracking_callbacks(spec: SweepSpec) -> list[Any]:

@@ -13,10 +13,9 @@ from typing import Optional, Sequence, TextIO
 import ray
 from ray.tune import Callback
 
-from raysweep.packing import PACK_KEY
-from raysweep.progress import (  # noqa: F401
-    STALL_S, Counts, Demand, LineWriter, StallWatch, count_trials, format_duration, format_line, format_manifold_line,
-    format_wait, trial_demands,
+from raysweep.resolve.packing import PACK_KEY
+from raysweep.progress import (
+    STALL_S, Counts, Demand, LineWriter, StallWatch, count_trials, format_duration, format_line, format_wait, trial_demands,
 )
 from raysweep.preflight import autoscaling
 

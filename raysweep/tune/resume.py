@@ -16,7 +16,7 @@ from ray import tune
 
 from raysweep import storage
 from raysweep.checkpoint_repair import complete, repair_missing_checkpoint
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 
 EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/
 FINGERPRINT = "spec-fingerprint.json"

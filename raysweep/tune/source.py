@@ -12,7 +12,7 @@ import ray
 
 @ray.remote(max_retries=1)
 def _fit(job: dict[str, Any], where: str, plugins: tuple[str, ...]) -> dict[str, Any]:
-    from raysweep import catalog
+    from raysweep.resolve import catalog
     from raysweep.training.source import SourceJob, fit_source
 
     catalog.load(plugins)  # the worker registers the spec's data sets (plugins) itself

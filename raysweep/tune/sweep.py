@@ -26,27 +26,27 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
 from raysweep import storage  # noqa: E402
-from raysweep.catalog import manifold_needs  # noqa: E402
-from raysweep.config.resolve import TrialConfig  # noqa: E402
+from raysweep.config.trial_config import TrialConfig  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 from raysweep.lease import acquire  # noqa: E402
 from raysweep.progress import Demand, SweepSummary  # noqa: E402
-from raysweep.packing import PACK_KEY, Pack, group, members_of, name_of, pack_note, runs_fused  # noqa: E402
+from raysweep.resolve.facts import manifold_kinds  # noqa: E402
+from raysweep.resolve.packing import PACK_KEY, Pack, group, members_of, name_of, pack_note, runs_fused  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
 from raysweep.tune.callbacks import tracking_callbacks  # noqa: E402
 from raysweep.tune.progress import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
-from raysweep.plan import Request, estimate_seconds, strategy_requests  # noqa: E402
+from raysweep.resolve.plan import Request, estimate_seconds, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, alive_node_resources, ensure_manifold_actors, teardown  # noqa: E402
 from raysweep.preflight import check_address, check_requests_fit, leave_job_working_dir  # noqa: E402
 from raysweep.training.source import ensure_source_model  # noqa: E402
 from raysweep.tune.source import fit_in_task  # noqa: E402
 from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
-from raysweep.validate import load_sweep, strategy_param_types  # noqa: E402
+from raysweep.resolve.validate import load_sweep, strategy_param_types  # noqa: E402
 
 # Our metrics live in the Parquet tables; Tune's per-trial result files are off, so its
 # "could not fetch metrics" warning after fit() is noise.
@@ -77,8 +77,7 @@ def start_manifold_actors(spec: SweepSpec, trials: list[TrialConfig], requests: 
     """Create the learned-manifold actors the pending trials need, before Tuner.fit(), so they
     reserve their share first, after checking that they leave room for the trials' `requests`.
     The FONTS true manifold needs no actor (trials build it)."""
-    needs = set().union(*(manifold_needs(t) for t in trials)) - {"true"}
-    return ensure_manifold_actors(spec.dataset, sorted(needs), spec.storage, spec.manifolds.resources,
+    return ensure_manifold_actors(spec.dataset, sorted(manifold_kinds(trials) - {"true"}), spec.storage, spec.manifolds.resources,
                                   options=spec.manifolds.options, detached=spec.manifolds.detached,
                                   progress=None if out is None else lambda line: print(line, file=out, flush=True),
                                   plugins=tuple(spec.plugins),
@@ -153,7 +152,7 @@ def _run_held(spec: SweepSpec, trials: list[TrialConfig], store: TableStore, add
     path = storage.join(spec.storage, spec.name)  # the sweep's folder: Tune's state goes under it
     actors = start_manifold_actors(spec, pending, requests, out)
     source = ensure_source_model(spec, pending, fit_in_task(spec.manifolds.resources.gpu))  # trained once
-    write_manifold_table(spec, set().union(*(manifold_needs(t) for t in pending)), source)
+    write_manifold_table(spec, manifold_kinds(pending), source)
     ctx = SweepContext(storage=spec.storage, sweep=spec.name, schema=schema, trial_fn=spec.trial,
                        plugins=tuple(spec.plugins), manifold_actors=actors.names(), source_model=source,
                        checkpoint_every_s=spec.checkpoint_every_s, report_every_epoch=bool(spec.callbacks))

@@ -1,4 +1,4 @@
-"""The Tune trainable: one trial = one pack of classifiers (raysweep.packing), glue over raysweep.pack_trial.
+"""The Tune trainable: one trial = one pack of classifiers (raysweep.resolve.packing), glue over raysweep.pack_trial.
 
 Per epoch it reports the training metrics with a checkpoint (model, optimiser, epoch; tagged with
 the member it belongs to), so a trial retried by FailureConfig resumes from its last epoch; each
@@ -20,10 +20,11 @@ import torch
 import torch._dynamo  # noqa: F401  torch.optim imports it at the first Adam (~0.7 s): pay it at worker start, with torch
 from ray import tune
 
-from raysweep import catalog, storage
+from raysweep import storage
+from raysweep.resolve import catalog
 from raysweep.checkpoint_repair import STATE_FILE
-from raysweep.config.resolve import TrialConfig
-from raysweep.packing import members_of
+from raysweep.config.trial_config import TrialConfig
+from raysweep.resolve.packing import members_of
 from raysweep.results.rows import epochs_table, failed_table, ok_tables
 from raysweep.results.store import TableStore, samples_path
 

@@ -3,7 +3,7 @@
 `VAEGANConfig` holds everything that decides a training run; `for_dataset` fills the paper's
 schedule (in steps: raysweep.vaegan.schedule) and lambda per data set (and per class where the
 paper tuned it), the image shape from the data set itself, then a spec's overrides
-(`manifolds.options.vaegan`), whose keys are checked here, once, at load (raysweep.validate).
+(`manifolds.options.vaegan`), whose keys are checked here, once, at load (raysweep.resolve.validate).
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ SPLITS = ("train", "test")
 
 
 def check(root: Optional[str] = None, size: int = 28, channels: int = 1, cache_dir: Optional[str] = None) -> None:
-    """The options a spec gives, checked without reading an image (raysweep.validate calls this)."""
+    """The options a spec gives, checked without reading an image (raysweep.resolve.validate calls this)."""
     if root is None:
         raise UserError("imagefolder needs options.root: a folder with train/ and test/ class folders")
     missing = [s for s in SPLITS if not (Path(root).expanduser() / s).is_dir()]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from raysweep import catalog
+from raysweep.resolve import catalog
 from raysweep.attacks import ATTACKS
 from raysweep.data import load_dataset
 from raysweep.data.batch import Batch

@@ -1,5 +1,5 @@
 """Which experiment trackers a spec's `callbacks:` may turn on, and the check that each one's
-package is installed (Ray-free, so raysweep.validate runs it before any work starts).
+package is installed (Ray-free, so raysweep.resolve.validate runs it before any work starts).
 
 The callbacks themselves are Ray Tune's own (raysweep.tune.callbacks builds them): they receive
 the per-epoch metrics every trial reports (train_loss, train_error, sample_test_error, lr) and

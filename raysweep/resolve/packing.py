@@ -1,9 +1,10 @@
-"""Which models of a sweep share one Tune trial (issue 16: packed trials; no Ray here).
+"""Which models of a sweep share one Tune trial (packed trials, so one GPU trains many small
+models at once; no Ray here).
 
 A pack is a list of trial configs run by one trial process; the spec's `pack` says how to group:
 - "none": every model is its own pack (one Tune trial per classifier, as before packing existed);
 - "seeds": the seeds of one (strategy, arch, N) cell form one pack where the pack runs fused: the
-  cell asks for a GPU and its strategy has a fused form (normal training), so its K models train
+  cell asks for a GPU and its strategy has a fused form (TrialFacts.fused), so its K models train
   as one PackedModel (raysweep.training.packed), K small models' kernels launched as one. Other
   cells stay one model per trial: run one after another, a pack only loses parallelism (measured
   on CPU, benchmarks/bench_sweep.py: 2.08 s overhead per model packed against 0.91 unpacked, the
@@ -18,7 +19,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from raysweep.config.resolve import TrialConfig
+from raysweep.config.trial_config import TrialConfig
 
 PACK_KEY = "pack"  # the Tune trial's config: {"pack": [TrialConfig.to_dict(), ...]}
 
@@ -30,12 +31,6 @@ class Pack:
     members: tuple[TrialConfig, ...]
 
     @property
-    def name(self) -> str:
-        """The Tune trial's name and directory: the trial id for a pack of one (so unpacked sweeps
-        keep their names), else a hash of the member ids (stable across resumes)."""
-        return pack_name([m.trial_id for m in self.members])
-
-    @property
     def strategy_key(self) -> str:
         return self.members[0].strategy.key  # one strategy per pack: its request is the pack's
 
@@ -44,6 +39,8 @@ class Pack:
 
 
 def pack_name(trial_ids: Iterable[str]) -> str:
+    """The Tune trial's name and directory: the trial id for a pack of one (so unpacked sweeps
+    keep their names), else a hash of the member ids (stable across resumes)."""
     ids = list(trial_ids)
     if len(ids) == 1:
         return ids[0]
@@ -56,6 +53,7 @@ def members_of(config: dict[str, Any]) -> list[TrialConfig]:
 
 
 def name_of(config: dict[str, Any]) -> str:
+    """The pack_name of a Tune trial's config."""
     return pack_name(d["trial_id"] for d in config[PACK_KEY])
 
 
@@ -63,19 +61,10 @@ def _cell(t: TrialConfig) -> tuple[str, str, int]:
     return t.strategy.key, t.arch.key, t.n
 
 
-def has_fused_form(t: TrialConfig) -> bool:
-    """The built-in trial function and a strategy with a fused packed form (the one rule the driver,
-    choosing packs, and the worker, choosing how to run one, share)."""
-    from raysweep.config.schema import DEFAULT_TRIAL_FN
-    from raysweep.training.packed_strategy import FUSED_STRATEGIES
-
-    return t.trial_fn == DEFAULT_TRIAL_FN and t.strategy.name in FUSED_STRATEGIES
-
-
 def runs_fused(t: TrialConfig, gpu_request: float) -> bool:
     """Whether a pack of t's cell trains fused: a fused form and a GPU request (after a GPU-less
-    cluster dropped it); the worker then finds CUDA (raysweep.pack_trial.fusable)."""
-    return gpu_request > 0 and has_fused_form(t)
+    cluster dropped it); the worker then finds CUDA (raysweep.trial.pack.fusable)."""
+    return gpu_request > 0 and t.facts.fused
 
 
 def group(trials: list[TrialConfig], mode: str, packs: Callable[[TrialConfig], bool] = lambda t: True) -> list[Pack]:

@@ -1,73 +1,14 @@
-"""Per-trial resource requests (fractional GPUs) and the plan shown by `--dry-run` (no Ray here).
-
-Each strategy asks for its own share (e.g. normal 0.1 GPU, adversarial 0.25); a cluster without
-GPUs runs the same spec on CPU, dropping the GPU request with one warning line, so a laptop runs
-the spec written for the cluster. GPU fractions are Ray bookkeeping only: they decide how many
-trials share a GPU, not how much memory each may use.
-"""
+"""How long a trial runs, estimated before it runs: the `--dry-run` cost and the driver's
+longest-first order. Each constant is a measurement, cited where it was made (no Ray here)."""
 from __future__ import annotations
 
-import sys
-from collections import Counter
-from dataclasses import dataclass
-from typing import Optional, TextIO
-
-from raysweep.config.resolve import TrialConfig
 from raysweep.config.schema import SweepSpec
-from raysweep.packing import group, runs_fused
-from raysweep.results.store import TableStore
+from raysweep.config.trial_config import TrialConfig
+from raysweep.data.fonts import LETTERS
+from raysweep.data.fonts_dataset import TEST_PER_GLYPH
+from raysweep.training.epoch_log import EPOCH_TEST_SAMPLES
 
-
-@dataclass(frozen=True)
-class Request:
-    cpu: float
-    gpu: float
-
-    def as_dict(self) -> dict[str, float]:
-        # Always name CPU: a request with only "gpu" gets 0 CPUs in Tune.
-        return {"cpu": self.cpu, "gpu": self.gpu}
-
-
-def strategy_requests(spec: SweepSpec, cluster_gpus: Optional[float], out: Optional[TextIO] = None) -> dict[str, Request]:
-    """strategy key (label or name) -> request; GPU dropped (one warning) when the cluster has no GPU at all."""
-    out = out or sys.stderr
-    reqs = {s.key: Request(spec.strategy_resources(s).cpu, spec.strategy_resources(s).gpu) for s in spec.strategies}
-    if cluster_gpus is not None and cluster_gpus <= 0 and any(r.gpu > 0 for r in reqs.values()):
-        print("raysweep: warning: the cluster has no GPUs; running every trial on CPU "
-              "(GPU requests in the spec are ignored)", file=out)
-        reqs = {k: Request(r.cpu, 0.0) for k, r in reqs.items()}
-    return reqs
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What `--dry-run` prints: trials per strategy, their request, and a cost estimate."""
-
-    counts: dict[str, int]
-    requests: dict[str, Request]
-    gpu_hours: float
-    cpu_hours: float
-
-    def lines(self) -> list[str]:
-        out = [f"trials: {sum(self.counts.values())}"]
-        for name, n in self.counts.items():
-            r = self.requests[name]
-            out.append(f"  {name}: {n} trials x (cpu {r.cpu:g}, gpu {r.gpu:g})")
-        out.append(f"estimated cost: {self.gpu_hours:.2f} GPU-hours, {self.cpu_hours:.2f} CPU-hours")
-        if self.gpu_hours > 0:  # the honest reading of the GPU figure
-            out.append("  (GPU-hours: each trial's GPU share held for its CPU-calibrated time; no GPU throughput is measured yet)")
-        return out
-
-
-def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[str, float]) -> Plan:
-    """Reserved resource-hours: each trial holds its strategy's request for its `seconds[trial_id]`."""
-    counts = Counter(t.strategy.key for t in trials)
-    gpu_h = sum(requests[t.strategy.key].gpu * seconds[t.trial_id] for t in trials) / 3600
-    cpu_h = sum(requests[t.strategy.key].cpu * seconds[t.trial_id] for t in trials) / 3600
-    return Plan(dict(counts), requests, gpu_h, cpu_h)
-
-
-# Effective forward+backward images/s of the paper's CNN per trial, by device kind (issue 16).
+# Effective forward+backward images/s of the paper's CNN per trial, by device kind.
 # cpu: 1 thread per trial; benchmarks/bench_pack.py measured sequential_images_per_s 4800-5200
 # on this 2-core machine, and the fonts-smoke demo (30 trials) measured 0.40 CPU-hours where the
 # old 2000 images/s figure said 0.88: 2000 * 0.88 / 0.40 = 4400, i.e. the benchmark's rate less
@@ -76,12 +17,12 @@ def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[
 CALIBRATION_IMAGES_PER_S = {"cpu": 4400.0}
 # One inner attack iteration of adversarial training per training image, in training images: the
 # attack runs on half the batch, input gradient only, on the folded eval-mode copy (fast_model).
-# Measured from train_time_s of the issue 17 ablation (sweeps/fonts-fig7-ablation.yaml, CNN,
+# Measured from train_time_s of the Fig. 7 ablation (sweeps/fonts-fig7-ablation.yaml, CNN,
 # 10 and 40 iterations, N 250-16,000): (adversarial / normal - 1) / iterations = 0.25-0.49, median
 # 0.35 (it was 0.5, "half the batch", which overestimated a 40-iteration trial by about 1.4x).
 INNER_ITERATION_COST = 0.35
 # Inner iterations on a manifold also decode (and backpropagate through) it, per training image,
-# by the manifold the strategy needs. Measured from train_time_s (issue 17 medium runs, CNN, 40
+# by the manifold the strategy needs. Measured from train_time_s (the fonts-medium runs, CNN, 40
 # iterations, N 250 and 1,000): the true manifold (FONTS' renderer) 0.72-0.78; a class VAE-GAN
 # at the paper's width 6.6-7.5, and at width 0.25 (the demo, 10 iterations) 1.15, so a VAE-GAN's
 # cost scales as width ** VAEGAN_WIDTH_EXPONENT (log(7.1 / 1.15) / log(4) = 1.3).
@@ -125,11 +66,7 @@ def arch_cost(arch: str, shape: tuple[int, int, int], width: float = 1.0) -> flo
 
 def inner_iteration_cost(spec: SweepSpec, trial: TrialConfig) -> float:
     """Training images one inner iteration of the trial's strategy costs per training image."""
-    from raysweep import catalog
-    from raysweep.training.strategy import STRATEGIES
-
-    catalog.load()  # every strategy registered (a no-op after the first call)
-    need = STRATEGIES.get(trial.strategy.name).needs_for(trial.strategy.params)
+    need = trial.facts.strategy_manifold
     if need not in MANIFOLD_ITERATION_COST:
         return INNER_ITERATION_COST
     cost = MANIFOLD_ITERATION_COST[need]
@@ -140,9 +77,6 @@ def inner_iteration_cost(spec: SweepSpec, trial: TrialConfig) -> float:
 
 def test_images(spec: SweepSpec) -> int:
     """Images the final test error scores: evaluate.test_samples, else the test split's size."""
-    from raysweep.data.fonts import LETTERS
-    from raysweep.data.fonts_dataset import TEST_PER_GLYPH
-
     opts = spec.dataset.options
     if spec.dataset.name == "fonts":
         size = opts.get("test_size") or TEST_PER_GLYPH * len(LETTERS) * (opts.get("max_fonts") or BUNDLED_FONTS)
@@ -162,8 +96,6 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
     test_images(spec) and the learning curve's EPOCH_TEST_SAMPLES per epoch: with a wide model
     on FONTS-1000's 160,000 test images that is minutes (measured: 120-190 s, ResNet-13 at 0.25).
     """
-    from raysweep.training.epoch_log import EPOCH_TEST_SAMPLES
-
     seen = trial.n * spec.train.epochs
     inner = trial.strategy.params.get("iterations", 40) if trial.strategy.name != "normal" else 0
     train_s = seen * (1 + inner * inner_iteration_cost(spec, trial)) / images_per_s
@@ -174,36 +106,3 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
     attack_s += scored * FORWARD_COST / images_per_s
     shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
     return (train_s + attack_s) * arch_cost(trial.arch.name, shape, trial.arch.options.get("width", 1.0))
-
-
-def plan_lines(spec: SweepSpec, trials: list[TrialConfig], done: set[str], cluster_gpus: Optional[float],
-               out: Optional[TextIO] = None) -> list[str]:
-    """What `--dry-run` prints: pending trials, the per-strategy requests, the cost, the storage."""
-    p = plan(trials, strategy_requests(spec, cluster_gpus, out),
-             {t.trial_id: estimate_seconds(spec, t) for t in trials})
-    pending = sum(t.trial_id not in done for t in trials)
-    head = f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)"
-    return [head, *p.lines(), *pack_lines(spec, [t for t in trials if t.trial_id not in done], p.requests),
-            f"storage: {TableStore(spec.storage, spec.name).root.uri}"]
-
-
-def pack_lines(spec: SweepSpec, pending: list[TrialConfig], requests: dict[str, Request]) -> list[str]:
-    """The packs the pending trials run in (`pack: seeds`), with each pack's request."""
-    if spec.pack == "none":
-        return []
-    packs = group(pending, spec.pack, lambda t: runs_fused(t, requests[t.strategy.key].gpu))
-    out = [f"packs ({spec.pack}, where they train fused on a GPU): {len(packs)} Tune trials for {len(pending)} models"]
-    for key, n in Counter(p.strategy_key for p in packs if len(p.members) > 1).items():
-        sizes = sorted({len(p.members) for p in packs if p.strategy_key == key})
-        r = requests[key]
-        out.append(f"  {key}: {n} packs of {'/'.join(map(str, sizes))} models x (cpu {r.cpu:g}, gpu {r.gpu:g}) per pack")
-    return out
-
-
-def trial_lines(trials: list[TrialConfig], done: set[str]) -> list[str]:
-    """`--dry-run --list`: one line per expanded trial (id, strategy, arch, N, seed, whether it has rows)."""
-    rows = [(t.trial_id, t.strategy.key, t.arch.key, str(t.n), str(t.seed), "done" if t.trial_id in done else "pending")
-            for t in trials]
-    head = ("trial_id", "strategy", "arch", "n", "seed", "status")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]

@@ -1,13 +1,13 @@
-"""Every registry in one place, plugins loaded in one place, and what a trial needs.
+"""Every registry in one place, and plugins loaded in one place.
 
 Importing the registering packages fills the registries (data sets, models, strategies,
 attacks, distances); then every installed package's `raysweep.plugins` entry point is loaded
 (pip-installed plugins, e.g. examples/raysweep-example-plugin), then a spec's `plugins:` modules
 are imported (local modules); both may register more. `origin(entry)` says where an entry came
-from (its module and the distribution that installed it) for `raysweep list`.
-`manifold_needs` is the one answer to "which manifolds does this trial need", read off the
-registry entries' metadata (raysweep.registry.Entry.needs_for), for the sweep driver (which
-actors to start), the trial (which manifolds to build) and `raysweep train`.
+from (its module and the distribution that installed it) for `raysweep list`. `load` runs once
+per process with the spec's plugins: in the driver when the spec is validated, in each Ray
+worker when its first trial or actor starts. What a trial needs from these registries is read
+once, when the trial is resolved (raysweep.resolve.facts).
 """
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ import importlib
 import importlib.metadata as metadata
 from typing import Any, Callable, Iterable, Optional
 
-from raysweep.config.resolve import TrialConfig
 from raysweep.errors import UserError
-from raysweep.registry import MANIFOLD_KINDS, Registry
+from raysweep.registry import Registry
 
 REGISTERING_MODULES = ("raysweep.data", "raysweep.models", "raysweep.training.strategies", "raysweep.attacks",
                        "raysweep.manifold.distance", "raysweep.attacks.peers")
@@ -88,18 +87,3 @@ def resolve_trial_fn(path: str) -> Callable:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError) as e:
         raise UserError(f"trial: cannot load {path!r} ({e}); use 'module:function'") from None
-
-
-def manifold_needs(cfg: TrialConfig) -> frozenset[str]:
-    """Manifold kinds ("true", "class", "data") the trial's strategy, attacks and distances need."""
-    regs = registries()
-    needs = {regs["strategies"].get(cfg.strategy.name).needs_for(cfg.strategy.params)}
-    needs |= {regs["attacks"].get(a.name).needs_for(a.params) for a in cfg.evaluate.attacks}
-    needs |= {regs["distances"].get(d.method).needs for d in cfg.evaluate.distances}
-    return frozenset(n for n in needs if n in MANIFOLD_KINDS)
-
-
-def needs_source_model(cfg: TrialConfig) -> bool:
-    """Whether one of the trial's attacks is a transfer attack (supplement E: a source model)."""
-    attacks = registries()["attacks"]
-    return any(attacks.get(a.name).needs_for(a.params) == "source_model" for a in cfg.evaluate.attacks)

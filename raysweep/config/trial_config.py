@@ -1,9 +1,10 @@
-"""A validated spec resolved into typed trial configs, one per classifier, each with its id.
+"""The typed config of one trial (one classifier of a sweep), its registry facts and its id.
 
-The sub-specs stay typed all the way down: a trial reads `cfg.strategy.params`,
+raysweep.resolve.trials builds these from a validated spec (one per grid point). The sub-specs
+stay typed all the way down: a trial reads `cfg.strategy.params`,
 `cfg.evaluate.attacks[i].key` and `cfg.train` as the spec's own objects, never as dicts to be
 re-derived. The id is computed here and nowhere else (`identify`): a hash of everything that
-decides the trial's numbers -- the resolved config with defaults filled in (raysweep.validate
+decides the trial's numbers -- the resolved config with defaults filled in (raysweep.resolve.validate
 fills them from the registries) and numbers normalised, the data's content hash, the VAE-GAN
 settings where the trial uses learned manifolds, the trial function and plugins, and
 RESULTS_VERSION -- and of nothing else: not the sweep's name, not resources, not where the data
@@ -13,20 +14,40 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from raysweep.config.arch import ArchSpec
 from raysweep.config.schema import (
-    DEFAULT_TRIAL_FN, DatasetSpec, EvaluateSpec, ManifoldOptions, StrategySpec, Strict, SweepSpec, TrainSpec,
+    DEFAULT_TRIAL_FN, DatasetSpec, EvaluateSpec, ManifoldOptions, StrategySpec, Strict, TrainSpec,
 )
 
 # Bump when a change to the code changes the numbers a trial produces for the same config
 # (a fixed bug in an attack, a new default init): old rows then no longer count as done.
-# 3: CPU attack batches capped at 2^20 inputs (issue 11); 4: attacks on the folded fast copy of the
-# model with 2^19-value CPU batches (issue 11: other random starts per image, float rounding)
+# 3: CPU attack batches capped at 2^20 inputs (memory on small machines); 4: attacks on the folded
+# fast copy of the model with 2^19-value CPU batches (speed: other random starts per image, float rounding)
 RESULTS_VERSION = 4
 # Data set options that say where the data lives, not what it is (the content hash says that).
 LOCATION_OPTIONS = frozenset({"root", "cache_dir", "fonts_dir"})
+
+
+class TrialFacts(Strict):
+    """What the registries say about a resolved trial, derived once, where the trial is resolved
+    (raysweep.resolve.facts), and read everywhere else: the driver (which manifold actors and
+    whether a source model), the plan (pack and cost) and the trial itself (what to provide,
+    which families its rows carry). A function of the config and the registered code, so it is
+    no part of the trial id."""
+
+    manifolds: tuple[str, ...] = ()  # manifold kinds ("true", "class", "data") the trial needs, sorted
+    strategy_manifold: Optional[str] = None  # the manifold the strategy's inner attack runs on, if any
+    source_model: bool = False  # a transfer attack needs the held-out source classifier (supplement E)
+    strategy_family: Optional[str] = None  # the strategy's registry family (raysweep.registry)
+    attack_families: dict[str, Optional[str]] = {}  # attack key -> its registry family
+    fused: bool = False  # the built-in trial function and a strategy with a fused packed form
+
+    @property
+    def learned(self) -> bool:
+        """Whether the trial uses a learned (VAE-GAN) manifold, served by the sweep's actors."""
+        return bool(set(self.manifolds) & {"class", "data"})
 
 
 class TrialConfig(Strict):
@@ -47,6 +68,7 @@ class TrialConfig(Strict):
     trial_fn: str = DEFAULT_TRIAL_FN
     plugins: list[str] = []
     results_version: int = RESULTS_VERSION
+    facts: Optional[TrialFacts] = None  # set by raysweep.resolve; None only for a config made by hand
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values: what crosses to Ray workers and lands in `config_json`."""
@@ -71,8 +93,9 @@ def normalise(value: Any) -> Any:
 
 
 def result_fields(cfg: TrialConfig) -> dict[str, Any]:
-    """What decides a trial's numbers: everything but its name, its id and where things run."""
-    d = cfg.model_dump(mode="json", exclude={"sweep", "trial_id"})
+    """What decides a trial's numbers: everything but its name, its id, where things run and its
+    facts (they follow from the rest)."""
+    d = cfg.model_dump(mode="json", exclude={"sweep", "trial_id", "facts"})
     d["strategy"].pop("resources", None)  # scheduling, not results
     d["strategy"].pop("label", None)  # a column name, not a result
     for a in d["evaluate"]["attacks"]:
@@ -92,25 +115,3 @@ def trial_id(fields: dict[str, Any]) -> str:
 
 def identify(cfg: TrialConfig) -> TrialConfig:
     return cfg.model_copy(update={"trial_id": trial_id(result_fields(cfg))})
-
-
-def expand(spec: SweepSpec, data_hash: str = "", lambda_table_hash: str = "",
-           uses_learned: Callable[[TrialConfig], bool] = lambda cfg: False) -> list[TrialConfig]:
-    """The grid as trial configs: strategies x arch x N x seed (in that order).
-
-    uses_learned(cfg) says whether a trial uses learned manifolds (raysweep.catalog knows), so
-    only those trials carry, and are identified by, the VAE-GAN settings.
-    """
-    out = []
-    for s in spec.strategies:
-        for arch in spec.grid.arch:
-            for n in spec.grid.n:
-                for seed in spec.grid.seed:
-                    cfg = TrialConfig(sweep=spec.name, trial_id="", dataset=spec.dataset, n=n, seed=seed,
-                                      arch=arch, strategy=s, train=spec.train, evaluate=spec.evaluate,
-                                      data_hash=data_hash, trial_fn=spec.trial, plugins=spec.plugins)
-                    if uses_learned(cfg):
-                        cfg = cfg.model_copy(update={"manifolds": spec.manifolds.options,
-                                                     "lambda_table_hash": lambda_table_hash})
-                    out.append(identify(cfg))
-    return out

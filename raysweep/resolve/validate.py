@@ -1,7 +1,7 @@
 """The one validation pass over a spec, through the registries, before any work starts.
 
 `load_spec(path)` reads the YAML, checks its structure (raysweep.config.parse), loads the
-plugins (raysweep.catalog), then checks every name **and its parameters** against the registry
+plugins (raysweep.resolve.catalog), then checks every name **and its parameters** against the registry
 that owns it: data set (option names), architectures, strategies (their typed parameters, via
 the entry's `check`), attacks and distances (built: they hold no data), manifold options and
 VAE-GAN overrides, the trial function. With `check_data` it also loads the (cached) data set
@@ -12,24 +12,31 @@ Each mistake is one UserError line naming the key path and the fix.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import pydantic
+import torch
 
-from raysweep import catalog, storage
-from raysweep.config.overrides import apply_overrides
-from raysweep.config.lambda_spec import LambdaSpec, load_lambda_spec as read_lambda_spec
+from raysweep.attacks.min_eps import check_attack as check_min_eps
+from raysweep.attacks.peers import missing_peer
 from raysweep.config.arch import ArchSpec
+from raysweep.config.lambda_spec import LambdaSpec, load_lambda_spec as read_lambda_spec
+from raysweep.config.overrides import apply_overrides
 from raysweep.config.parse import parse_spec
-from raysweep.config.resolve import TrialConfig, expand
 from raysweep.config.schema import AttackSpec, EvaluateSpec, SweepSpec
+from raysweep.config.trial_config import TrialConfig
 from raysweep.config.yaml_file import read_yaml
+from raysweep.data import load_dataset
 from raysweep.errors import UserError
-from raysweep.tracking import check_callbacks
+from raysweep.models import build_model
 from raysweep.params import typed
+from raysweep.resolve import catalog
+from raysweep.resolve.facts import manifold_kinds
+from raysweep.resolve.trackers import check_callbacks
+from raysweep.resolve.trials import resolve_trials
+from raysweep.vaegan.config import VAEGANConfig, check_overrides
 
 
 def _at(path: str, check: Callable[[], Any]) -> Any:
@@ -53,10 +60,6 @@ def check_arch(arch: ArchSpec) -> None:
     """The model exists and builds with these options (names and values) for a 28x28 gray input,
     on the meta device: no memory for the weights and no forward pass, since the options, not the
     data, are being checked."""
-    import torch
-
-    from raysweep.models import build_model
-
     entry = catalog.registries()["models"].get(arch.name)
     params = inspect.signature(entry.factory).parameters.values()
     if arch.options and not any(p.kind == p.VAR_KEYWORD for p in params):
@@ -66,8 +69,7 @@ def check_arch(arch: ArchSpec) -> None:
 
 
 def check_vaegan(overrides: dict[str, Any], path: str) -> None:
-    from raysweep.vaegan.config import VAEGANConfig, check_overrides
-
+    """The spec's VAE-GAN overrides: known names, then types and values (a config is built)."""
     _at(path, lambda: check_overrides(overrides))
     _at(path, lambda: VAEGANConfig.for_dataset("fonts", (1, 28, 28), None, **overrides))  # types and values
 
@@ -76,16 +78,12 @@ def check_attack(a: AttackSpec, path: str) -> Optional[str]:
     """An `evaluate.attacks` entry's name and parameters (it is built: attacks hold no data);
     returns what it needs (a manifold kind, the source model, or None). A peer attack whose
     package is missing names the extra to install."""
-    from raysweep.attacks.peers import missing_peer
-
     hint = missing_peer(a.name)
     if hint:
         raise UserError(f"{path}.name: {hint}")
     entry = _at(f"{path}.name", lambda: catalog.registries()["attacks"].get(a.name))
     attack = _at(f"{path}.params", lambda: entry.factory(**a.build_params()))
     if a.min_eps_steps is not None:  # the bisection needs an attack whose step follows eps
-        from raysweep.attacks.min_eps import check_attack as check_min_eps
-
         _at(f"{path}.min_eps_steps", lambda: check_min_eps(attack))
     return entry.needs_for(a.params)
 
@@ -109,10 +107,7 @@ def check_names_and_params(spec: SweepSpec) -> None:
 
 
 def check_data(spec: SweepSpec):
-    """N, attacked samples and true-manifold needs against the data set (loaded once, cached);
-    returns the data set."""
-    from raysweep.data import load_dataset
-
+    """N and attacked samples against the data set (loaded once, cached); returns the data set."""
     ds = _at("dataset.options", lambda: load_dataset(spec.dataset.name, **spec.dataset.options))
     n_train, n_test = len(ds.train), len(ds.test)
     for n in spec.grid.n:
@@ -124,11 +119,15 @@ def check_data(spec: SweepSpec):
     for i, a in enumerate(spec.evaluate.attacks):
         if a.samples > n_test:
             raise UserError(f"evaluate.attacks[{i}].samples: {a.samples} exceeds the {n_test} test images; lower it")
+    return ds
+
+
+def check_true_manifold(spec: SweepSpec, ds, trials: list[TrialConfig]) -> None:
+    """A trial that needs the true manifold needs a data set that has one (only FONTS)."""
     has_true = ds.train.z is not None and "prototypes" in ds.meta
-    if not has_true and any("true" in catalog.manifold_needs(t) for t in expand(spec)):
+    if not has_true and "true" in manifold_kinds(trials):
         raise UserError(f"{spec.dataset.name!r} has no true manifold, which a strategy, attack or distance of the "
                         "spec needs (only FONTS has one); use the class or data manifold instead")
-    return ds
 
 
 def fill_defaults(spec: SweepSpec) -> SweepSpec:
@@ -173,19 +172,6 @@ def strategy_param_types(spec: SweepSpec) -> dict[str, str]:
     return out
 
 
-def resolve_trials(spec: SweepSpec, ds=None) -> list[TrialConfig]:
-    """The spec's trials with their ids: the data's content hash (when `ds` is given), and the
-    VAE-GAN settings plus the lambda table's content for trials that use learned manifolds."""
-    table = spec.manifolds.options.lambda_table
-    data = storage.read_bytes(table) if table else None
-    if table and data is None:
-        raise UserError(f"manifolds.options.lambda_table: {table!r} not found; run `raysweep tune-lambda` first "
-                        "or fix the path")
-    return expand(spec, data_hash=ds.meta.get("content_hash", ds.data_hash) if ds is not None else "",
-                  lambda_table_hash=hashlib.sha256(data).hexdigest()[:16] if data else "",
-                  uses_learned=lambda cfg: bool(catalog.manifold_needs(cfg) & {"class", "data"}))
-
-
 def validate_spec(spec: SweepSpec, source: str, with_data: bool = True) -> SweepSpec:
     """Every registry check (and with_data, the size checks), each error prefixed by `source`;
     returns the spec with its defaults filled in (fill_defaults)."""
@@ -193,14 +179,17 @@ def validate_spec(spec: SweepSpec, source: str, with_data: bool = True) -> Sweep
 
 
 def validate_and_resolve(spec: SweepSpec, source: str, with_data: bool = True) -> tuple[SweepSpec, list[TrialConfig]]:
-    """validate_spec, then the resolved trials with their ids (resolve_trials)."""
+    """validate_spec, then the resolved trials with their ids and facts (raysweep.resolve.trials)."""
     try:
         catalog.load(spec.plugins)
         catalog.resolve_trial_fn(spec.trial)
         check_names_and_params(spec)
         spec = fill_defaults(spec)
         ds = check_data(spec) if with_data else None
-        return spec, resolve_trials(spec, ds)
+        trials = resolve_trials(spec, ds)
+        if ds is not None:
+            check_true_manifold(spec, ds, trials)
+        return spec, trials
     except UserError as e:
         raise UserError(f"{source}: {e}") from None
 
