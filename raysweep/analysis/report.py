@@ -18,7 +18,8 @@ import pandas as pd
 from raysweep.analysis import _plot as P
 from raysweep.analysis import claims as C
 from raysweep.analysis import fig_attacks, fig_distance, fig_onmanifold, fig_regular, fig_sample_complexity
-from raysweep.analysis import fig_learning_curves, fig_samples
+from raysweep.analysis import fig_learned_vs_true, fig_learning_curves, fig_samples
+from raysweep.analysis import learned_vs_true as LT
 from raysweep.analysis import manifold_quality as MQ
 from raysweep.analysis import load as L
 from raysweep.analysis import stats as S
@@ -29,6 +30,7 @@ from raysweep.errors import UserError
 # Paper order: Fig. 3, 5, 6, 7, then the supplement's attack variants.
 FIGURES: tuple[Callable[[L.Tables, Path], P.FigureOutcome], ...] = (
     fig_distance.draw, fig_onmanifold.draw, fig_regular.draw, fig_sample_complexity.draw, fig_attacks.draw,
+    fig_learned_vs_true.draw,  # FONTS: the learned manifold held against the true one
     fig_samples.draw,  # Fig. 2: sample pictures, per data set
     fig_learning_curves.draw,  # from the epochs table
 )
@@ -146,6 +148,7 @@ def render(tables: L.Tables, results: list[C.ClaimResult], outcomes: list[P.Figu
              V.headline(V.rows(results)), ""]
     lines += claims_section(results) + [""] + robustness.section(tables.trials) + strength.section(tables.trials)
     lines += MQ.section(tables)  # learned manifolds' quality, with a warning below the documented bar
+    lines += LT.section(tables.trials)  # does the learned manifold stand in for the true one (FONTS)?
     lines += figures_section(outcomes, out_dir) + config_section(tables)
     return "\n".join(lines) + "\n"
 
