@@ -86,10 +86,11 @@ def run_sequential(spec_path: str, threads: int) -> tuple[float, int]:
     """Every trial in one process with `threads` torch threads; the data set is loaded once."""
     import torch
 
-    from raysweep.trial import TrialHooks, run_trial
+    from raysweep.trial.protocol import TrialHooks
+    from raysweep.trial.run import run_trial
     from raysweep.resolve.validate import load_sweep
 
-    from raysweep.trial import dataset_for
+    from raysweep.trial.artifacts import dataset_for
 
     torch.set_num_threads(threads)
     _, trials = load_sweep(spec_path)

@@ -1,6 +1,6 @@
 """Resident memory of one sweep trial on FONTS-1000 at N = 40,000 (issue 12; target < 1.5 GB on CPU).
 
-Runs `raysweep.trial.run_trial` in a fresh child process, as a Tune worker does (the parent
+Runs `raysweep.trial.run.run_trial` in a fresh child process, as a Tune worker does (the parent
 generates the FONTS cache first when it is missing, outside the measurement): the data set is loaded
 through the trial's per-process cache (images memory-mapped from the FONTS cache), the class-
 balanced subset of N images is copied out, a normal CNN trains, then the test error on the
@@ -72,7 +72,9 @@ def measure(spec: dict, threads: int, queue) -> None:
     torch.set_num_threads(threads)
     from raysweep.config import parse_spec
     from raysweep.resolve.trials import expand
-    from raysweep.trial import TrialHooks, dataset_for, run_trial
+    from raysweep.trial.artifacts import dataset_for
+    from raysweep.trial.protocol import TrialHooks
+    from raysweep.trial.run import run_trial
 
     cfg = expand(parse_spec(spec, "bench_trial_memory"))[0]
     before = status_mb()

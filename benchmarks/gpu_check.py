@@ -213,7 +213,7 @@ def ray_sweep(path: str, storage: str, device: torch.device) -> None:
 
 
 def trials_without_ray(path: str) -> None:
-    from raysweep.trial import run_trial
+    from raysweep.trial.run import run_trial
     from raysweep.resolve.validate import load_sweep
 
     _, trials = load_sweep(path)

@@ -112,7 +112,7 @@ def _epochs(cfg) -> pa.Table:
 
 
 def _samples(storage: Path, cfg, attacks) -> None:
-    """The pictures a trial keeps (raysweep.trial.sample_images): 6 images per attack."""
+    """The pictures a trial keeps (raysweep.trial.attack_runs.sample_images): 6 images per attack."""
     import torch
 
     from raysweep import storage as st

@@ -13,7 +13,8 @@ from raysweep.results.rows import epochs_table
 from raysweep.results.schema import EPOCH_SCHEMA
 from raysweep.results.store import TableStore
 from raysweep.training.epoch_log import STATE_KEY
-from raysweep.trial import TrialHooks, run_trial
+from raysweep.trial.protocol import TrialHooks
+from raysweep.trial.run import run_trial
 
 
 def _cfg(epochs: int):

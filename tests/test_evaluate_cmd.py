@@ -58,7 +58,7 @@ def test_evaluate_checkpoints_writes_rows_and_a_report(tmp_path, cache_dir, caps
 
 def test_evaluate_spec_errors_are_one_line(tmp_path):
     with pytest.raises(UserError, match="needs exactly one of arch"):
-        from raysweep.commands.evaluate import load_eval_spec
+        from raysweep.resolve.eval_spec import load_eval_spec
 
         load_eval_spec(_spec(tmp_path, [{"label": "x"}]))
     with pytest.raises(UserError, match="names arch 'cnn' but no checkpoint"):

@@ -17,7 +17,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 import sweep_fixtures  # noqa: E402
-from raysweep import lease  # noqa: E402
+from raysweep.results import lease  # noqa: E402
 from raysweep.config import parse_spec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 from raysweep.results.reader import check_version  # noqa: E402
@@ -50,7 +50,7 @@ def test_same_config_written_differently_is_the_same_trial(tmp_path):
 @pytest.mark.parametrize("change", [
     {"strategies": [{"name": "adversarial", "params": {"iterations": 39}}]},
     {"train": {"epochs": 3, "batch_size": 50}},
-    {"trial": "raysweep.trial:evaluate_trial"},  # another trial function
+    {"trial": "raysweep.trial.evaluate:evaluate_trial"},  # another trial function
     {"dataset": {"name": "tiny", "options": {"train_size": 401}}},  # other data
 ])
 def test_anything_that_changes_results_changes_the_id(tmp_path, change):
@@ -108,7 +108,7 @@ def test_a_second_driver_is_refused_naming_the_holder(tmp_path):
 
 def test_a_killed_holder_releases_the_lease(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from raysweep import lease; lease.acquire(sys.argv[1], 's'); print('held', flush=True); "
+        "import sys, time; from raysweep.results import lease; lease.acquire(sys.argv[1], 's'); print('held', flush=True); "
         "time.sleep(600)"), str(tmp_path)], stdout=subprocess.PIPE)
     assert holder.stdout.readline().strip() == b"held"
     with pytest.raises(UserError, match=f"pid {holder.pid}"):

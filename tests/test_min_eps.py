@@ -163,7 +163,7 @@ def test_a_tiny_trial_writes_the_min_eps_columns(tmp_path):
     from raysweep.resolve.trials import expand
     from raysweep.results.rows import ok_tables
     from raysweep.results.schema import trial_schema
-    from raysweep.trial import run_trial
+    from raysweep.trial.run import run_trial
 
     raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [50], "seed": [1], "arch": ["cnn"]})
     raw["evaluate"] = {"attacks": [{"name": "apgd_ce", "samples": 8, "min_eps_steps": 3, "params": {"iterations": 5}},

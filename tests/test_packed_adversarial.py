@@ -30,7 +30,7 @@ def _split(seed: int, n: int) -> Split:
 
 
 def _adversarial(seed: int, name: str = "adversarial", **params):
-    # the trial's strategy generator (raysweep.trial: seed + 1, on the CPU)
+    # the trial's strategy generator (raysweep.trial.prepare: seed + 1, on the CPU)
     ctx = StrategyContext(generator=torch.Generator().manual_seed(seed + 1))
     return STRATEGIES.build(name, ctx=ctx, iterations=5, **params)
 

@@ -1,5 +1,5 @@
 """Packed trials without Ray (issue 16): which models share a Tune trial, the dry run's pack lines,
-and a fused pack's rows and resume against each model run alone (raysweep.pack_trial)."""
+and a fused pack's rows and resume against each model run alone (raysweep.trial.pack)."""
 from __future__ import annotations
 
 import sys
@@ -14,10 +14,11 @@ import sweep_fixtures  # noqa: E402
 
 from raysweep.resolve import catalog  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
-from raysweep.pack_trial import PackHooks, run_pack  # noqa: E402
+from raysweep.trial.pack import PackHooks, run_pack  # noqa: E402
 from raysweep.resolve.packing import group, members_of, pack_name  # noqa: E402
 from raysweep.resolve.plan import plan_lines  # noqa: E402
-from raysweep.trial import TrialHooks, run_trial  # noqa: E402
+from raysweep.trial.protocol import TrialHooks
+from raysweep.trial.run import run_trial  # noqa: E402
 from raysweep.resolve.validate import validate_and_resolve  # noqa: E402
 
 
@@ -135,19 +136,24 @@ def test_only_cells_that_train_fused_on_a_gpu_are_packed(tmp_path):
 
 
 def test_pack_evaluation_gives_each_member_its_own_rows(tmp_path):
-    """raysweep.pack_eval (forced fused on CPU) on trained models: test error and the fused L-inf
+    """raysweep.trial.pack_eval (forced fused on CPU) on trained models: test error and the fused L-inf
     attack's records (and the random-noise baseline's: the same PGD with 0 iterations), distances
     included, match evaluate_trial on each model alone."""
-    from raysweep.pack_eval import evaluate_pack, fused_attack_keys
     from raysweep.training.loop import train
-    from raysweep.trial import dataset_for, evaluate_trial, prepare
+    from raysweep.training.packed_attack import has_packed_form
+    from raysweep.trial.artifacts import dataset_for
+    from raysweep.trial.attack_runs import build_attacks
+    from raysweep.trial.evaluate import evaluate_trial
+    from raysweep.trial.pack_eval import evaluate_pack
+    from raysweep.trial.prepare import prepare
 
     evaluate = {"attacks": [{"name": "linf", "samples": 12, "restarts": 2, "params": {"iterations": 8}},
                             {"name": "random_linf", "samples": 12, "restarts": 1}],
                 "distances": [{"method": "knn", "attack": "linf", "samples": 5, "k": 8}]}
     _, trials = _trials(tmp_path, grid={"n": [100], "seed": [1, 2], "arch": ["cnn"]}, evaluate=evaluate,
                         train={"epochs": 1, "batch_size": 25})
-    assert fused_attack_keys(trials[0]) == ["linf", "random_linf"]  # both image-space PGD (0 iterations: noise)
+    fused = [k for k, a in build_attacks(trials[0].evaluate).items() if has_packed_form(a.attack)]
+    assert fused == ["linf", "random_linf"]  # both image-space PGD (0 iterations: noise)
     device = torch.device("cpu")
     ds = dataset_for(trials[0])
     models = []

@@ -223,7 +223,7 @@ def test_sweep_lifecycle_on_s3(s3, ray_s3, tmp_path, monkeypatch):
     """A sweep on S3: the driver (a subprocess) holds the lease while it runs and is SIGKILLed
     mid-trial; its stale checkpoint references are repaired on S3, the resumed trial continues
     from its epoch checkpoint, and every trial ends with exactly one row."""
-    from raysweep import lease
+    from raysweep.results import lease
     from raysweep.errors import UserError
     from raysweep.results.store import TableStore
     from raysweep.tune.sweep import run_sweep

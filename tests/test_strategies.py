@@ -246,8 +246,8 @@ def test_variants_apply_to_every_adversarial_family(name, variant, fonts, manifo
 
 def test_a_manifold_parameter_decides_which_manifold_the_sweep_must_provide():
     """random_latent/combined take `manifold`; the sweep starts actors from what they really use."""
-    from raysweep.config.schema import AttackSpec
-    from raysweep.trial import build_attack
+    from raysweep.config.schema import AttackSpec, EvaluateSpec
+    from raysweep.trial.attack_runs import build_attacks
 
     def needs(name: str, params: dict):
         return STRATEGIES.get(name).needs_for(params)
@@ -256,4 +256,5 @@ def test_a_manifold_parameter_decides_which_manifold_the_sweep_must_provide():
     assert needs("random_latent", {"manifold": "class"}) == "class"
     assert needs("combined", {"manifold": "data", "ratio": 0.5}) == "data"
     assert needs("normal", {}) is None
-    assert build_attack(AttackSpec(name="random_latent", restarts=1, params={"manifold": "class"})).needs == "class"
+    spec = AttackSpec(name="random_latent", restarts=1, params={"manifold": "class"})
+    assert build_attacks(EvaluateSpec(attacks=[spec]))["random_latent"].attack.needs == "class"

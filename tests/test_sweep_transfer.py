@@ -36,7 +36,7 @@ def _spec(tmp_path: Path, name: str) -> str:
 def test_transfer_sweep_trains_the_source_once_and_counts_both_correct(ray_session, tmp_path):
     from raysweep.resolve import catalog
     from raysweep.config.schema import DatasetSpec
-    from raysweep.training.source import SOURCE_SEED, load_source, source_job, train_count
+    from raysweep.trial.source_model import SOURCE_SEED, load_source, source_job, train_count
     from raysweep.tune.sweep import run_sweep
 
     summary = run_sweep(_spec(tmp_path, "tiny-transfer"))

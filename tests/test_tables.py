@@ -34,7 +34,7 @@ DOCUMENTED_EXAMPLE = ["sweep", "trial_id", "n", "seed", "strategy", "arch", "att
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """Run the first trial of the tiny spec for real and write it, plus a failed trial."""
-    from raysweep.trial import run_trial
+    from raysweep.trial.run import run_trial
 
     tmp = tmp_path_factory.mktemp("tables")
     raw = sweep_fixtures.tiny_spec(str(tmp))

@@ -1,6 +1,6 @@
 """Fig. 2: test images with their regular and on-manifold adversarial examples and the
 normalised difference, per data set, from the pictures the trials keep (raysweep.trial.
-sample_images: the first few attacked test images of each attack, one restart).
+attack_runs.sample_images: the first few attacked test images of each attack, one restart).
 
 One figure per data set; it shows the normally trained model at the largest N (first seed), so
 the attacks are against an accurate classifier, as in the paper. Rows: test image, then per

@@ -12,7 +12,6 @@ Attacks that need a learned manifold need the sweep's manifold actors and are re
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 
 from raysweep.commands import describe
@@ -42,45 +41,14 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_eval_spec(path: str, overrides=()):
-    """Read, override, parse and check an evaluation spec file against the registries (no data yet)."""
-    from raysweep.config.yaml_file import read_yaml
-
-    source = f"{path} (with --set {' '.join(overrides)})" if overrides else str(path)
-    return check_eval_spec(read_yaml(path, "evaluation spec", "an evaluate spec"), source, overrides)
-
-
-def check_eval_spec(data, source: str, overrides=()):
-    """An evaluation spec mapping, overridden, parsed and checked against the registries."""
-    from raysweep.resolve import catalog
-    from raysweep.config.eval_spec import EvalSpec
-    from raysweep.config.overrides import apply_overrides
-    from raysweep.config.parse import parse_model
-    from raysweep.resolve.validate import check_arch, check_attack, check_dataset_options, fill_attack_defaults
-
-    spec = parse_model(EvalSpec, apply_overrides(data, overrides), source, "evaluation spec")
-    try:
-        catalog.load(spec.plugins)
-        check_dataset_options(spec.dataset.name, spec.dataset.options, "dataset")
-        for m in spec.models:
-            if m.arch is not None:
-                check_arch(m.arch)
-        for i, a in enumerate(spec.evaluate.attacks):
-            if check_attack(a, f"evaluate.attacks[{i}]") in ("class", "data"):
-                raise UserError(f"evaluate.attacks[{i}]: {a.name!r} needs a learned manifold, which only "
-                                "`raysweep sweep` serves; drop it here")
-        spec = spec.model_copy(update={"evaluate": fill_attack_defaults(spec.evaluate)})
-    except (UserError, TypeError, ValueError) as e:
-        raise UserError(f"{source}: {e}") from None
-    return spec
-
-
 def spec_of(args: argparse.Namespace):
     """The evaluation spec: the file, or the one MODEL given on the command line."""
+    from raysweep.models.target import spec_from_target
+    from raysweep.resolve import catalog
+    from raysweep.resolve.eval_spec import check_eval_spec, load_eval_spec
+
     if args.target.endswith((".yaml", ".yml")):
         return load_eval_spec(args.target, args.overrides)
-    from raysweep.resolve import catalog
-    from raysweep.models.target import spec_from_target
 
     catalog.load()
     if args.samples < 1:
@@ -113,69 +81,53 @@ def build(source, ds):
     return model.eval()
 
 
-def trial_for(spec, source, ds):
-    """The TrialConfig of one model: its source (and the files' content) in place of training."""
-    from raysweep import storage
-    from raysweep.config.trial_config import TrialConfig, identify
-    from raysweep.config.schema import StrategySpec, TrainSpec
-
-    params = {"builder": source.builder, "checkpoint": source.checkpoint, "input_channels": source.input_channels,
-              "script": source.script, "pickled": source.pickled}
-    for key in ("checkpoint", "script", "pickled"):  # the content, not the path, decides the numbers
-        if getattr(source, key) is not None:
-            params[f"{key}_sha256"] = hashlib.sha256(storage.read_bytes(getattr(source, key)) or b"").hexdigest()
-    strategy = StrategySpec(name="pretrained", label=source.label, params=params)
-    seed = spec.seed if source.seed is None else source.seed
-    cfg = TrialConfig(sweep=spec.name, trial_id="", dataset=spec.dataset, n=source.n, seed=seed,
-                      arch=source.arch_spec, strategy=strategy, evaluate=spec.evaluate, train=TrainSpec(),
-                      data_hash=ds.data_hash, plugins=spec.plugins)
-    return identify(cfg)
-
-
 # The training columns of a row describe raysweep's training, which these models never had.
-NOT_TRAINED = {"train.epochs": None, "train.batch_size": None, "train.lr": None, "train.lr_decay": None,
-               "train.weight_decay": None, "train_error": None, "train_time_s": None, "strategy_family": None}
+NOT_TRAINED = ("epochs", "batch_size", "lr", "lr_decay", "weight_decay")
+NOT_TRAINED_ROW = ("train_error", "train_time_s", "strategy_family")
 PARAM_COLUMNS = ("builder", "checkpoint", "checkpoint_sha256", "input_channels", "script", "script_sha256",
                  "pickled", "pickled_sha256")
 
 
 def robust_line(label: str, row) -> str:
     """`label: clean 0.97  linf 0.12  apgd_ce 0.10  worst 0.09` (robust accuracy per attack)."""
-    attacks = [c.removesuffix(".robust_acc") for c in row.index if c.endswith(".robust_acc")]
-    cells = "".join(f"  {a} {row[f'{a}.robust_acc']:.3f}" for a in attacks)
-    return f"{label}: clean {row['clean_acc']:.3f}{cells}  worst {row['robust_acc_worst']:.3f}  (test_error {row['test_error']:.4f})"
+    from raysweep.results.names import attack_column, attacks_with
+    from raysweep.results.schema import CLEAN_ACC, ROBUST_ACC, ROBUST_WORST, TEST_ERROR
+
+    cells = "".join(f"  {a} {row[attack_column(a, ROBUST_ACC)]:.3f}" for a in attacks_with(row.index, ROBUST_ACC))
+    return (f"{label}: clean {row[CLEAN_ACC]:.3f}{cells}  worst {row[ROBUST_WORST]:.3f}  "
+            f"(test_error {row[TEST_ERROR]:.4f})")
 
 
-def evaluate_models(spec, ds, models, clock=time.time):
-    """Evaluate each (trial config, model) and write its rows through the sweep's row writer; a
+def evaluate_models(spec, ds, models):
+    """Evaluate each (trial config, model) and write its rows through the sweep's write path; a
     model whose row exists (same config, weights and data) is reused, not evaluated again."""
-    from raysweep import storage, trial
     from raysweep.device import default_device
-    from raysweep.lease import acquire
-    from raysweep.results.rows import ok_tables
+    from raysweep.resolve.eval_spec import table_spec
+    from raysweep.results.lease import acquire
+    from raysweep.results.names import strategy_column, train_column
     from raysweep.results.schema import trial_schema
-    from raysweep.results.store import TableStore, samples_path
+    from raysweep.results.store import TableStore
+    from raysweep.results.write import write_ok
+    from raysweep.trial.evaluate import evaluate_trial
 
     device = default_device()
-    schema = trial_schema(table_spec(spec), {f"strategy.{k}": "str" for k in PARAM_COLUMNS})
+    schema = trial_schema(table_spec(spec), {strategy_column(k): "str" for k in PARAM_COLUMNS})
+    untrained = {**{train_column(k): None for k in NOT_TRAINED}, **{k: None for k in NOT_TRAINED_ROW}}
     store = TableStore(spec.storage, spec.name)
     with acquire(spec.storage, spec.name):
         done = store.done_ids()
-        manifolds = true_manifold(spec, ds, device) if any(c.trial_id not in done for c, _ in models) else {}
+        manifolds = true_manifold(models, ds, device) if any(c.trial_id not in done for c, _ in models) else {}
         for k, (cfg, model) in enumerate(models, 1):
             label = cfg.strategy.key
             if cfg.trial_id in done:
                 print(f"[{k}/{len(models)}] {label}: row exists in {store.root.uri}, reused", flush=True)
                 continue
             print(f"[{k}/{len(models)}] {label}: attacking {len(spec.evaluate.attacks)} way(s)", flush=True)
-            started = clock()
-            out = trial.evaluate_trial(cfg, model.to(device), ds, manifolds, device,
-                                       progress=lambda line: print(f"  {label} {line}", flush=True))
-            measured = {**out.row, **NOT_TRAINED, "eval_time_s": clock() - started, "device": str(device)}
-            rows, examples = ok_tables(cfg, measured, out.examples, schema, started_at=started, finished_at=clock())
-            if out.samples:
-                storage.save_torch(samples_path(spec.storage, spec.name, cfg.trial_id), out.samples)
-            store.write(cfg.trial_id, rows, examples)
+            started = time.time()
+            out = evaluate_trial(cfg, model.to(device), ds, manifolds, device,
+                                 progress=lambda line: print(f"  {label} {line}", flush=True))
+            write_ok(store, cfg, out, schema, started_at=started, **untrained, eval_time_s=time.time() - started,
+                     device=str(device))
     table = store.read("trials").to_pandas().set_index("trial_id")
     print("robust accuracy (share of attacked test images still classified correctly):")
     for cfg, _ in models:
@@ -183,38 +135,26 @@ def evaluate_models(spec, ds, models, clock=time.time):
     return store
 
 
-def table_spec(spec):
-    """The sweep-shaped spec the trial schema is built from (one 'pretrained' strategy)."""
-    from raysweep.config.schema import GridSpec, StrategySpec, SweepSpec
-
-    return SweepSpec(name=spec.name, dataset=spec.dataset, grid=GridSpec(n=[1], seed=[spec.seed]),
-                     strategies=[StrategySpec(name="pretrained")], evaluate=spec.evaluate)
-
-
-def true_manifold(spec, ds, device) -> dict:
-    """{"true": FONTS' true manifold} when an attack or distance needs it (learned ones were
-    refused by check_eval_spec)."""
-    from raysweep.resolve import catalog
-
-    regs = catalog.registries()
-    needs = {regs["attacks"].get(a.name).needs_for(a.params) for a in spec.evaluate.attacks}
-    needs |= {regs["distances"].get(d.method).needs for d in spec.evaluate.distances}
-    if "true" not in needs:
-        return {}
+def true_manifold(models, ds, device) -> dict:
+    """{"true": FONTS' true manifold} when an attack or distance needs it (the trials' facts;
+    learned ones were refused by check_eval_spec), built once for every model."""
     from raysweep.manifold.true import TrueManifold
 
+    if not any("true" in cfg.facts.manifolds for cfg, _ in models):
+        return {}
     return {"true": TrueManifold.from_dataset(ds).to(device)}
 
 
 def run(args: argparse.Namespace) -> int:
     from raysweep import storage
     from raysweep.data import load_dataset
+    from raysweep.resolve.eval_spec import eval_trial
 
     spec = spec_of(args)
     ds = load_dataset(spec.dataset.name, **spec.dataset.options)
     # every model is built and identified before anything is written: a bad file or weights that
     # do not fit stop here, leaving no results folder and no lease behind
-    models = [(trial_for(spec, source, ds), build(source, ds)) for source in spec.models]
+    models = [(eval_trial(spec, source, ds), build(source, ds)) for source in spec.models]
     store = evaluate_models(spec, ds, models)
     if not args.no_report:
         from raysweep.commands.analyze import run as analyze

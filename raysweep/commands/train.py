@@ -1,7 +1,7 @@
 """`raysweep train [--out DIR]`: train one classifier on a training subset and print its test error.
 
 The command line becomes a one-trial spec, validated like any sweep, and runs the trial's own
-build-and-train (raysweep.trial) without Ray: a quick check of one configuration from the shell.
+build-and-train (raysweep.trial.prepare) without Ray: a quick check of one configuration from the shell.
 --out DIR keeps the model: DIR/model.pt (its state dict) and DIR/model.json (the resolved config:
 arch, data set, N, seed, strategy, and the test error), which `raysweep evaluate DIR` reads back.
 """
@@ -57,8 +57,10 @@ def trial_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from raysweep import trial
     from raysweep.training.loop import evaluate
+    from raysweep.trial.artifacts import dataset_for, provide_manifolds
+    from raysweep.trial.prepare import build_and_train
+    from raysweep.trial.protocol import TrialHooks
 
     _check_args(args)
     from raysweep.device import resolve_device
@@ -67,15 +69,15 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = trial_config(args)
-    data = trial.dataset_for(cfg)
+    data = dataset_for(cfg)
     # The FONTS true manifold is built here; learned ones live in the sweep's manifold actors.
-    manifolds = trial.provide_manifolds(cfg, data, {}, device)
+    manifolds = provide_manifolds(cfg, data, {}, device)
 
     def report(epoch: int, m: dict[str, float], _state) -> None:
         print(f"epoch {epoch + 1}/{cfg.train.epochs}  loss {m['train_loss']:.4f}  train_error {m['train_error']:.4f}  "
               f"lr {m['lr']:.5f}  {m['images_per_s']:.0f} img/s", flush=True)
 
-    model, stats = trial.build_and_train(cfg, data, manifolds, trial.TrialHooks(on_epoch=report), device)
+    model, stats = build_and_train(cfg, data, manifolds, TrialHooks(on_epoch=report), device)
     start = time.perf_counter()
     test_error = evaluate(model, data.test, device)
     eval_time = time.perf_counter() - start

@@ -219,7 +219,7 @@ class SweepSpec(Strict):
     # "seeds": the seeds of one (strategy, arch, N) cell run in one Tune trial (raysweep.resolve.packing);
     # rows, ids, resume and retries stay per model. "none": one Tune trial per model.
     pack: Literal["none", "seeds"] = "none"
-    trial: str = DEFAULT_TRIAL_FN  # "module:function" running one trial (raysweep.trial protocol)
+    trial: str = DEFAULT_TRIAL_FN  # "module:function" running one trial (raysweep.trial.protocol)
     plugins: list[str] = Field(default_factory=list)  # modules imported first (extra registrations)
     callbacks: list[CallbackSpec] = Field(default_factory=list)  # Ray Tune loggers: tensorboard, mlflow, wandb
 

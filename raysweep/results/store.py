@@ -20,13 +20,13 @@ from raysweep.results.schema import KINDS, STATUS, STATUS_FAILED, TABLES
 SET_ASIDE = "set-aside"  # rows moved out of the way (unreadable, or failed under --retry-failed)
 
 
-
 class TableStore:
     """The result tables of one sweep."""
 
     def __init__(self, where: str | storage.Location, sweep: str):
         self.sweep = sweep
-        self.root = storage.resolve(where) / sweep / TABLES
+        self.where = storage.resolve(where)
+        self.root = self.where / sweep / TABLES
 
     def dir(self, kind: str) -> storage.Location:
         assert kind in KINDS, kind
@@ -53,11 +53,15 @@ class TableStore:
             storage.write_parquet(self._path("epochs", trial_id), epochs)
         storage.write_parquet(self._path("trials", trial_id), trial)
 
+    def samples_path(self, trial_id: str) -> storage.Location:
+        """Where the trial's sample pictures go (samples_path)."""
+        return samples_path(self.where, self.sweep, trial_id)
+
     def write_manifolds(self, key: str, table: pa.Table) -> None:
         """The sweep's manifold-quality rows of one data set (tables/manifolds/<key>.parquet)."""
         storage.write_parquet(self.dir("manifolds") / f"{key}.parquet", table)
 
-    # -- upkeep at a driver's start (it holds the sweep's lease, raysweep.lease) ------------------
+    # -- upkeep at a driver's start (it holds the sweep's lease, raysweep.results.lease) ------------------
 
     def clean_temporaries(self) -> int:
         """Delete temporary files a killed writer left (names starting with ".tmp-")."""
@@ -126,5 +130,5 @@ SAMPLES = "samples"  # <storage>/<sweep>/samples/<trial_id>.pt: a few attacked i
 
 
 def samples_path(where: str | storage.Location, sweep: str, trial_id: str) -> storage.Location:
-    """Where a trial's sample pictures go (torch dict of CPU tensors, raysweep.trial.TrialOutput)."""
+    """Where a trial's sample pictures go (torch dict of CPU tensors, raysweep.trial.protocol.TrialOutput)."""
     return storage.resolve(where) / sweep / SAMPLES / f"{trial_id}.pt"

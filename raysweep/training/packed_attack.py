@@ -73,7 +73,7 @@ class _PackedPGD(PGDAttack):
 def attack_packed(attack: PGDAttack, models: Sequence[nn.Module], batch: Batch, seeds: Sequence[int], *,
                   fused: Optional[bool] = None, keep_images: bool = False) -> list[AttackResult]:
     """Attack every model on the same `batch`; model k's generator is seeded with seeds[k] (as
-    raysweep.trial.run_attack seeds it). Returns one AttackResult per model."""
+    raysweep.trial.attack_runs.run_attack seeds it). Returns one AttackResult per model."""
     if len(models) != len(seeds) or not models:
         raise UserError("a packed attack needs one seed per model")
     device = model_device(models[0])

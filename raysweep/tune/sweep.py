@@ -29,7 +29,7 @@ from raysweep import storage  # noqa: E402
 from raysweep.config.trial_config import TrialConfig  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
-from raysweep.lease import acquire  # noqa: E402
+from raysweep.results.lease import acquire  # noqa: E402
 from raysweep.progress import Demand, SweepSummary  # noqa: E402
 from raysweep.resolve.facts import manifold_kinds  # noqa: E402
 from raysweep.resolve.packing import PACK_KEY, Pack, group, members_of, name_of, pack_note, runs_fused  # noqa: E402
@@ -42,8 +42,8 @@ from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.resolve.plan import Request, estimate_seconds, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, alive_node_resources, ensure_manifold_actors, teardown  # noqa: E402
 from raysweep.preflight import check_address, check_requests_fit, leave_job_working_dir  # noqa: E402
-from raysweep.training.source import ensure_source_model  # noqa: E402
-from raysweep.tune.source import fit_in_task  # noqa: E402
+from raysweep.trial.source_model import ensure_source_model  # noqa: E402
+from raysweep.tune.source_task import fit_in_task  # noqa: E402
 from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 from raysweep.resolve.validate import load_sweep, strategy_param_types  # noqa: E402
@@ -121,7 +121,7 @@ def run_sweep(spec_path: str, address: Optional[str] = None, resume: bool = Fals
     """Run the sweep in `spec_path` (`raysweep sweep --dry-run` plans it: raysweep.commands.sweep); `storage_uri` overrides the spec's,
     `overrides` ("key.path=value", --set) its values before validation.
 
-    A run holds the sweep's lease (raysweep.lease) from before anything is written or deleted to
+    A run holds the sweep's lease (raysweep.results.lease) from before anything is written or deleted to
     the end, so a second driver on the same sweep stops with one line naming the first."""
     out = out or sys.stderr
     spec, trials = load_sweep(spec_path, overrides=overrides)

@@ -1,4 +1,4 @@
-"""The Tune trainable: one trial = one pack of classifiers (raysweep.resolve.packing), glue over raysweep.pack_trial.
+"""The Tune trainable: one trial = one pack of classifiers (raysweep.resolve.packing), glue over raysweep.trial.pack.
 
 Per epoch it reports the training metrics with a checkpoint (model, optimiser, epoch; tagged with
 the member it belongs to), so a trial retried by FailureConfig resumes from its last epoch; each
@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pyarrow as pa
+import ray
 import torch
 import torch._dynamo  # noqa: F401  torch.optim imports it at the first Adam (~0.7 s): pay it at worker start, with torch
 from ray import tune
 
-from raysweep import storage
-from raysweep.resolve import catalog
-from raysweep.checkpoint_repair import STATE_FILE
 from raysweep.config.trial_config import TrialConfig
+from raysweep.checkpoint_repair import STATE_FILE
+from raysweep.resolve import catalog
 from raysweep.resolve.packing import members_of
-from raysweep.results.rows import epochs_table, failed_table, ok_tables
-from raysweep.results.store import TableStore, samples_path
+from raysweep.results.store import TableStore
+from raysweep.results.write import write_failed, write_ok
+from raysweep.trial.pack import PackHooks, run_pack
+from raysweep.trial.source_model import served
+from raysweep.tune.manifold_client import manifold_from_actors
 
 
 @dataclass(frozen=True)
@@ -71,23 +74,13 @@ def _epoch_reporter(every_s: float, every_epoch: bool):
 
 def _manifolds(ctx: SweepContext) -> dict[str, Any]:
     """Manifolds served by the sweep's shared actors (raysweep.tune.actors), by name, and the
-    transfer attack's source model (raysweep.training.source)."""
-    from raysweep.training.source import served
-
+    transfer attack's source model (raysweep.trial.source_model)."""
     out = served(ctx.storage, ctx.source_model)  # loaded from storage once per worker process
-    if not ctx.manifold_actors:
-        return out
-    from raysweep.tune.manifold_client import manifold_from_actors
-
     return {**out, **{kind: manifold_from_actors(names) for kind, names in ctx.manifold_actors.items()}}
 
 
 def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
     """The function trainable; config = Pack.to_config() (one model, or the seeds of one cell)."""
-    import ray
-
-    from raysweep.pack_trial import PackHooks, run_pack
-
     # One "Checkpoint successfully created" info line per epoch per trial drowns the progress line.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     catalog.load(ctx.plugins)
@@ -100,16 +93,12 @@ def run_sweep_trial(config: dict[str, Any], ctx: SweepContext) -> None:
     final: dict[str, Any] = {"failed": 0}  # the last member's numbers, for trackers' final metrics
 
     def on_done(cfg: TrialConfig, out, started: float, resumed_from: int) -> None:
-        trial, examples = ok_tables(cfg, out.row, out.examples, ctx.schema, started_at=started,
-                                    finished_at=time.time(), node_ip=node,
-                                    gpu_ids=",".join(str(g) for g in ray.get_gpu_ids()), resumed_from_epoch=resumed_from)
-        if getattr(out, "samples", None):  # Fig. 2 pictures, before the row that marks the trial done
-            storage.save_torch(samples_path(ctx.storage, ctx.sweep, cfg.trial_id), out.samples)
-        store.write(cfg.trial_id, trial, examples, epochs_table(cfg, getattr(out, "epochs", [])))
+        write_ok(store, cfg, out, ctx.schema, started_at=started, node_ip=node, resumed_from_epoch=resumed_from,
+                 gpu_ids=",".join(str(g) for g in ray.get_gpu_ids()))
         final.update({k: v for k, v in out.row.items() if isinstance(v, (int, float))})
 
     def on_failed(cfg: TrialConfig, message: str) -> None:  # deterministic (NaN loss): a retry fails the same way
-        store.write(cfg.trial_id, failed_table(cfg, message, ctx.schema))
+        write_failed(store, cfg, message, ctx.schema)
         final["failed"] += 1
 
     hooks = PackHooks(on_done=on_done, on_failed=on_failed, state=_load_state(),

@@ -4,7 +4,7 @@ After the manifold actors have their VAE-GANs (trained or loaded) and before the
 sweep driver calls `write_manifold_table`: one row per VAE-GAN job the sweep's strategies,
 attacks and distances need (raysweep.vaegan.manifold_quality.job_quality, cached beside each
 checkpoint), measured with the sweep's reference classifier, i.e. the normally trained source
-model of raysweep.training.source (N = 10k, 20 epochs), and written to
+model of raysweep.trial.source_model (N = 10k, 20 epochs), and written to
 `<storage>/<sweep>/tables/manifolds/<dataset key>.parquet`. No Ray here.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def write_manifold_table(spec: SweepSpec, kinds: Iterable[str], source: Optional
                          device: Optional[torch.device] = None) -> list[dict[str, Any]]:
     """Measure (or read back) every learned manifold of `kinds` and write the sweep's table."""
     from raysweep.data import load_dataset
-    from raysweep.training.source import SourceJob, load_source
+    from raysweep.trial.source_model import SourceJob, load_source
     from raysweep.vaegan.manifold_quality import job_quality
 
     kinds = set(kinds) & {"class", "data"}

@@ -1,4 +1,4 @@
-"""Run one pack of trials (raysweep.resolve.packing) in one process, without Ray (issue 16).
+"""Run one pack of trials (raysweep.resolve.packing) in one process, without Ray.
 
 Two ways, with the same rows per model:
 - sequential: each member through the sweep's trial function, one after another. This is how
@@ -6,7 +6,7 @@ Two ways, with the same rows per model:
   and how any trial function other than the built-in one runs. Each member checkpoints its own
   epochs, tagged with its trial id, so a retried pack resumes the member it was training.
 - fused: the members train as one PackedModel (`train_packed(fused=True)`); test error and the
-  image-space attacks run on the pack too (raysweep.pack_eval), the rest per member. Used on CUDA
+  image-space attacks run on the pack too (raysweep.trial.pack_eval), the rest per member. Used on CUDA
   for strategies with a fused form (normal and regular adversarial training,
   raysweep.training.packed_strategy), where one small model's step is launch-bound. The
   checkpoint is the whole pack's (tagged with the member ids). If a fused pack raises a
@@ -24,8 +24,13 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from raysweep.config.trial_config import TrialConfig
+from raysweep.device import default_device
 from raysweep.errors import UserError
-from raysweep.trial import TrialHooks, TrialOutput
+from raysweep.training.packed import train_packed, use_fused
+from raysweep.trial.artifacts import dataset_for, provide_manifolds
+from raysweep.trial.pack_eval import evaluate_pack
+from raysweep.trial.prepare import prepare
+from raysweep.trial.protocol import TrialHooks, TrialOutput
 
 MEMBER_KEY = "trial_id"  # a sequential member's checkpoint names its member
 MEMBERS_KEY = "pack_members"  # a fused pack's checkpoint names all of them
@@ -52,8 +57,6 @@ class PackHooks:
 def fusable(members: Sequence[TrialConfig], device: torch.device) -> bool:
     """Whether the pack trains fused: more than one member, one N and strategy (a seeds pack always
     has), a fused form (TrialFacts.fused) and a device where it pays (CUDA)."""
-    from raysweep.training.packed import use_fused
-
     return (len(members) > 1 and len({m.n for m in members}) == 1 and len({m.strategy.key for m in members}) == 1
             and members[0].facts.fused and use_fused(device, members[0].strategy.name))
 
@@ -61,8 +64,6 @@ def fusable(members: Sequence[TrialConfig], device: torch.device) -> bool:
 def run_pack(members: Sequence[TrialConfig], hooks: PackHooks, trial_fn: Callable[..., TrialOutput],
              fused: Optional[bool] = None) -> None:
     """Train and evaluate every member; results (or failures) go to the hooks member by member."""
-    from raysweep.device import default_device
-
     device = hooks.device or default_device()
     if fused is None:
         fused = fusable(members, device)
@@ -102,13 +103,7 @@ def _run_one(cfg: TrialConfig, hooks: PackHooks, trial_fn: Callable[..., TrialOu
 
 def _run_fused(members: list[TrialConfig], hooks: PackHooks, device: torch.device) -> None:
     """Members trained as one PackedModel and evaluated as one where that runs fused
-    (raysweep.pack_eval): each member's rows are what run_trial gives it."""
-    from raysweep.resolve import catalog
-    from raysweep.pack_eval import evaluate_pack
-    from raysweep.trial import dataset_for, prepare, provide_manifolds, strategy_family
-    from raysweep.training.packed import train_packed
-
-    catalog.load(tuple(members[0].plugins))
+    (raysweep.trial.pack_eval): each member's rows are what run_trial gives it."""
     started = time.time()
     ds = dataset_for(members[0])
     manifolds = provide_manifolds(members[0], ds, hooks.manifolds, device)
@@ -129,7 +124,7 @@ def _run_fused(members: list[TrialConfig], hooks: PackHooks, device: torch.devic
     results = train_packed([p.model for p in prepared], [p.split for p in prepared],
                            [p.strategy for p in prepared], members[0].train, seeds=[m.seed for m in members],
                            device=device, fused=True, state=state, on_epoch=on_epoch)
-    stats = [p.stats(r.train_time_s, r.history, strategy_family(cfg)) for cfg, p, r in zip(members, prepared, results)]
+    stats = [p.stats(r.train_time_s, r.history, cfg.facts.strategy_family) for cfg, p, r in zip(members, prepared, results)]
     outs = evaluate_pack(members, [p.model for p in prepared], stats, ds, manifolds, device)
     for cfg, out in zip(members, outs):
         hooks.on_done(cfg, out, started, int(state["epoch"]) if state else 0)

@@ -6,8 +6,10 @@ the paper's CNN (the standard architecture of Sec. 3.1, whatever architectures t
 targets use), N = 10,000 capped by the training split, 20 epochs, and its own fixed seed (never
 one of the grid's seeds, so the source is not a copy of a target). `fit_source` trains it and
 writes `<storage>/sources/<dataset key>/<job key>/model.pt` (weights only) with a counter of
-how often training ran; the sweep driver (raysweep.tune.source) calls it once before the trials
-and every trial loads the checkpoint once per worker process (`load_source`). No Ray here.
+how often training ran; the sweep driver (raysweep.tune.source_task) calls it once before the
+trials and every trial loads the checkpoint once per worker process (`load_source`). The same
+model is the reference classifier of the sweep's manifold quality table
+(raysweep.driver.manifold_table). No Ray here.
 """
 from __future__ import annotations
 
@@ -20,8 +22,15 @@ import torch
 from torch import nn
 
 from raysweep import storage
-from raysweep.config.schema import DatasetSpec
+from raysweep.config.schema import DatasetSpec, SweepSpec
+from raysweep.config.trial_config import TrialConfig
+from raysweep.data import load_dataset
+from raysweep.data.subset import subset
 from raysweep.device import default_device
+from raysweep.models import build_model
+from raysweep.training.loop import TrainConfig, evaluate, train
+from raysweep.training.strategies import STRATEGIES  # the package: importing it registers every strategy
+from raysweep.training.strategy import StrategyContext
 from raysweep.vaegan.job import dataset_key, digest
 
 SOURCE_N = 10_000  # supplement E
@@ -75,12 +84,6 @@ def is_trained(where: str | storage.Location, job: SourceJob) -> bool:
 
 def fit_source(job: SourceJob, where: str | storage.Location, device: Optional[torch.device] = None) -> dict[str, Any]:
     """Train the source model normally (Sec. 3.1 recipe) unless storage has it; returns its meta."""
-    from raysweep.data import load_dataset
-    from raysweep.data.subset import subset
-    from raysweep.models import build_model
-    from raysweep.training.loop import TrainConfig, evaluate, train
-    from raysweep.training.strategy import STRATEGIES, StrategyContext
-
     at = source_dir(where, job)
     if storage.exists(at / MODEL):
         return json.loads(storage.read_bytes(at / META) or b"{}")
@@ -103,8 +106,6 @@ def fit_source(job: SourceJob, where: str | storage.Location, device: Optional[t
 
 @functools.lru_cache(maxsize=4)
 def _load(where: str, job_json: str) -> nn.Module:
-    from raysweep.models import build_model
-
     job = SourceJob.from_dict(json.loads(job_json))
     at = source_dir(where, job)
     meta = json.loads(storage.read_bytes(at / META) or b"{}")
@@ -121,7 +122,7 @@ def load_source(where: str, job: dict[str, Any] | SourceJob) -> nn.Module:
     return _load(str(where), json.dumps(job.to_dict(), sort_keys=True))
 
 
-def ensure_source_model(spec, trials: Iterable, fit: Callable[[dict[str, Any], str, tuple[str, ...]], Any],
+def ensure_source_model(spec: SweepSpec, trials: Iterable[TrialConfig], fit: Callable[[dict[str, Any], str, tuple[str, ...]], Any],
                         ) -> Optional[dict[str, Any]]:
     """The sweep's source job (a dict, for the trials' context), trained now through `fit(job,
     storage, plugins)` (the driver passes a Ray task) when storage lacks it; None when no trial

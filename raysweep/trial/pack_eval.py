@@ -1,12 +1,12 @@
-"""Evaluation of a fused pack (issue 16, item 2): each member's row as `evaluate_trial` writes it
-alone, with the test error and the image-space attacks run on all members at once.
+"""Evaluation of a fused pack: each member's row as `evaluate_trial` writes it alone, with the
+test error and the image-space attacks run on all members at once.
 
 On a GPU one small model's forward pass is launch-bound, so the pack's test error
-(`evaluate_packed`) and its L-inf / L2 Adam-PGD attacks (`attack_pack`: every member attacks the
-same test rows, each from its own seeded generator, as `run_attack` seeds it) cost about what one
-member's do. Attacks through a manifold or a source model, distances and the sample pictures
+(`evaluate_packed`) and its L-inf / L2 Adam-PGD attacks (`attack_packed`: every member attacks
+the same test rows, each from its own seeded generator, as `run_attack` seeds it) cost about what
+one member's do. Attacks through a manifold or a source model, distances and the sample pictures
 then run per member, on the results the pack produced; each member's evaluation time is its own
-part plus its share of the pack's.
+part plus its share of the pack's. The attacks are built once for the whole pack.
 """
 from __future__ import annotations
 
@@ -15,33 +15,28 @@ from typing import Any, Sequence
 
 import torch
 
+from raysweep.attacks.records import AttackResult
 from raysweep.config.trial_config import TrialConfig
 from raysweep.data import Dataset
-from raysweep.trial import TrialOutput, attacked_rows, build_attack, evaluate_trained
-
-
-def fused_attack_keys(cfg: TrialConfig) -> list[str]:
-    """The attacks of cfg's evaluation that run fused (raysweep.training.packed_attack.has_packed_form)."""
-    from raysweep.training.packed_attack import has_packed_form
-
-    return [a.key for a in cfg.evaluate.attacks if has_packed_form(build_attack(a))]
+from raysweep.training.packed import evaluate_packed
+from raysweep.training.packed_attack import attack_packed, has_packed_form
+from raysweep.trial.attack_runs import attacked_rows, build_attacks
+from raysweep.trial.evaluate import evaluate_trained, test_split
+from raysweep.trial.protocol import TrialOutput
 
 
 def evaluate_pack(members: Sequence[TrialConfig], models: Sequence[torch.nn.Module], stats: Sequence[dict[str, Any]],
                   ds: Dataset, manifolds: dict[str, Any], device: torch.device) -> list[TrialOutput]:
     """One TrialOutput per member (members of one cell: one evaluation spec)."""
-    from raysweep.training.packed import evaluate_packed
-    from raysweep.training.packed_attack import attack_packed, has_packed_form
-
     start = time.perf_counter()
     ev = members[0].evaluate
-    test = ds.test if ev.test_samples is None else ds.test.subset(torch.arange(min(ev.test_samples, len(ds.test))))
-    errors = evaluate_packed(models, test, device, fused=True)
+    errors = evaluate_packed(models, test_split(ds, ev), device, fused=True)
     for model in models:
         model.eval()
-    results: list[dict[str, Any]] = [{} for _ in members]
+    attacks = build_attacks(ev)
+    results: list[dict[str, AttackResult]] = [{} for _ in members]
     for a in ev.attacks:
-        attack = build_attack(a)
+        attack = attacks[a.key].attack
         if not has_packed_form(attack):
             continue  # evaluate_trial runs it per member
         batch = ds.test.batch(attacked_rows(len(ds.test), a.samples), device)
@@ -52,7 +47,7 @@ def evaluate_pack(members: Sequence[TrialConfig], models: Sequence[torch.nn.Modu
     share = (time.perf_counter() - start) / len(members)
     outs = []
     for cfg, model, st, err, res in zip(members, models, stats, errors, results):
-        out = evaluate_trained(cfg, model, st, ds, manifolds, device, test_error=err, results=res)
+        out = evaluate_trained(cfg, model, st, ds, manifolds, device, test_error=err, results=res, attacks=attacks)
         out.row["eval_time_s"] += share
         outs.append(out)
     return outs
