@@ -1,0 +1,149 @@
+"""Does a learned class manifold stand in for the true one? Quality and cost of class VAE-GANs,
+and the learned on-manifold attack held against the true one, in one process without Ray.
+
+FONTS knows its true manifold (Sec. 3.1), so the learned attack (class VAE-GANs, Sec. 3.3) can be
+checked against it: per normally trained classifier over a grid of N and seeds, the success of
+`onmanifold_class` and of `onmanifold_true` on the same test images; r(learned, true) across the
+grid and each one's r with test error (claim 3's relation). Beside them the VAE-GANs' quality per
+class (raysweep.vaegan.manifold_quality: recon_acc / clean_acc, usable_share, inside_bound, read
+with the largest-N classifier) and the CPU seconds each class took to train: one row of the
+README's quality-versus-cost table per run.
+Prints `key: number` lines: `vaegan_cpu_s_per_class`, `recon_ratio_min`, `usable_share_min`,
+`inside_bound_mean`, `success_learned.n<N>`, `success_true.n<N>`, `test_error.n<N>`,
+`r_learned_true`, `r_learned_test_error`, `r_true_test_error`.
+Usage: python benchmarks/bench_learned_manifold.py [--width 0.25] [--steps 100] [--lr 0.005]
+       [--lam 3] [--train-size 2000] [--n 250,1000,4000] [--seeds 1,2] [--samples 300] [--smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+import torch
+
+import raysweep.training.strategies  # noqa: F401  (registers the strategies)
+from raysweep.analysis.stats import pearson
+from raysweep.attacks import ATTACKS
+
+from raysweep.data import load_dataset
+from raysweep.data.subset import subset
+from raysweep.device import resolve_device
+from raysweep.errors import UserError, at_least_one, run_script
+from raysweep.manifold.learned import ClassManifold
+from raysweep.manifold.true import TrueManifold
+from raysweep.models import build_model
+from raysweep.training.loop import TrainConfig, train
+from raysweep.training.strategy import STRATEGIES, StrategyContext
+from raysweep.vaegan.config import VAEGANConfig
+from raysweep.vaegan.job import class_rows
+from raysweep.vaegan.manifold_quality import class_manifold_quality, held_out_images
+from raysweep.vaegan.train import train_vaegan
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--width", type=float, default=0.25, help="VAE-GAN width (the demo's 0.25)")
+    p.add_argument("--steps", type=int, default=100, help="VAE-GAN optimiser steps per class (the demo's 100)")
+    p.add_argument("--lr", type=float, default=None, help="VAE-GAN lr (default: the paper's)")
+    p.add_argument("--lam", type=float, default=None, help="VAE-GAN lambda (default: the paper's)")
+    p.add_argument("--train-size", type=int, default=2000, help="images per class the VAE-GANs train on")
+    p.add_argument("--n", default="250,1000,4000", help="classifier training sizes")
+    p.add_argument("--seeds", default="1,2")
+    p.add_argument("--epochs", type=int, default=20, help="classifier epochs")
+    p.add_argument("--samples", type=int, default=300, help="attacked test images per classifier")
+    p.add_argument("--device", default=None)
+    p.add_argument("--smoke", action="store_true", help="3 fonts, width 0.125, 5 steps, N 100/200, 1 seed, 1 epoch, 20 samples")
+    return p.parse_args(argv)
+
+
+def _ints(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--{name} {text!r}: give comma-separated integers, e.g. 250,1000") from None
+    at_least_one(**{name: min(values, default=0)})
+    return values
+
+
+def check(args: argparse.Namespace) -> None:
+    """What the arguments need, checked before any work (one UserError line)."""
+    resolve_device(args.device)
+    _ints(args.n, "n"), _ints(args.seeds, "seeds")
+    at_least_one(steps=args.steps, train_size=args.train_size, epochs=args.epochs, samples=args.samples)
+    if not args.width > 0:
+        raise UserError(f"--width {args.width}: must be positive (the demo's is 0.25)")
+
+
+def train_vaegans(ds, args, device) -> tuple[ClassManifold, float]:
+    """One VAE-GAN per class on its first train_size training images; (manifold, CPU s per class)."""
+    overrides = {"width": args.width, "steps": args.steps}
+    overrides.update({k: v for k, v in (("lr", args.lr), ("lam", args.lam)) if v is not None})
+    models, cpu = [], 0.0
+    for c in range(ds.n_classes):
+        images = ds.train.x[class_rows(ds.train.y, c, args.train_size, seed=0)]
+        cfg = VAEGANConfig.for_dataset(ds.name, ds.image_shape, c, **overrides)
+        start = time.process_time()
+        model, _ = train_vaegan(images, cfg, seed=c, device=device)
+        cpu += time.process_time() - start
+        models.append(model)
+    return ClassManifold(models), cpu / ds.n_classes
+
+
+def quality(ds, manifold: ClassManifold, reference: torch.nn.Module, device) -> list[dict]:
+    rows = []
+    for c in range(ds.n_classes):
+        x, y = held_out_images(ds, c, limit=300)
+        rows.append(class_manifold_quality(manifold.models[c], x.to(device), y.to(device), reference))
+    return rows
+
+
+def success(model, batch, manifold, attack: str) -> float:
+    result = ATTACKS.build(attack, restarts=1)(model, batch, manifold=manifold,
+                                                generator=torch.Generator().manual_seed(0))
+    return float(result.metrics()["success_rate_attempt"])
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    check(args)
+    device = resolve_device(args.device)
+    if args.smoke:
+        args.width, args.steps, args.n, args.seeds, args.samples, args.epochs = 0.125, 5, "100,200", "1", 20, 1
+    options = {"max_fonts": 3, "train_size": 3000, "test_size": 100} if args.smoke else {"preset": "hard"}
+    ds = load_dataset("fonts", **options)
+    learned, cpu_per_class = train_vaegans(ds, args, device)
+    print(f"vaegan_cpu_s_per_class: {cpu_per_class:.1f}")
+    true = TrueManifold.from_dataset(ds)
+    batch = ds.test.batch(torch.arange(min(args.samples, len(ds.test))), device)
+    rows = []
+    for n in _ints(args.n, "n"):
+        for seed in _ints(args.seeds, "seeds"):
+            model = build_model("cnn", ds.image_shape, ds.n_classes, seed=seed).to(device)
+            strategy = STRATEGIES.build("normal", ctx=StrategyContext(device=device))
+            train(model, ds.train.subset(torch.as_tensor(subset(ds.train.y, n, seed))), strategy, TrainConfig(epochs=args.epochs, batch_size=100, lr=0.01), seed=seed, device=device)
+            model.eval()
+            wrong = float((model(batch.x).argmax(1) != batch.y).float().mean())
+            rows.append({"n": n, "seed": seed, "test_error": wrong, "model": model,
+                         "learned": success(model, batch, learned.to(device), "onmanifold_class"),
+                         "true": success(model, batch, true.to(device), "onmanifold_true")})
+    reference = rows[-1]["model"]  # the largest N's last seed reads the VAE-GANs' images
+    q = quality(ds, learned, reference, device)
+    print(f"recon_ratio_min: {min(r['recon_acc'] / max(r['clean_acc'], 1e-12) for r in q):.3f}")
+    print(f"usable_share_min: {min(r['usable_share'] for r in q):.3f}")
+    print(f"inside_bound_mean: {np.mean([r['inside_bound'] for r in q]):.3f}")
+    for n in sorted({r["n"] for r in rows}):
+        at = [r for r in rows if r["n"] == n]
+        for key in ("test_error", "learned", "true"):
+            name = key if key == "test_error" else f"success_{key}"
+            print(f"{name}.n{n}: {np.mean([r[key] for r in at]):.3f}")
+    col = {k: np.array([r[k] for r in rows]) for k in ("test_error", "learned", "true")}
+    print(f"r_learned_true: {pearson(col['learned'], col['true']):.3f}")
+    print(f"r_learned_test_error: {pearson(col['learned'], col['test_error']):.3f}")
+    print(f"r_true_test_error: {pearson(col['true'], col['test_error']):.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_script(main, "bench_learned_manifold"))
