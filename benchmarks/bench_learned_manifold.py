@@ -5,7 +5,7 @@ FONTS knows its true manifold (Sec. 3.1), so the learned attack (class VAE-GANs,
 checked against it: per normally trained classifier over a grid of N and seeds, the success of
 `onmanifold_class` and of `onmanifold_true` on the same test images; r(learned, true) across the
 grid and each one's r with test error (claim 3's relation). Beside them the VAE-GANs' quality per
-class (raysweep.vaegan.manifold_quality: recon_acc / clean_acc, usable_share, inside_bound, read
+class (raysweep.manifold.quality: recon_acc / clean_acc, usable_share, inside_bound, read
 with the largest-N classifier) and the CPU seconds each class took to train: one row of the
 README's quality-versus-cost table per run.
 Prints `key: number` lines: `vaegan_cpu_s_per_class`, `recon_ratio_min`, `usable_share_min`,
@@ -39,7 +39,7 @@ from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.job import class_rows
-from raysweep.vaegan.manifold_quality import class_manifold_quality, held_out_images
+from raysweep.manifold.quality import class_manifold_quality, held_out_images
 from raysweep.vaegan.train import train_vaegan
 
 

@@ -14,9 +14,9 @@ from raysweep.config.parse import parse_model
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.errors import UserError
 from raysweep.tune import vaegan_trainable as vt
-from raysweep.tune.actors import actor_name
+from raysweep.manifold.serving import actor_name
 from raysweep.vaegan import job as vj
-from raysweep.vaegan.lambda_score import read_lambda_table
+from raysweep.manifold.lambda_score import read_lambda_table
 
 SMOKE = ManifoldOptions(vaegan={"width": 0.125, "epochs": 1}, train_size=100)
 SHARE = ActorResources(cpu=0, gpu=0.05)
@@ -53,7 +53,7 @@ def test_manifold_options_reject_unknown_keys():
 
 def test_lambda_table_feeds_the_jobs(tmp_path, fonts):
     from raysweep.vaegan.job import make_job
-    from raysweep.vaegan.lambda_score import write_table
+    from raysweep.manifold.lambda_score import write_table
 
     path = str(tmp_path / "lambda.parquet")
     write_table(pd.DataFrame({"kind": ["class", "class"], "class": [0, 2], "lambda": [1.5, 7.0]}), path)

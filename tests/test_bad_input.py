@@ -172,7 +172,7 @@ def test_lambda_table_rows_carry_no_database_url(tmp_path):
     import optuna
 
     from raysweep.config.lambda_spec import parse_lambda_spec
-    from raysweep.vaegan.lambda_score import best_row, study
+    from raysweep.manifold.lambda_score import best_row, study
 
     db = tmp_path / "studies.sqlite"
     spec = parse_lambda_spec(_lambda_spec(tmp_path, classes=[2], study_db=f"sqlite:///{db}"))

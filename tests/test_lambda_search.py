@@ -47,7 +47,7 @@ def test_score_without_true_manifold_uses_l1_and_frechet(tmp_path, monkeypatch):
     """The EMNIST/F-MNIST/CelebA objective path (run on FONTS with its true manifold hidden):
     a classifier is trained once for the features, and the score is l1 + w * frechet."""
     from raysweep.data import load_dataset
-    from raysweep.vaegan import lambda_score as ls
+    from raysweep.manifold import lambda_score as ls
 
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
                                          "cache_dir": str(tmp_path / "cache")}}
@@ -70,7 +70,7 @@ def test_fonts_search_writes_table_and_resumes_its_study(ray_local, tmp_path):
     from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
     from raysweep.tune.actors import ensure_manifold_actors, teardown
     from raysweep.tune.lambda_search import run_lambda_search
-    from raysweep.vaegan.lambda_score import completed, study as _study
+    from raysweep.manifold.lambda_score import completed, study as _study
 
     data = {"name": "fonts", "options": {"max_fonts": 3, "train_size": 600, "test_size": 120,
                                          "cache_dir": str(tmp_path / "cache")}}
@@ -119,7 +119,7 @@ def test_lambda_search_never_reads_the_test_split(tmp_path, monkeypatch, true_ma
     """Item 3 of issue 17: held-out images come from the training split, for both objectives."""
     import raysweep.data as data_module
     from raysweep.data import Dataset, load_dataset
-    from raysweep.vaegan import lambda_score as ls
+    from raysweep.manifold import lambda_score as ls
 
     options = {"max_fonts": 3, "train_size": 600, "test_size": 120, "cache_dir": str(tmp_path / "cache")}
     real = load_dataset("fonts", **options)

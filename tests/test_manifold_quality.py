@@ -3,7 +3,7 @@ collapse two of ten paper-size FONTS class VAE-GANs showed) is flagged; a faithf
 import torch
 from torch import nn
 
-from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS, class_manifold_quality, verdict
+from raysweep.manifold.quality import QUALITY_THRESHOLDS, class_manifold_quality, verdict
 from raysweep.vaegan.network import VAEGANArch
 
 

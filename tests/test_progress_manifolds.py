@@ -1,5 +1,5 @@
 """The progress line while the manifold actors train VAE-GANs (issue 17 item 9)."""
-from raysweep.progress import format_manifold_line
+from raysweep.driver.progress import format_manifold_line
 
 
 def test_line_counts_ready_training_and_loading_models_with_an_eta():

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import NO_RAY_ADDRESS, uses_ray
 from raysweep.errors import UserError
-from raysweep.preflight import check_address
+from raysweep.driver.preflight import check_address
 
 
 def test_an_unmarked_test_points_ray_at_a_closed_port():

@@ -1,10 +1,10 @@
 """The README's generated reference blocks (table columns, spec keys) match the code: a schema
-change without `python -m raysweep.reference --write README.md` fails here."""
+change without `python -m raysweep.tools.reference --write README.md` fails here."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from raysweep import reference
+from raysweep.tools import reference
 from raysweep.results.schema import EPOCH_SCHEMA, TRIAL_BASE
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_reference_blocks_are_current():
     text = README.read_text()
-    assert reference.render(text) == text, "run: python -m raysweep.reference --write README.md"
+    assert reference.render(text) == text, "run: python -m raysweep.tools.reference --write README.md"
 
 
 def test_blocks_name_every_column_and_key():

@@ -137,8 +137,8 @@ def _read(fs: pafs.FileSystem, path: str) -> bytes:
 def test_checkpoint_repair_moves_the_newest_complete_checkpoint(trial_dir):
     """The state names checkpoint_000004, which is gone; checkpoint_000002 is complete, 000003 was
     cut short (no state file). 000002 takes the missing name, files and bytes intact."""
-    from raysweep.checkpoint_repair import repair_missing_checkpoint
-    from raysweep.checkpoint_repair import STATE_FILE
+    from raysweep.driver.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.driver.checkpoint_repair import STATE_FILE
 
     fs, trial = trial_dir
     _write(fs, f"{trial}/checkpoint_000002/{STATE_FILE}", b"epoch-3")
@@ -160,7 +160,7 @@ def test_checkpoint_repair_without_candidates_starts_afresh(trial_dir):
     trainable's "start from epoch 0")."""
     from ray.tune import Checkpoint
 
-    from raysweep.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.driver.checkpoint_repair import repair_missing_checkpoint
 
     fs, trial = trial_dir
     _write(fs, f"{trial}/checkpoint_000001/notes.txt", b"half")
@@ -173,7 +173,7 @@ def test_lambda_table_on_s3(s3):
     """The lambda study's table goes to <storage>/<name>/lambda.parquet on S3 and is what the
     manifold actors read back (manifolds.options.lambda_table)."""
     from raysweep.config.lambda_spec import parse_lambda_spec
-    from raysweep.vaegan.lambda_score import read_lambda_table, write_table
+    from raysweep.manifold.lambda_score import read_lambda_table, write_table
 
     spec = parse_lambda_spec({"name": "fonts-lam", "dataset": {"name": "fonts"}, "storage": s3.uri("lam"),
                               "study_db": "sqlite:////tmp/unused.sqlite"})

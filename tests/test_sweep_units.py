@@ -103,8 +103,8 @@ def test_cost_counts_the_manifold_an_inner_iteration_decodes(tmp_path, width):
 
 
 def test_progress_line_counts_and_eta():
-    from raysweep.progress import Counts, format_line
-    from raysweep.tune.progress import ProgressLine
+    from raysweep.driver.progress import Counts, format_line
+    from raysweep.tune.progress_line import ProgressLine
 
     assert format_line(Counts(4, 2, 4, 0), 100.0, 4) == \
         "sweep: 4 done, 2 running, 4 pending, 0 failed | 01:40 elapsed, ETA 02:30"
@@ -142,8 +142,8 @@ def test_missing_checkpoint_takes_the_newest_complete_one(tmp_path):
     trial's newest checkpoint that holds a state file; a half-copied one is never used."""
     import pyarrow.fs as pafs
 
-    from raysweep.checkpoint_repair import repair_missing_checkpoint
-    from raysweep.checkpoint_repair import STATE_FILE
+    from raysweep.driver.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.driver.checkpoint_repair import STATE_FILE
 
     trial = tmp_path / "trial"
     for name, complete in [("checkpoint_000001", True), ("checkpoint_000003", True), ("checkpoint_000004", False)]:
@@ -159,8 +159,8 @@ def test_missing_checkpoint_takes_the_newest_complete_one(tmp_path):
 def test_missing_checkpoint_without_any_left_starts_afresh(tmp_path):
     import pyarrow.fs as pafs
 
-    from raysweep.checkpoint_repair import repair_missing_checkpoint
-    from raysweep.checkpoint_repair import STATE_FILE
+    from raysweep.driver.checkpoint_repair import repair_missing_checkpoint
+    from raysweep.driver.checkpoint_repair import STATE_FILE
 
     (tmp_path / "trial" / "checkpoint_000000").mkdir(parents=True)  # half-copied: no state file
     target = tmp_path / "trial" / "checkpoint_000001"

@@ -6,7 +6,7 @@ import torch
 
 from raysweep.data import load_dataset
 from raysweep.manifold.projection_latent import LatentProjectionConfig, true_projection
-from raysweep.vaegan.quality import QualityConfig, fonts_quality
+from raysweep.manifold.lambda_objective import QualityConfig, fonts_quality
 from raysweep.manifold.true import TrueManifold
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.train import train_vaegan

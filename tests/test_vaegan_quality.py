@@ -6,7 +6,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from raysweep.vaegan.quality import QualityConfig, frechet_distance, learned_quality, prior_samples
+from raysweep.manifold.lambda_objective import QualityConfig, frechet_distance, learned_quality, prior_samples
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.train import build_vaegan
 

@@ -1,7 +1,7 @@
 """No silent hangs: a sweep whose manifold actors would starve its trials is refused before any
 actor starts, and a wait that makes no progress says what waits for which resources.
 
-Pure parts (raysweep.preflight.check_actors_leave_room, raysweep.progress.format_wait and
+Pure parts (raysweep.driver.preflight.check_actors_leave_room, raysweep.driver.progress.format_wait and
 StallWatch) are tested on numbers; one Ray test holds a 2-CPU cluster's CPUs with another actor
 and reads the line the driver prints while a manifold actor cannot start. The refusal of a real
 deadlocking sweep spec, beside its cpu: 0 control that runs, is in test_sweep_manifold_report.py.
@@ -16,8 +16,8 @@ import pytest
 
 from raysweep.errors import UserError
 from raysweep.resolve.plan import Request
-from raysweep.preflight import check_actors_leave_room
-from raysweep.progress import Demand, StallWatch, format_wait
+from raysweep.driver.preflight import check_actors_leave_room
+from raysweep.driver.progress import Demand, StallWatch, format_wait
 
 TWO_CPUS = [{"CPU": 2.0}]
 
@@ -128,7 +128,7 @@ def test_stalled_sweep_line_names_pending_trials_and_holders(ray_local):
     import io
     from types import SimpleNamespace
 
-    from raysweep.tune.progress import ProgressLine
+    from raysweep.tune.progress_line import ProgressLine
 
     @ray_local.remote(num_cpus=2)
     class Hog:

@@ -5,7 +5,7 @@ seed with a t-interval over seeds: inside +-CLAIM4_MAX_ABS_SLOPE, and clearly be
 on-manifold slope of the same trials. Claim 3's threshold lies above the band, so one dependence
 can never pass both claims.
 
-The measure must be able to move (issue 27 item 4). Where a regular attack measured each sample's
+The measure must be able to move: a success rate saturated at eps has no slope to show. Where a regular attack measured each sample's
 smallest successful eps (`min_eps_steps`, raysweep.attacks.min_eps), the measure is
 1 - <attack>.mean_min_eps / eps: the success rate averaged over every eps' in [0, eps], on the
 success rate's scale (so the same thresholds) but without its ceiling at eps. Otherwise it is the
@@ -19,7 +19,7 @@ is inconclusive.
 
 Regular success is raised to APGD's where APGD finds more (raysweep/analysis/strength.py); the
 on-manifold side has no such partner, so when APGD raised anything the gap check compares unequal
-attacks and does not decide (issue 27 item 7): a band that passes is then inconclusive. The
+attacks and does not decide (a gap between unequal attacks says nothing about the claim): a band that passes is then inconclusive. The
 min-eps measure is APGD's by construction and has no on-manifold counterpart: its gap is reported
 without deciding, and the band decides alone, as when no on-manifold attack ran (the band lies
 below claim 3's threshold, so one dependence still cannot pass claims 3 and 4).

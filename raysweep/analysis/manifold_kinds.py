@@ -1,6 +1,6 @@
 """Which manifold an attack, a strategy or a distance method works on, as the claims name it.
 
-Claims 1-3b are decided once per manifold a sweep measured (issue 27 item 2): the true FONTS
+Claims 1-3b are decided once per manifold a sweep measured: the true FONTS
 manifold (Sec. 3.1), the learned class-specific VAE-GANs and the learned class-agnostic one
 (Sec. 3.1, supplement G) approximate it to different degrees, so a verdict on one says nothing
 about another. The registries' `needs` say which manifold an entry uses.

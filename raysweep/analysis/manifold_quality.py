@@ -1,7 +1,7 @@
 """How good the learned manifolds behind the on-manifold claims are (the sweep's `manifolds`
-table, raysweep.vaegan.manifold_quality): the report's manifold section, with a warning when a
+table, raysweep.manifold.quality): the report's manifold section, with a warning when a
 claim rests on manifolds below the documented quality (QUALITY_THRESHOLDS there), and the gate
-that makes a learned manifold's claim verdict inconclusive then (issue 27 item 3): a verdict about
+that makes a learned manifold's claim verdict inconclusive then: a verdict about
 a VAE-GAN that does not model its class measures the approximation, not the classifier (Sec. 3.4:
 "on F-MNIST ... not close enough to real generalization errors").
 
@@ -19,7 +19,7 @@ from raysweep.analysis import load as L
 from raysweep.analysis import manifold_kinds as MK
 from raysweep import storage
 from raysweep.results import reader
-from raysweep.vaegan.manifold_quality import QUALITY_THRESHOLDS
+from raysweep.manifold.quality import QUALITY_THRESHOLDS
 
 COLUMNS = ("kind", "class", "recon_l1", "inside_bound", "recon_acc", "clamped_acc", "clean_acc", "usable_share", "frechet",
            "latent_step_l2", "diversity", "attempts", "lam", "width", "epochs")
@@ -102,7 +102,7 @@ def section(tables: L.Tables) -> list[str]:
         cells = ["n/a" if c not in r or pd.isna(r[c]) else f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c])
                  for c in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Documented quality (raysweep/vaegan/manifold_quality.py): "
+    lines += ["", "Documented quality (raysweep/manifold/quality.py): "
               + ", ".join(f"`{k}` >= {v:g}" for k, v in QUALITY_THRESHOLDS.items()), ""]
     below = df[df["below"].fillna("") != ""]
     if len(below) and users:

@@ -1,4 +1,4 @@
-"""The attack-strength check (issue 11.4): is the paper's attack as strong as APGD?
+"""The attack-strength check (AutoAttack's practice): is the paper's attack as strong as APGD?
 
 When a sweep runs APGD (Croce & Hein 2020; registered regular attacks named `apgd*`) beside the
 paper's attack on the same threat model (same norm and eps), every trial compares the two. A

@@ -1,5 +1,5 @@
 """Every threshold a claim verdict or the strength check compares with, fixed here before any
-sweep's results are read (issue 15: "do not tune them to pass"). The report lists them all.
+sweep's results are read (so that no threshold is tuned to make a claim pass). The report lists them all.
 
 Scales: success rates and "1 - mean ||delta|| / eps" are fractions in [0, 1]; test error too, so
 a slope of s means "s points of success per point of test error".
@@ -56,7 +56,7 @@ CLAIM4_MIN_SEPARATION = 0.1
 # end of the N factor's interval at equal test error above 1.
 CLAIM5_MIN_FACTOR = 1.0
 
-# Strength check (issue 11.4, AutoAttack's practice): APGD finding more than 2 points more than
+# Strength check (AutoAttack's practice): APGD finding more than 2 points more than
 # the paper's attack on the same threat model flags the trial (its robustness is overstated).
 STRENGTH_MAX_GAP = 0.02
 

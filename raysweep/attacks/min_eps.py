@@ -1,4 +1,5 @@
-"""Each sample's smallest successful eps, by bisection over eps with APGD (issue 27 item 4).
+"""Each sample's smallest successful eps, by bisection over eps with APGD: claim 4's
+robustness measure where a success rate at one eps saturates.
 
 Claim 4 of Stutz, Hein, Schiele (CVPR 2019, Sec. 3.5, Fig. 6) asks whether regular robustness
 moves with test error. A success rate at one eps cannot tell once it is saturated (normal models

@@ -4,7 +4,7 @@ The paper hand-tuned lambda of Eq. 7-8 (supplement B.2: FONTS 3, EMNIST 2.5 with
 2.75/5.6/2.25, F-MNIST 2.75, CelebA 3). Here one Optuna study per class searches lambda on a log
 scale in `lambda_range`, `budget` completed trials per class, `concurrency` trials at a time.
 
-Objective (minimised, see raysweep.vaegan.quality): on FONTS the mean true-manifold distance of
+Objective (minimised, see raysweep.manifold.lambda_objective): on FONTS the mean true-manifold distance of
 decoded prior samples plus that of reconstructions of held-out images (the true manifold is
 known); elsewhere held-out L1 reconstruction error (per pixel) + `frechet_weight` * Frechet
 distance between held-out images and prior samples in the features of a classifier trained on
@@ -39,7 +39,7 @@ class LambdaRange(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    """How one VAE-GAN is scored (lower is better; raysweep.vaegan.quality.QualityConfig)."""
+    """How one VAE-GAN is scored (lower is better; raysweep.manifold.lambda_objective.QualityConfig)."""
 
     held_out: int = Field(200, ge=10)  # class TRAINING images held out of the fit and scored, and as many prior samples
     # Off FONTS only: objective = held-out L1 per pixel + frechet_weight * Frechet distance.

@@ -12,7 +12,7 @@ obtained as dec(z + zeta) with z being the latent code of image x". Neither says
 the code z = mu(x) itself lies outside the box. Two choices, `outside=`:
 - "clamp" (the default): `codes` returns mu clamped into the box and every sample valid, so the
   attack perturbs the nearest code of the truncated prior and judges correctness on dec(clamp(mu)).
-  It keeps every sample: on paper-size FONTS VAE-GANs (issue 17) the means spread wider than
+  It keeps every sample: on paper-size FONTS VAE-GANs (the Fig. 5 reproduction runs) the means spread wider than
   N(0, I) (std about 1.3 a dimension) and ||mu||_inf <= 2 held for only 27% of a class's test
   images (45-52% on F-MNIST, docs/measurements.md).
 - "exclude": samples with ||mu||_inf > 2 are invalid, left out of every rate and counted in

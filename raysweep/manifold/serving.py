@@ -9,17 +9,24 @@ ships payloads, raysweep.tune.manifold_client turns them back into Manifolds wit
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 import torch
 
 from raysweep.config.schema import DatasetSpec
+from raysweep.data import load_dataset
 from raysweep.device import default_device
 from raysweep.errors import UserError
+from raysweep.manifold.jobs import manifold_jobs
+from raysweep.manifold.learned import ClassManifold, DataManifold, frozen_vae
+from raysweep.manifold.true import TrueManifold
+from raysweep.registry import MANIFOLD_KINDS
+from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.job import class_rows, dataset_key
+from raysweep.vaegan.network import serving_state_dict
 
 TRUE_META = ("prototypes", "theta_lower", "theta_upper", "preset")
 ALL = "all"  # the class field of actors that serve every class
@@ -33,7 +40,7 @@ def actor_name(dataset: DatasetSpec, cls: Optional[int], kind: str, served: str 
     return f"raysweep-manifold-{dataset_key(dataset)}-{kind}-{ALL if cls is None else cls}{digest}"
 
 
-def _identity(kind: str, dataset: dict[str, Any], cls: Optional[int], where: str, job: Optional[dict]) -> str:
+def served_identity(kind: str, dataset: dict[str, Any], cls: Optional[int], where: str, job: Optional[dict]) -> str:
     """Everything that decides the served weights, as one string."""
     return json.dumps([kind, dataset, cls, where, job], sort_keys=True, default=str)
 
@@ -60,8 +67,6 @@ class ManifoldHandles:
 
 def load_spec_dataset(dataset: dict[str, Any]):
     """The data set a spec's `dataset` entry (as a plain dict) names."""
-    from raysweep.data import load_dataset
-
     return load_dataset(dataset["name"], **dataset["options"])
 
 
@@ -69,9 +74,6 @@ def planned_actors(dataset: DatasetSpec, kinds: Iterable[str], where: str, optio
                    classes: Optional[Iterable[int]], plugins: Iterable[str]) -> dict[tuple[str, Optional[int]], tuple]:
     """(kind, class) -> the ManifoldActor's arguments, for every actor `kinds` need (classes:
     the labels kind "class" serves; default every class of the data set)."""
-    from raysweep.registry import MANIFOLD_KINDS
-    from raysweep.vaegan.quality_table import manifold_jobs
-
     kinds = sorted(set(kinds))
     for k in kinds:
         if k not in MANIFOLD_KINDS:
@@ -109,18 +111,12 @@ def class_codes(encode, ds, cls: Optional[int], batch_size: int, latent_dim: int
 
 def learned_payload(kind: str, cls: Optional[int], model, record) -> dict[str, Any]:
     """A trained VAE-GAN's serving weights (encoder and decoder) with its config and provenance."""
-    from raysweep.vaegan.network import serving_state_dict
-
     return {"kind": kind, "cls": cls, "lam": record.lam, "config": record.cfg.to_dict(),
             "data_hash": record.data_hash, "metrics": record.metrics, "state_dict": serving_state_dict(model)}
 
 
 def manifold_from_payloads(payloads: list[dict[str, Any]], device: Optional[torch.device] = None):
     """One Manifold from the payloads of one kind (one per class for "class", else one)."""
-    from raysweep.manifold.learned import ClassManifold, DataManifold, frozen_vae
-    from raysweep.manifold.true import TrueManifold
-    from raysweep.vaegan.config import VAEGANConfig
-
     device = device or default_device()
     kinds = {p["kind"] for p in payloads}
     if len(kinds) != 1:

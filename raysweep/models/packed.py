@@ -1,4 +1,5 @@
-"""K independent classifiers of one architecture evaluated as one module (issue 16).
+"""K independent classifiers of one architecture evaluated as one module (packed trials:
+K small models' kernels launched as one).
 
 Why: the paper's grids (Sec. 3: many N x seeds x strategies) are hundreds of ~60k-parameter
 models; on a GPU one such model at batch 100 is launch-bound, so K of them in one set of kernels
@@ -17,7 +18,7 @@ architecture without a second implementation of each (residual blocks, max-pooli
 BN2d alike). Measured on CPU (1 thread, paper CNN, batch 100, one train step, a loaded 2-core
 machine): vmap 0.6-0.9x of K sequential models, a grouped-conv CNN 1.0-1.4x. Neither pays enough
 on CPU to matter, so CPU runs packs sequentially (raysweep.training.packed); the GPU comparison
-of vmap against grouped convolutions is not measured (no GPU was lent to issue 16's work).
+of vmap against grouped convolutions is not measured (no GPU was lent when this was written).
 Shapes: forward takes x [K, B, C, H, W] and returns logits [K, B, n_classes].
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from raysweep.errors import UserError
 
@@ -47,7 +49,6 @@ class PackedModel(nn.Module):
         if len(kinds) != 1:
             raise UserError(f"a pack holds models of one architecture, got {sorted(k.__name__ for k in kinds)}")
         device = next(models[0].parameters()).device
-        from torch.func import stack_module_state  # torch.func imports torch._dynamo: 1.3 s per process
 
         params, buffers = stack_module_state(list(models))  # name -> [K, ...]
         self.k = len(models)
@@ -71,7 +72,6 @@ class PackedModel(nn.Module):
             raise ValueError(f"packed input must be [K={self.k}, B, ...], got {tuple(x.shape)}")
         self._template.train(self.training)  # BN: batch statistics in train mode, running ones in eval
         params, buffers = self._stacked()
-        from torch.func import functional_call, vmap
 
         def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xi: torch.Tensor) -> torch.Tensor:
             return functional_call(self._template, (p, b), (xi,))

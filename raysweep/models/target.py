@@ -12,11 +12,12 @@ MODEL is, in this order:
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+import re
 from typing import Any, Optional
 
 from raysweep.errors import UserError
+from raysweep.models.loading import file_kind
 
 TRAIN_OUT_CONFIG = "model.json"  # written by `raysweep train --out` beside the weights
 TRAIN_OUT_WEIGHTS = "model.pt"
@@ -33,8 +34,6 @@ def read_train_out(folder: Path) -> dict[str, Any]:
 
 def file_source(path: Path, weights: Optional[str], trust_pickle: bool) -> dict[str, Any]:
     """A model file: TorchScript, or a whole pickled module; a state dict names no architecture."""
-    from raysweep.models.loading import file_kind
-
     kind = file_kind(str(path))
     if kind == "state_dict":
         raise UserError(f"MODEL {path}: a state dict holds weights but no architecture; give the model's class "

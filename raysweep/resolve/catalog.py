@@ -16,8 +16,13 @@ import importlib
 import importlib.metadata as metadata
 from typing import Any, Callable, Iterable, Optional
 
+from raysweep.attacks import ATTACKS
+from raysweep.data.dataset import DATASETS
 from raysweep.errors import UserError
+from raysweep.manifold.distance import DISTANCES
+from raysweep.models import MODELS
 from raysweep.registry import Registry
+from raysweep.training.strategy import STRATEGIES
 
 REGISTERING_MODULES = ("raysweep.data", "raysweep.models", "raysweep.training.strategies", "raysweep.attacks",
                        "raysweep.manifold.distance", "raysweep.attacks.peers")
@@ -57,12 +62,6 @@ def load(plugins: Iterable[str] = ()) -> None:
 
 def registries() -> dict[str, Registry]:
     """kind -> registry, after load()."""
-    from raysweep.attacks import ATTACKS
-    from raysweep.data.dataset import DATASETS
-    from raysweep.manifold.distance import DISTANCES
-    from raysweep.models import MODELS
-    from raysweep.training.strategy import STRATEGIES
-
     return {"datasets": DATASETS, "models": MODELS, "strategies": STRATEGIES, "attacks": ATTACKS,
             "distances": DISTANCES}
 

@@ -1,4 +1,4 @@
-"""Training and test error of K models at once (issue 16; the paper's Sec. 3.1 training per model).
+"""Training and test error of K models at once (packed trials: one GPU trains many small models at once; the paper's Sec. 3.1 training per model).
 
 `train_packed` gives every model exactly what `raysweep.training.loop.train` gives it alone:
 its own batch order (a CPU generator seeded with the model's seed, one `randperm` per epoch, as
@@ -9,7 +9,7 @@ gradient and moments are its own), and its own BatchNorm statistics (PackedModel
 
 Two ways to run a pack, with the same numbers:
 - fused: one PackedModel (vmap) step for all K models; pays on a GPU, where one small model's
-  step is launch-bound (issue 16: 4.8 s on an H100 against 3.8 s on 2 CPU cores).
+  step is launch-bound (measured: 4.8 s on an H100 against 3.8 s on 2 CPU cores).
 - sequential: the K models one after another through `train` itself. On CPU there is no launch
   overhead to save and vmap measured 0.6-0.9x of sequential (benchmarks/bench_pack.py), so CPU
   runs sequentially: packing must cost nothing there.

@@ -1,4 +1,5 @@
-"""The image-space Adam-PGD attack (Eq. 1, L-inf or L2) on K packed models at once (issue 16).
+"""The image-space Adam-PGD attack (Eq. 1, L-inf or L2) on K packed models at once
+(packed trials: on a GPU one small model's attack is launch-bound).
 
 Each model's records are what `attack(model, batch, generator=Generator().manual_seed(seed))`
 gives it alone (to float tolerance):

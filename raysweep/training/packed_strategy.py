@@ -1,4 +1,4 @@
-"""Fused packed forms of the training strategies (issue 16, item 2): one pack step for K models.
+"""Fused packed forms of the training strategies (packed trials): one pack step for K models.
 
 A fused form turns the K models' clean batches (one per model, equal sizes) into the K losses
 each model's strategy would compute alone, with the pack's forward passes doing all K at once:

@@ -18,21 +18,20 @@ import ray
 import torch
 
 from raysweep import storage
-from raysweep.resolve import catalog
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
 from raysweep.device import default_device
+from raysweep.driver.preflight import check_actors_leave_room
+from raysweep.driver.progress import STALL_S, StallWatch, actor_demands, format_duration, format_manifold_line
 from raysweep.errors import UserError
-from raysweep.manifold.serving import (  # noqa: F401  (actor_name: tests and callers import it from here)
-    ManifoldHandles, _identity, actor_name, class_codes, learned_payload, load_spec_dataset, planned_actors,
-    true_payload,
+from raysweep.manifold.serving import (
+    ManifoldHandles, actor_name, class_codes, learned_payload, load_spec_dataset, manifold_from_payloads, planned_actors,
+    served_identity, true_payload,
 )
+from raysweep.resolve import catalog
 from raysweep.resolve.plan import Request
-from raysweep.preflight import check_actors_leave_room
-from raysweep.progress import STALL_S, StallWatch, actor_demands, format_duration, format_manifold_line
-from raysweep.vaegan.job import (
-    VAEGANJob, fit_job, job_dir, load_final, read_progress, train_count,
-)
-from raysweep.tune.progress import wait_reason
+from raysweep.tune.progress_line import wait_reason
+from raysweep.tune.vaegan_trainable import train_vaegans
+from raysweep.vaegan.job import VAEGANJob, fit_job, job_dir, load_final, read_progress, train_count
 
 NAMESPACE = "raysweep"
 CODES = "codes.pt"  # cached encoder means of the class's train/test images, beside the checkpoint
@@ -46,14 +45,13 @@ class ManifoldActor:
                  job: Optional[dict[str, Any]] = None, code_batch: int = 500, plugins: tuple[str, ...] = ()):
         torch.set_num_threads(1)  # actors share the node with trials; they mostly wait
         catalog.load(plugins)  # a plugin's data set must build in this process too
-        self._identity = _identity(kind, dataset, cls, where, job)
+        self._identity = served_identity(kind, dataset, cls, where, job)
         self.kind, self.dataset, self.cls, self.where = kind, dataset, cls, where
         self.device = default_device()
         self.trained_here = False
         self.job = None if job is None else VAEGANJob.from_dict(job)
         if kind == "true":
             self.payload, self._codes = true_payload(load_spec_dataset(dataset), cls)
-            from raysweep.manifold.serving import manifold_from_payloads
 
             self.true = manifold_from_payloads([self.payload], self.device)
         else:
@@ -137,13 +135,11 @@ def ensure_manifold_actors(dataset: DatasetSpec, kinds: Iterable[str], where: st
     wanted = planned_actors(dataset, kinds, where, options, classes, plugins)
     check_actors_leave_room(len(wanted), cpu, gpu, trial_requests, alive_node_resources())
     if options.train_resources is not None:
-        from raysweep.tune.vaegan_trainable import train_vaegans
-
         jobs = [VAEGANJob.from_dict(args[4]) for args in wanted.values() if args[4] is not None]
         train_vaegans(jobs, where, cpu=options.train_resources.cpu, gpu=options.train_resources.gpu)
     handles = ManifoldHandles(dataset=dataset, actors={}, detached=detached, request=(cpu, gpu))
     for (kind, cls), args in wanted.items():
-        name = actor_name(dataset, cls, kind, _identity(*args[:5]))
+        name = actor_name(dataset, cls, kind, served_identity(*args[:5]))
         handles.named.setdefault(kind, {})[cls] = name
         handles.actors.setdefault(kind, {})[cls] = _create(name, args, cpu, gpu, detached)
     if wait:

@@ -2,8 +2,8 @@
 
 One Optuna study per class (OptunaSearch cannot be mixed with grid_search), lambda log-uniform in
 the spec's range, `budget` completed trials per class counted in the study itself (the studies'
-bookkeeping is raysweep.vaegan.lambda_score), so a re-run after an interruption only runs what is
-missing. Each trial is raysweep.vaegan.lambda_score's
+bookkeeping is raysweep.manifold.lambda_score), so a re-run after an interruption only runs what is
+missing. Each trial is raysweep.manifold.lambda_score's
 `score_lambda`; the best lambda per class goes to `<storage>/<name>/lambda.parquet`, which the
 manifold actors read (manifolds.options.lambda_table).
 """
@@ -18,7 +18,7 @@ from raysweep import storage
 from raysweep.config.lambda_spec import LambdaSpec
 from raysweep.device import default_device
 from raysweep.tune.vaegan_trainable import trial_resources
-from raysweep.vaegan.lambda_score import (
+from raysweep.manifold.lambda_score import (
     AGNOSTIC, METRIC, best_row, completed, ensure_feature_classifier, has_true_manifold, score_lambda,
     search_classes, study, write_table,
 )

@@ -2,7 +2,7 @@
 
 `--resume` restores Tune's saved experiment when it covers every trial still without rows, so
 unfinished trials continue from their last epoch checkpoint; checkpoint references the saved
-state names but a kill left gone or half-written are repaired first (raysweep.checkpoint_repair).
+state names but a kill left gone or half-written are repaired first (raysweep.driver.checkpoint_repair).
 State that cannot be read at all (killed mid-write, or before Tune's first snapshot) is dropped:
 the trials without rows start afresh in a new Tuner. Either way no trial is lost or run twice,
 because rows, not Tune state, decide what is done.
@@ -15,7 +15,7 @@ from typing import Callable, TextIO
 from ray import tune
 
 from raysweep import storage
-from raysweep.checkpoint_repair import complete, repair_missing_checkpoint
+from raysweep.driver.checkpoint_repair import complete, repair_missing_checkpoint
 from raysweep.config.trial_config import TrialConfig
 
 EXPERIMENT = "tune"  # Tune's own state lives in <storage>/<sweep>/tune/

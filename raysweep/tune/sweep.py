@@ -30,21 +30,21 @@ from raysweep.config.trial_config import TrialConfig  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 from raysweep.results.lease import acquire  # noqa: E402
-from raysweep.progress import Demand, SweepSummary  # noqa: E402
+from raysweep.driver.progress import Demand, SweepSummary  # noqa: E402
 from raysweep.resolve.facts import manifold_kinds  # noqa: E402
 from raysweep.resolve.packing import PACK_KEY, Pack, group, members_of, name_of, pack_note, runs_fused  # noqa: E402
 from raysweep.results.rows import failed_table  # noqa: E402
 from raysweep.results.schema import trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
 from raysweep.tune.callbacks import tracking_callbacks  # noqa: E402
-from raysweep.tune.progress import ProgressLine  # noqa: E402
+from raysweep.tune.progress_line import ProgressLine  # noqa: E402
 from raysweep.tune.resume import EXPERIMENT, restore_or_new  # noqa: E402
 from raysweep.resolve.plan import Request, estimate_seconds, strategy_requests  # noqa: E402
 from raysweep.tune.actors import ManifoldHandles, alive_node_resources, ensure_manifold_actors, teardown  # noqa: E402
-from raysweep.preflight import check_address, check_requests_fit, leave_job_working_dir  # noqa: E402
+from raysweep.driver.preflight import check_address, check_requests_fit, leave_job_working_dir  # noqa: E402
 from raysweep.trial.source_model import ensure_source_model  # noqa: E402
 from raysweep.tune.source_task import fit_in_task  # noqa: E402
-from raysweep.vaegan.quality_table import write_manifold_table  # noqa: E402
+from raysweep.driver.manifold_table import write_manifold_table  # noqa: E402
 from raysweep.tune.trainable import SweepContext, run_sweep_trial  # noqa: E402
 from raysweep.resolve.validate import load_sweep, strategy_param_types  # noqa: E402
 

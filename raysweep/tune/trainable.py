@@ -22,7 +22,7 @@ import torch._dynamo  # noqa: F401  torch.optim imports it at the first Adam (~0
 from ray import tune
 
 from raysweep.config.trial_config import TrialConfig
-from raysweep.checkpoint_repair import STATE_FILE
+from raysweep.driver.checkpoint_repair import STATE_FILE
 from raysweep.resolve import catalog
 from raysweep.resolve.packing import members_of
 from raysweep.results.store import TableStore

@@ -9,6 +9,7 @@ import os
 import tempfile
 from typing import Any, Optional
 
+import ray
 from ray import tune
 
 from raysweep import storage
@@ -20,8 +21,6 @@ STATE = "partial.pt"
 
 def trial_resources(cpu: float, gpu: float) -> dict[str, float]:
     """Tune resources; the GPU share is dropped (one warning) on a cluster without GPUs."""
-    import ray
-
     if gpu > 0 and ray.cluster_resources().get("GPU", 0) <= 0:
         print("raysweep: warning: the cluster has no GPUs; these trials run on CPU")
         gpu = 0.0

@@ -1,8 +1,9 @@
 """The VAE-GAN that approximates class manifolds (supplement B.2), in one home:
 
 config.py (VAEGANConfig, the paper's epochs and lambdas), network.py (encoder, decoder,
-discriminator), losses.py (Eq. 7-9 and one step), train.py (the training loop), checkpoint.py
+discriminator), losses.py (Eq. 7-9 and one step), schedule.py (optimiser steps and lr decay),
+train.py (the training loop), collapse.py (posterior collapse and its restart), checkpoint.py
 (the one checkpoint format, through raysweep.storage), job.py (one model to train and where it
-lives), quality.py (scores of a trained model), lambda_score.py (one lambda's objective).
-Serving trained models to attacks is raysweep.manifold.learned; Ray glue is raysweep.tune.
+lives). What a trained model is worth as a manifold (its quality, the lambda search's objective)
+and serving it to attacks is raysweep.manifold's; Ray glue is raysweep.tune.
 """

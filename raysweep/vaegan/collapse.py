@@ -1,6 +1,6 @@
 """Posterior collapse: a VAE-GAN whose decoder ignores z, and the restart that replaces it.
 
-Found in issue 17: with the paper's settings (lr 0.005, 10 epochs) on the bundled fonts (2,208
+Found while reproducing Fig. 5 with learned manifolds: with the paper's settings (lr 0.005, 10 epochs) on the bundled fonts (2,208
 images per class, 22 steps an epoch against the paper's ~960), some (class, seed) pairs collapse
 in the first epochs: the discriminator wins, the decoder draws one fixed glyph from its bias, the
 KL term then pulls every code to 0, and all reconstructions are one image (class G, seed 0:

@@ -8,26 +8,28 @@ where the manifold actors (raysweep.tune.actors) look for it. No Ray here: the T
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 import torch
 
 from raysweep import storage
 from raysweep.config.schema import DatasetSpec, ManifoldOptions
+from raysweep.data import load_dataset
 from raysweep.device import default_device
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from raysweep.vaegan.collapse import MIN_DIVERSITY, attempt_of, attempt_seed, collapsed, reconstruction_diversity
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 from raysweep.vaegan.schedule import Schedule, schedule
+from raysweep.vaegan.train import train_vaegan
 
 FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
 COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
-PROGRESS = "progress.json"  # epochs and steps done while training (the sweep's progress line, issue 17)
+PROGRESS = "progress.json"  # epochs and steps done while training (the sweep's progress line)
 # Bumped when fit_job's procedure changes what a job produces (2: collapse restarts; 3: the
 # paper's schedule in steps, raysweep.vaegan.schedule), so models trained by an older procedure
 # are not served as this one's.
@@ -116,8 +118,6 @@ def class_rows(labels: torch.Tensor, cls: Optional[int], limit: Optional[int], s
 
 def load_job_data(job: VAEGANJob):
     """(dataset, uint8 train images [N,C,H,W]) of the job's class, capped by train_size."""
-    from raysweep.data import load_dataset
-
     spec = job.dataset_spec
     ds = load_dataset(spec.name, **spec.options)
     return ds, ds.train.x[class_rows(ds.train.y, job.cls, job.train_size, job.seed)]
@@ -175,8 +175,6 @@ def _train_attempt(job: VAEGANJob, where, images, cfg: VAEGANConfig, seed: int, 
     """One training run of the job with `seed` (resuming `state`), progress and (to `partial`, if
     given) partial states written per epoch; the states carry the seed, so a resume continues the
     same attempt."""
-    from raysweep.vaegan.train import train_vaegan
-
     started = time.time()
     start = 0 if state is None else int(state["next_epoch"])
     sched = schedule(cfg, len(images))

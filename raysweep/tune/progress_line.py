@@ -1,7 +1,7 @@
 """Sweep progress as a Tune callback: one compact line (done / running / pending / failed,
-elapsed, ETA; the text itself is raysweep.progress's).
+elapsed, ETA; the text itself is raysweep.driver.progress's).
 
-A plain line is printed whenever a trial finishes or fails (raysweep.progress.LineWriter). When
+A plain line is printed whenever a trial finishes or fails (raysweep.driver.progress.LineWriter). When
 trials have waited a minute with none running, the line says what the pending trials ask for,
 who holds the cluster (the manifold actors, or others) and what is free.
 """
@@ -14,10 +14,10 @@ import ray
 from ray.tune import Callback
 
 from raysweep.resolve.packing import PACK_KEY
-from raysweep.progress import (
+from raysweep.driver.progress import (
     STALL_S, Counts, Demand, LineWriter, StallWatch, count_trials, format_duration, format_line, format_wait, trial_demands,
 )
-from raysweep.preflight import autoscaling
+from raysweep.driver.preflight import autoscaling
 
 
 class ProgressLine(Callback):

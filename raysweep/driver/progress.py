@@ -1,4 +1,4 @@
-"""The text of the sweep's progress lines (no Ray: raysweep.tune.progress draws them).
+"""The text of the sweep's progress lines (no Ray: raysweep.tune.progress_line draws them).
 
 - `format_line`: the trials' line (done / running / pending / failed, elapsed, ETA);
 - `LineWriter`: on a terminal the line is redrawn in place; otherwise (a log file, `ray job
@@ -7,7 +7,7 @@
   of their epochs and ETA, from the progress.json each training job writes per epoch;
 - `StallWatch` and `format_wait`: when nothing has moved for a minute and work is pending, the
   line says what waits for which resources and who holds them, as Tune's own "no trial is
-  running" warning does for trials (raysweep.tune.progress.wait_reason reads what Ray says is free).
+  running" warning does for trials (raysweep.tune.progress_line.wait_reason reads what Ray says is free).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""How well a VAE-GAN approximates a manifold: the objectives of the lambda search (issue 5).
+"""How well a VAE-GAN approximates a manifold: the objectives of the lambda search
+(`raysweep tune-lambda`, supplement B.2's lambda per class).
 
 Reconstruction alone rewards a large lambda that ignores the prior, so each objective also
 scores samples dec(z), z ~ N(0, I):

@@ -1,7 +1,7 @@
 """Scoring one VAE-GAN weight lambda (Eq. 7-8) for the lambda search, without Ray.
 
 `score_lambda` trains one VAE-GAN with the given lambda on the class's training images and
-returns the objective of raysweep.vaegan.quality (lower is better): on FONTS the true-manifold
+returns the objective of raysweep.manifold.lambda_objective (lower is better): on FONTS the true-manifold
 distance of prior samples plus that of reconstructions; elsewhere held-out L1 + frechet_weight *
 Frechet distance in the features of a classifier trained once per search.
 "Held-out" means held out of the TRAINING split: `objective.held_out` seeded rows of the class's
@@ -14,16 +14,25 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import optuna
 import pandas as pd
 import pyarrow as pa
 import torch
 
 from raysweep import storage
 from raysweep.config.lambda_spec import LambdaSpec
+from raysweep.data import load_dataset
 from raysweep.device import default_device
 from raysweep.errors import UserError
-from raysweep.vaegan.config import paper_lambda
+from raysweep.manifold.lambda_objective import QualityConfig, fonts_quality, learned_quality
+from raysweep.manifold.true import TrueManifold
+from raysweep.models import build_model
+from raysweep.training.loop import TrainConfig, train
+from raysweep.training.strategies import STRATEGIES
+from raysweep.training.strategy import StrategyContext
+from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 from raysweep.vaegan.job import class_rows
+from raysweep.vaegan.train import train_vaegan
 
 METRIC = "objective"
 AGNOSTIC = -1  # the class column of the class-agnostic model's row
@@ -37,10 +46,6 @@ def ensure_feature_classifier(spec: LambdaSpec, ds, device: torch.device) -> Non
     """Train the classifier whose features the Frechet distance uses, once per search (not FONTS)."""
     if storage.exists(_feature_path(spec)):
         return
-    from raysweep.models import build_model
-    from raysweep.training.loop import TrainConfig, train
-    from raysweep.training.strategies import STRATEGIES
-    from raysweep.training.strategy import StrategyContext
 
     model = build_model(spec.objective.classifier, ds.image_shape, ds.n_classes, seed=spec.seed)
     strategy = STRATEGIES.build("normal", ctx=StrategyContext(device=device))
@@ -63,8 +68,6 @@ def penultimate_features(model: torch.nn.Module):
 
 
 def _load_features(spec: LambdaSpec, ds, device: torch.device):
-    from raysweep.models import build_model
-
     model = build_model(spec.objective.classifier, ds.image_shape, ds.n_classes)
     model.load_state_dict(storage.load_torch(_feature_path(spec)))
     return penultimate_features(model.to(device))
@@ -89,12 +92,6 @@ def held_out_split(labels: torch.Tensor, cls: Optional[int], held_out: int, trai
 
 def score_lambda(spec: LambdaSpec, cls: Optional[int], lam: float, device: Optional[torch.device] = None) -> dict[str, float]:
     """Train one VAE-GAN with weight `lam` on class `cls` (None: all classes) and score it."""
-    from raysweep.data import load_dataset
-    from raysweep.manifold.true import TrueManifold
-    from raysweep.vaegan.config import VAEGANConfig
-    from raysweep.vaegan.quality import QualityConfig, fonts_quality, learned_quality
-    from raysweep.vaegan.train import train_vaegan
-
     device = device or default_device()
     ds = load_dataset(spec.dataset.name, **spec.dataset.options)
     train_rows, held_rows = held_out_split(ds.train.y, cls, spec.objective.held_out, spec.train_size, spec.seed)
@@ -115,15 +112,11 @@ def score_lambda(spec: LambdaSpec, cls: Optional[int], lam: float, device: Optio
 # -- the Optuna studies' bookkeeping (no Ray; the Tune glue is raysweep.tune.lambda_search) ----
 
 def study(spec: LambdaSpec, cls: Optional[int]):
-    import optuna
-
     return optuna.create_study(study_name=spec.study_name(cls), storage=spec.study_url(),
                                direction="minimize", load_if_exists=True)
 
 
 def completed(study) -> list:
-    import optuna
-
     return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
 
 

@@ -1,4 +1,4 @@
-"""Is a learned class manifold good enough to measure with? (issue 17 item 7; Sec. 3.1, 3.3)
+"""Is a learned class manifold good enough to measure with? (Sec. 3.1, 3.3)
 
 The learned on-manifold attack (Sec. 3.3) perturbs the encoder mean mu of a test image inside
 [-2, 2]^10 and counts a sample only when the classifier is correct on its reconstruction
@@ -21,15 +21,18 @@ the attack can count (correct on the start image). `verdict(row)` compares a row
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from raysweep import storage
+from raysweep.manifold.lambda_objective import frechet_distance, prior_samples
+from raysweep.manifold.lambda_score import penultimate_features
 from raysweep.manifold.learned import LATENT_BOUND
-from raysweep.vaegan.lambda_score import penultimate_features
+from raysweep.vaegan.job import class_rows, job_dir, load_final
 from raysweep.vaegan.network import VAEGAN
-from raysweep.vaegan.quality import frechet_distance, prior_samples
 
 # Below these a claim resting on the learned manifold is flagged in the report (documented in
 # the report's manifold section). inside_bound 0.5: most codes need no clamping; recon_acc and
@@ -86,8 +89,6 @@ def held_out_images(ds, cls: Optional[int], limit: int = 1000, seed: int = 0):
     """(float images, labels) of the class in the TEST split (every class for cls None): the VAE-GAN
     trained on all of the class's training images, so only test images are held out. Measured
     after training, for the report only: nothing is selected with these numbers."""
-    from raysweep.vaegan.job import class_rows
-
     rows = class_rows(ds.test.y, cls, limit, seed)
     b = ds.test.batch(rows)
     return b.x, b.y
@@ -96,11 +97,6 @@ def held_out_images(ds, cls: Optional[int], limit: int = 1000, seed: int = 0):
 def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> dict[str, Any]:
     """The quality row of a trained VAE-GAN job, measured once and cached beside its checkpoint
     (quality.json); keyed by the classifier's checkpoint so another reference remeasures."""
-    import json
-
-    from raysweep import storage
-    from raysweep.vaegan.job import job_dir, load_final
-
     at = job_dir(where, job) / QUALITY
     ref = f"{getattr(classifier, 'reference_key', '')}-v{QUALITY_VERSION}"
     cached = storage.read_bytes(at)

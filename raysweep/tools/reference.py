@@ -1,8 +1,8 @@
 """The README's reference sections, generated from the code that defines them: the table columns
 (raysweep.results.schema) and the spec keys (the pydantic schema in raysweep.config).
 
-    python -m raysweep.reference --write README.md   # rewrite the generated blocks in place
-    python -m raysweep.reference --check README.md   # exit 1 when they drifted (tests/test_reference.py)
+    python -m raysweep.tools.reference --write README.md   # rewrite the generated blocks in place
+    python -m raysweep.tools.reference --check README.md   # exit 1 when they drifted (tests/test_reference.py)
 
 A block sits between `<!-- BEGIN name -->` and `<!-- END name -->` lines; the text around it is
 the README's own.
@@ -10,12 +10,17 @@ the README's own.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import re
 import sys
 import typing
-from pathlib import Path
 
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from raysweep.config.eval_spec import EvalSpec
+from raysweep.config.schema import SweepSpec
+from raysweep.results import columns as C, schema as S
 
 BLOCK = re.compile(r"(<!-- BEGIN (\w+) -->\n)(.*?)(<!-- END \2 -->)", re.S)
 
@@ -38,9 +43,6 @@ def _type_name(tp: object) -> str:
 
 def columns() -> str:
     """Markdown tables of every result table's columns, Arrow types and meanings (raysweep.results.columns)."""
-    from raysweep.results import columns as C
-    from raysweep.results import schema as S
-
     def table(title: str, fields, kind: str = "trials") -> list[str]:
         return [f"**{title}**", "", "| column | type | meaning |", "|---|---|---|",
                 *[f"| `{name}` | {typ} | {C.doc_of(name, kind) or ''} |" for name, typ in fields], ""]
@@ -55,7 +57,7 @@ def columns() -> str:
     lines += table("tables/examples/ (one row per attacked sample and restart)",
                    [(f.name, f.type) for f in S.EXAMPLE_SCHEMA], "examples")
     lines += table("tables/epochs/ (one row per trial and epoch)", [(f.name, f.type) for f in S.EPOCH_SCHEMA], "epochs")
-    lines += table("tables/manifolds/ (one row per learned manifold model; raysweep/vaegan/manifold_quality.py)",
+    lines += table("tables/manifolds/ (one row per learned manifold model; raysweep/manifold/quality.py)",
                    [(f.name, f.type) for f in S.MANIFOLD_SCHEMA], "manifolds")
     return "\n".join(lines)
 
@@ -80,11 +82,6 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
 
 def spec_keys() -> str:
     """Markdown tables of every key of a sweep spec and an evaluation spec: type and default."""
-    from pydantic_core import PydanticUndefined
-
-    from raysweep.config.eval_spec import EvalSpec
-    from raysweep.config.schema import SweepSpec
-
     lines: list[str] = []
     for model in _models(SweepSpec) + [m for m in _models(EvalSpec) if m not in _models(SweepSpec)]:
         doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         args.path.write_text(new)
         return 0
     if new != text:
-        print(f"{args.path}: generated blocks are out of date; run python -m raysweep.reference --write {args.path}")
+        print(f"{args.path}: generated blocks are out of date; run python -m raysweep.tools.reference --write {args.path}")
         return 1
     return 0
 
