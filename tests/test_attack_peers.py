@@ -14,7 +14,7 @@ from raysweep.config.parse import parse_spec
 from raysweep.data.batch import Batch
 from raysweep.errors import UserError
 from raysweep.models import build_model
-from raysweep.resolve.validate import validate_spec
+from raysweep.resolve.validate import validate_and_resolve
 
 catalog.load()
 PEERS = {
@@ -73,4 +73,4 @@ def test_peers_validate_in_a_spec():
             "strategies": [{"name": "normal"}],
             "evaluate": {"attacks": [{"name": "torchattacks", "params": {"attack": "PGD", "eps": 0.3, "bogus": 1}}]}}
     with pytest.raises(UserError, match=r"evaluate\.attacks\[0\]\.params"):
-        validate_spec(parse_spec(spec), "spec", with_data=False)
+        validate_and_resolve(parse_spec(spec), "spec", with_data=False)[0]

@@ -133,14 +133,14 @@ def test_the_records_start_gives_the_same_answer():
 
 def test_only_apgd_attacks_take_min_eps_steps():
     from raysweep.config import parse_spec
-    from raysweep.resolve.validate import validate_spec
+    from raysweep.resolve.validate import validate_and_resolve
 
     raw = {"name": "t", "dataset": {"name": "fonts"}, "grid": {"n": [10], "seed": [1]}, "strategies": [{"name": "normal"}],
            "evaluate": {"attacks": [{"name": "linf", "min_eps_steps": 4}]}}
     with pytest.raises(UserError, match=r"evaluate.attacks\[0\].min_eps_steps: min_eps_steps needs an APGD attack"):
-        validate_spec(parse_spec(raw), "test", with_data=False)
+        validate_and_resolve(parse_spec(raw), "test", with_data=False)[0]
     raw["evaluate"]["attacks"][0]["name"] = "apgd_ce"
-    assert validate_spec(parse_spec(raw), "test", with_data=False).evaluate.attacks[0].min_eps_steps == 4
+    assert validate_and_resolve(parse_spec(raw), "test", with_data=False)[0].evaluate.attacks[0].min_eps_steps == 4
 
 
 def test_trial_ids_change_only_with_min_eps_steps():

@@ -15,7 +15,7 @@ import sweep_fixtures  # noqa: E402
 from raysweep.cli import main  # noqa: E402
 from raysweep.config import parse_spec
 from raysweep.resolve.trials import expand
-from raysweep.resolve.validate import load_spec, validate_spec  # noqa: E402
+from raysweep.resolve.validate import load_spec, validate_and_resolve  # noqa: E402
 from raysweep.errors import UserError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,9 +162,9 @@ def test_arch_entries_carry_options_through_validation_resolution_and_rows():
 
     base = {"name": "a", "dataset": {"name": "fonts"}, "grid": {"n": [100], "seed": [0]},
             "strategies": [{"name": "normal"}]}
-    plain = expand(validate_spec(parse_spec(base), "s", with_data=False))[0]
+    plain = validate_and_resolve(parse_spec(base), "s", with_data=False)[1][0]
     arch = [{"name": "resnet13", "width": 0.25}, "cnn", {"name": "mlp", "options": {"hidden": 8, "depth": 2}}]
-    spec = validate_spec(parse_spec({**base, "grid": {**base["grid"], "arch": arch}}), "s", with_data=False)
+    spec = validate_and_resolve(parse_spec({**base, "grid": {**base["grid"], "arch": arch}}), "s", with_data=False)[0]
     trials = expand(spec)
     assert [t.arch for t in trials] == [ArchSpec(name="resnet13", options={"width": 0.25}), ArchSpec(name="cnn"),
                                         ArchSpec(name="mlp", options={"hidden": 8, "depth": 2})]
@@ -173,7 +173,7 @@ def test_arch_entries_carry_options_through_validation_resolution_and_rows():
     assert config_columns(trials[0])["arch"] == "resnet13(width=0.25)"
     assert type(trials[0]).from_dict(trials[0].to_dict()) == trials[0]
     with pytest.raises(UserError, match=r"grid\.arch\[0\]"):
-        validate_spec(parse_spec({**base, "grid": {**base["grid"], "arch": [{"name": "cnn", "depth_bogus": 3}]}}),
-                      "s", with_data=False)
+        validate_and_resolve(parse_spec({**base, "grid": {**base["grid"], "arch": [{"name": "cnn", "depth_bogus": 3}]}}),
+                             "s", with_data=False)
     with pytest.raises(UserError, match="grid.arch: a value is listed twice"):
         parse_spec({**base, "grid": {**base["grid"], "arch": ["cnn", {"name": "cnn"}]}})

@@ -95,11 +95,11 @@ class Attack:
         if len(batch) == 0:
             raise UserError(f"attack {self.name!r} got an empty batch; attack at least one sample")
         device = model_device(model)
-        batch = _with_idx(batch).to(device)
+        batch = batch.numbered().to(device)
         parts, images, codes = [], [], []
         with eval_mode(model):
             fast = attack_model(model)  # BN folded etc.: the same logits up to float rounding
-            for sub in _chunks(batch, max(1, working_rows(self.config.max_rows, batch.x) // self.config.restarts)):
+            for sub in batch.chunks(max(1, working_rows(self.config.max_rows, batch.x) // self.config.restarts)):
                 rec, x_adv, z_adv = self._attack_chunk(fast, sub, manifold, generator)
                 parts.append(rec)
                 if keep_images:
@@ -189,7 +189,7 @@ class Attack:
         the random start and at the kept iterate, and how far the optimiser moved from the start."""
         self._check_needs(manifold, None)
         device = model_device(model)
-        batch = _with_idx(batch).to(device)
+        batch = batch.numbered().to(device)
         cfg = self.loop_config(early_stop=False, keep="highest_loss")
         with eval_mode(model):
             problem = self.problem(batch, manifold)
@@ -219,17 +219,6 @@ def working_rows(max_rows: int, x: torch.Tensor) -> int:
     if x.is_cuda:
         return max_rows
     return max(1, min(max_rows, CPU_ROW_VALUES // max(1, x[0].numel())))
-
-
-def _with_idx(batch: Batch) -> Batch:
-    if batch.idx is not None:
-        return batch
-    return Batch(batch.x, batch.y, batch.z, batch.ctx, torch.arange(len(batch), device=batch.x.device))
-
-
-def _chunks(batch: Batch, size: int) -> Iterator[Batch]:
-    for start in range(0, len(batch), size):
-        yield batch.select(slice(start, start + size)) if len(batch) > size else batch
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Data containers shared by every part of raysweep: a split held as tensors, and a batch of it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterator, Optional
 
 import torch
 
@@ -37,8 +37,16 @@ class Batch:
         pick = lambda t: None if t is None else t[mask_or_idx]  # noqa: E731
         return Batch(pick(self.x), pick(self.y), pick(self.z), pick(self.ctx), pick(self.idx))
 
-    def with_x(self, x: torch.Tensor) -> "Batch":
-        return replace(self, x=x)
+    def numbered(self) -> "Batch":
+        """This batch with its rows numbered 0..B-1 when it carries no `idx` (records name samples by idx)."""
+        if self.idx is not None:
+            return self
+        return Batch(self.x, self.y, self.z, self.ctx, torch.arange(len(self), device=self.x.device))
+
+    def chunks(self, size: int) -> Iterator["Batch"]:
+        """Consecutive pieces of at most `size` rows (the batch itself when it fits)."""
+        for start in range(0, len(self), size):
+            yield self.select(slice(start, start + size)) if len(self) > size else self
 
     @staticmethod
     def cat(batches: "list[Batch]") -> "Batch":

@@ -154,14 +154,3 @@ def true_projection(
     a theta outside it (a rotation past pi/2, a scale below 0.75) is not on the manifold.
     """
     return latent_projection(manifold, x_adv, z0, ctx, replace(cfg, clamp_to_box=True))
-
-
-def learned_projection(
-    manifold: Manifold,
-    x_adv: torch.Tensor,
-    ctx: Optional[torch.Tensor],
-    z0: torch.Tensor,
-    cfg: LatentProjectionConfig = LatentProjectionConfig(),
-) -> Projection:
-    """Projection onto a VAE-GAN manifold: z [B, 10] from the encoder mean, ctx = class or None."""
-    return latent_projection(manifold, x_adv, z0, ctx, cfg)

@@ -172,14 +172,10 @@ def strategy_param_types(spec: SweepSpec) -> dict[str, str]:
     return out
 
 
-def validate_spec(spec: SweepSpec, source: str, with_data: bool = True) -> SweepSpec:
-    """Every registry check (and with_data, the size checks), each error prefixed by `source`;
-    returns the spec with its defaults filled in (fill_defaults)."""
-    return validate_and_resolve(spec, source, with_data)[0]
-
-
 def validate_and_resolve(spec: SweepSpec, source: str, with_data: bool = True) -> tuple[SweepSpec, list[TrialConfig]]:
-    """validate_spec, then the resolved trials with their ids and facts (raysweep.resolve.trials)."""
+    """Every registry check (and with_data, the size checks), each error prefixed by `source`:
+    the spec with its defaults filled in (fill_defaults) and its resolved trials with their ids
+    and facts (raysweep.resolve.trials)."""
     try:
         catalog.load(spec.plugins)
         catalog.resolve_trial_fn(spec.trial)

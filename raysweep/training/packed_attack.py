@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from raysweep.attacks.base import _chunks, _with_idx, eval_mode, model_device, working_rows
+from raysweep.attacks.base import eval_mode, model_device, working_rows
 from raysweep.attacks.norms import random_start
 from raysweep.attacks.pgd import ImageProblem, PGDAttack
 from raysweep.attacks.problem import Work
@@ -101,13 +101,13 @@ def attack_pack(attack: PGDAttack, pack: PackedModel, batches: Sequence[Batch],
     a training batch), cut into the chunks a single model gets."""
     packed = _PackedPGD(attack, generators)
     flat, k, restarts = FlatPack(pack), pack.k, packed.config.restarts
-    batches = [_with_idx(b).to(model_device(pack)) for b in batches]
+    batches = [b.numbered().to(model_device(pack)) for b in batches]
     records: list[list[dict[str, np.ndarray]]] = [[] for _ in range(k)]
     images: list[list[torch.Tensor]] = [[] for _ in range(k)]
     with eval_mode(flat):
         # the chunks a single model gets (working_rows depends on the image size only)
         size = max(1, working_rows(packed.config.max_rows, batches[0].x) // restarts)
-        for subs in zip(*(_chunks(b, size) for b in batches)):
+        for subs in zip(*(b.chunks(size) for b in batches)):
             b = len(subs[0])
             packed.b = flat.b = b
             rec, x_adv, _ = packed._attack_chunk(flat, Batch.cat(list(subs)), None, None)  # rows model-major
