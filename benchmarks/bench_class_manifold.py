@@ -21,7 +21,7 @@ from raysweep.errors import at_least_one, run_script
 from raysweep.manifold.learned import ClassManifold
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.network import serving_state_dict
-from raysweep.vaegan.train import build_vaegan
+from raysweep.vaegan.fit import build_vaegan
 
 
 def mask_loop(m: ClassManifold, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

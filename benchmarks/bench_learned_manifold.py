@@ -40,7 +40,7 @@ from raysweep.training.strategy import STRATEGIES, StrategyContext
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.job import class_rows
 from raysweep.manifold.quality import class_manifold_quality, held_out_images
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

@@ -88,7 +88,7 @@ def train_learned(kinds: set[str], ds, args, device) -> dict[str, Any]:
     """State dicts of the VAE-GANs the learned strategies need (class-specific: one per class)."""
     from raysweep.vaegan.config import VAEGANConfig
     from raysweep.vaegan.network import serving_state_dict
-    from raysweep.vaegan.train import train_vaegan
+    from raysweep.vaegan.fit import train_vaegan
 
     cfg = VAEGANConfig(width=args.vaegan_width, epochs=args.vaegan_epochs)
     out: dict[str, Any] = {}

@@ -106,7 +106,7 @@ def run_ray(spec_path: str) -> dict[str, float]:
     import ray
 
     from raysweep.results.store import TableStore
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
     from raysweep.resolve.validate import load_spec
 
     cpus = os.cpu_count() or 1

@@ -13,7 +13,7 @@ image files the trial touched; those are shared page cache, not per-process memo
 trial_anon_mb (private memory at the end) and trial_file_mb are printed beside it. The subset,
 the attacked test rows and the kNN distance's pass over every training image (the paper's
 neighbours come from the whole training set) read the cache files by explicit reads, one chunk
-at a time (raysweep.data.rows), so none of the 750 MB training file stays resident;
+at a time (raysweep.data.file_rows), so none of the 750 MB training file stays resident;
 trial_file_mb is the code of the loaded libraries. `--no-knn` measures a trial without the kNN.
 
     python benchmarks/bench_trial_memory.py [--fonts-dir /usr/share/fonts] [--n 40000] [--no-knn] [--smoke]

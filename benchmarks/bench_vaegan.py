@@ -2,7 +2,7 @@
 
 Prints `images_per_s_full:` (the paper's width, 64/128/256 channels) and `images_per_s_smoke:`
 (width 0.25): one training step on a fixed batch of 28x28 images, batch 100. Then raysweep's
-training loop (raysweep.vaegan.train.train_epoch: seeded batches of uint8 images, the three
+training loop (raysweep.vaegan.fit.train_epoch: seeded batches of uint8 images, the three
 updates, losses read back once) against a bare PyTorch loop doing the same losses and updates
 (each loss's backward reaching every network's weights, as written plainly) on the same images in
 this process, from the same initial weights, rounds alternating so load on
@@ -25,7 +25,7 @@ from raysweep.errors import at_least_one, run_script
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.losses import make_optimisers, train_step
 from raysweep.vaegan.schedule import BatchStream, Schedule
-from raysweep.vaegan.train import build_vaegan, train_epoch
+from raysweep.vaegan.fit import build_vaegan, train_epoch
 
 
 def _sync(device: torch.device) -> None:

@@ -193,7 +193,7 @@ def ray_sweep(path: str, storage: str, device: torch.device) -> None:
     import ray
 
     from raysweep.results.store import TableStore
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local cluster for this run only
     # without CUDA a fake GPU, so the 0.25 requests are scheduled as on the device (torch still runs on CPU)

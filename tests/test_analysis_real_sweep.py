@@ -18,7 +18,7 @@ from raysweep.data import load_dataset
 
 @pytest.fixture(scope="module")
 def real_sweep(ray_local, tmp_path_factory) -> Path:
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     root = tmp_path_factory.mktemp("real-sweep")
     fonts = {"max_fonts": 4, "train_size": 800, "test_size": 200, "cache_dir": str(root / "cache")}

@@ -1,4 +1,4 @@
-"""Rows read from cache files (raysweep.data.rows): the same bytes as indexing the memory map,
+"""Rows read from cache files (raysweep.data.file_rows): the same bytes as indexing the memory map,
 so a trial's subset, its attacked test rows and its kNN neighbours do not change (issue 12)."""
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from raysweep.data import load_dataset
 from raysweep.data.batch import Split
-from raysweep.data.rows import FileRows
+from raysweep.data.file_rows import FileRows
 from raysweep.data.subset import subset
 from raysweep.manifold.projection_knn import knn_projection, nearest_neighbours
 

@@ -54,7 +54,7 @@ def test_ctrl_c_keeps_finished_rows_and_exits_130(ray_session, tmp_path):
     assert "trials unfinished; rerun with --resume" in err.decode()
     kept = len(sweep_fixtures.row_files(tables))
     assert 1 <= kept < 4
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     summary = run_sweep(path, resume=True)
     assert summary.skipped == kept and summary.ok == 4 - kept and summary.unfinished == 0
@@ -81,7 +81,7 @@ def test_a_second_driver_on_the_same_sweep_stops_with_one_line(ray_session, tmp_
 
 
 def test_deterministic_failures_are_not_retried_and_retry_failed_reruns_them(ray_session, tmp_path):
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     attempts = tmp_path / "attempts"
     path = sweep_fixtures.spec_file(tmp_path, strategies=[{"name": "refuse", "params": {"dir": str(attempts)},
@@ -113,7 +113,7 @@ def test_an_actor_whose_setup_fails_is_one_line(ray_session):
 def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_session, tmp_path):
     """SIGKILL of the trial's worker process in epoch 3 of 3: Tune retries the trial, which
     resumes from its epoch-2 checkpoint and writes its row exactly once."""
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     path = sweep_fixtures.spec_file(tmp_path, strategies=[{"name": "killed", "params": {"dir": str(tmp_path / "k"), "kill_at": 3},
                                              "resources": {"cpu": 1, "gpu": 0.1}}],

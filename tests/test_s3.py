@@ -226,7 +226,7 @@ def test_sweep_lifecycle_on_s3(s3, ray_s3, tmp_path, monkeypatch):
     from raysweep.results import lease
     from raysweep.errors import UserError
     from raysweep.results.store import TableStore
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     base = s3.uri("life")
     spec = sweep_fixtures.tiny_spec(base, grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},

@@ -164,7 +164,7 @@ def test_augment_draws_from_the_set_transform_adversarial_searches(fonts):
     """Both draw theta = identity + t with ||t||_inf <= 0.3, inside the data set's box: the
     attack's projection of any t lands in augment's sampling box, its extremes are the box's
     corners, and augment's draws fill that box (not the whole preset box)."""
-    from raysweep.attacks.transform import TransformConfig, TransformProblem
+    from raysweep.attacks.transformation import TransformConfig, TransformProblem
     from raysweep.training.strategies.augment import sampling_box
 
     ctx = context(fonts, {})

@@ -40,7 +40,7 @@ def test_actors_that_would_starve_the_trials_are_refused_before_any_starts(ray_l
     never started). Refused in one line naming the numbers and the fix, before any actor or
     VAE-GAN exists. Its control is the test below: the same spec at cpu 0 runs to the end."""
     from raysweep.errors import UserError
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     path = learned_spec(tmp_path, actor_cpu=1)
     with pytest.raises(UserError) as e:
@@ -55,7 +55,7 @@ def test_learned_manifold_sweep_reports_quality_pictures_and_progress(ray_sessio
     import torch
 
     from raysweep.analysis.report import write_report
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     path = learned_spec(tmp_path, actor_cpu=0)
     out = io.StringIO()

@@ -33,7 +33,7 @@ def _trials(tmp_path: Path, name: str = "tiny") -> pd.DataFrame:
 
 def test_quarter_gpu_trials_share_one_gpu(ray_session, tmp_path):
     """0.25 GPU each: four trials run at once (a barrier proves it) on the same GPU id."""
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     barrier = {"name": "barrier", "params": {"dir": str(tmp_path / "barrier"), "parties": 4, "timeout_s": 90},
                "resources": {"cpu": 0.5, "gpu": 0.25}}
@@ -46,7 +46,7 @@ def test_quarter_gpu_trials_share_one_gpu(ray_session, tmp_path):
 
 
 def test_failing_trial_is_retried_then_recorded(ray_session, tmp_path, capsys):
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     attempts = tmp_path / "attempts"
     # one batch per epoch (n 50, batch 50): flaky dies in epoch 2 and resumes from epoch 2's start
@@ -103,7 +103,7 @@ def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, damage,
     state damaged the way a kill can; the re-run finishes the rest and every trial has exactly
     one trial row and one set of example rows. Packed: the first row is a pack's first member,
     which the resumed pack must not train or write again."""
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     path = sweep_fixtures.spec_file(tmp_path, grid={"n": [50, 100], "seed": [1, 2], "arch": ["cnn"]},
                       strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}}],
@@ -139,7 +139,7 @@ def _tables(tmp_path: Path, out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_packed_sweep_writes_the_tables_of_an_unpacked_one(ray_session, tmp_path):
     """`pack: seeds` (issue 16): 2 packs of 2 seeds run as 2 Tune trials; every model keeps its id
     and its rows equal those of the same sweep unpacked (same code per model on CPU)."""
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     common = dict(strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}}], train={"epochs": 2, "batch_size": 25})
     runs = {}

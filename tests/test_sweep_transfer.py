@@ -37,7 +37,7 @@ def test_transfer_sweep_trains_the_source_once_and_counts_both_correct(ray_sessi
     from raysweep.resolve import catalog
     from raysweep.config.schema import DatasetSpec
     from raysweep.trial.source_model import SOURCE_SEED, load_source, source_job, train_count
-    from raysweep.tune.sweep import run_sweep
+    from raysweep.tune.sweep_runner import run_sweep
 
     summary = run_sweep(_spec(tmp_path, "tiny-transfer"))
     assert (summary.ok, summary.failed) == (2, 0)

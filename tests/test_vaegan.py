@@ -5,7 +5,7 @@ import torch
 from raysweep.errors import UserError
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 from raysweep.vaegan.network import VAEGAN, VAEGANArch
 
 ARCHS = {

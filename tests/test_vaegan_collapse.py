@@ -12,7 +12,7 @@ from torch import nn
 from raysweep.config.schema import DatasetSpec
 from raysweep.vaegan import collapse
 from raysweep.vaegan import job as vj
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 
 
 class _Fixed(nn.Module):

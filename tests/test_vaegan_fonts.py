@@ -9,7 +9,7 @@ from raysweep.manifold.projection_latent import LatentProjectionConfig, true_pro
 from raysweep.manifold.lambda_objective import QualityConfig, fonts_quality
 from raysweep.manifold.true import TrueManifold
 from raysweep.vaegan.config import VAEGANConfig
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 
 
 @pytest.fixture(scope="module")

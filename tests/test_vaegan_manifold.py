@@ -6,7 +6,7 @@ from raysweep.data.batch import Batch
 from raysweep.manifold.base import Manifold
 from raysweep.manifold.learned import LATENT_BOUND, ClassManifold, DataManifold
 from raysweep.vaegan.config import VAEGANConfig
-from raysweep.vaegan.train import build_vaegan
+from raysweep.vaegan.fit import build_vaegan
 from raysweep.vaegan.network import serving_state_dict
 
 CFG = VAEGANConfig(width=0.125)

@@ -8,7 +8,7 @@ import torch
 
 from raysweep.manifold.lambda_objective import QualityConfig, frechet_distance, learned_quality, prior_samples
 from raysweep.vaegan.config import VAEGANConfig
-from raysweep.vaegan.train import build_vaegan
+from raysweep.vaegan.fit import build_vaegan
 
 
 def test_frechet_distance_matches_scipy_and_is_zero_on_identical_sets():

@@ -7,10 +7,10 @@ import torch
 from test_vaegan_collapse import fonts  # noqa: F401  (the 3-font FONTS fixture, one home)
 from raysweep.errors import UserError
 from raysweep.vaegan import job as vj
-from raysweep.vaegan import train as vtrain
+from raysweep.vaegan import fit as vfit
 from raysweep.vaegan.config import VAEGANConfig, paper_steps_per_epoch
 from raysweep.vaegan.schedule import BatchStream, schedule
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 
 
 def _images(n, seed=0):
@@ -67,8 +67,8 @@ def test_training_runs_the_schedule_step_by_step(monkeypatch):
     """7 steps in epochs of 3 over 120 images in batches of 50 (passes of 3 batches): epochs of
     3, 3 and 1 steps at lr 0.005, 0.0045, 0.00405; every step a batch of the stream's rows."""
     seen = []
-    real_step = vtrain.train_step
-    monkeypatch.setattr(vtrain, "train_step", lambda m, o, x, eps, lam: seen.append(len(x)) or real_step(m, o, x, eps, lam))
+    real_step = vfit.train_step
+    monkeypatch.setattr(vfit, "train_step", lambda m, o, x, eps, lam: seen.append(len(x)) or real_step(m, o, x, eps, lam))
     cfg = VAEGANConfig(width=0.125, batch_size=50, steps=7, steps_per_epoch=3)
     history = []
     _, last = train_vaegan(_images(120), cfg, seed=0, on_epoch=lambda e, m, s: history.append(m))

@@ -9,7 +9,7 @@ logit classifier, on CPU or GPU, without Ray.
 "source_model") and `family` (regular / on-manifold / transformation / baseline). For adversarial training: `attack.examples(model, batch, manifold=...)` or
 `adversarial_examples(model, x, y, eps=..., norm=...)` return only the adversarial images.
 """
-from raysweep.attacks import apgd, cw, onmanifold, pgd, random_noise, transfer, transform  # noqa: F401  (registers)
+from raysweep.attacks import apgd, cw, onmanifold, pgd, random_noise, transfer, transformation  # noqa: F401  (registers)
 from raysweep.attacks.base import Attack, AttackConfig, eval_mode
 from raysweep.attacks.cw import cw_margin
 from raysweep.attacks.pgd import adversarial_examples

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return dry_run(args)
     if args.list:
         raise UserError("--list lists the trials of a plan; use it with --dry-run")
-    from raysweep.tune.sweep import run_sweep  # imports Ray: only when the command runs
+    from raysweep.tune.sweep_runner import run_sweep  # imports Ray: only when the command runs
 
     summary = run_sweep(args.spec, address=args.address, resume=args.resume, storage_uri=args.storage,
                         retry_failed=args.retry_failed, overrides=args.overrides, dashboard=args.dashboard)

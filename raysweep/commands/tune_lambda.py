@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--budget {args.budget}: need at least 1 trial per class")
         spec = spec.model_copy(update={"budget": args.budget})
     from raysweep.tune.lambda_search import run_lambda_search  # imports Ray lazily
-    from raysweep.tune.sweep import connect
+    from raysweep.tune.sweep_runner import connect
 
     connect(args.address)
     table = run_lambda_search(spec)

@@ -6,7 +6,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from raysweep.data.rows import FileRows
+from raysweep.data.file_rows import FileRows
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Split:
     """One split (train or test) as tensors. Images stay uint8 until a batch is cut from them.
 
     rows: where x is memory-mapped from a cache file, the same rows read by explicit file reads
-    (raysweep.data.rows). subset and batch then read their rows through it, so a process holds
+    (raysweep.data.file_rows). subset and batch then read their rows through it, so a process holds
     the rows it asked for and not the map's pages around them (the resident memory of a trial).
     """
 

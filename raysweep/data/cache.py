@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from raysweep import storage
-from raysweep.data.rows import FileRows
+from raysweep.data.file_rows import FileRows
 from raysweep.errors import UserError
 
 ENV_CACHE = "RAYSWEEP_CACHE"
@@ -62,7 +62,7 @@ class Entry:
         return np.load(self.path / f"{name}.npy", mmap_mode="c")
 
     def rows(self, name: str) -> FileRows:
-        """The same array read row-wise by explicit file reads (no map pages; raysweep.data.rows)."""
+        """The same array read row-wise by explicit file reads (no map pages; raysweep.data.file_rows)."""
         return FileRows.of_npy(self.path / f"{name}.npy")
 
     def table(self, name: str) -> pd.DataFrame:

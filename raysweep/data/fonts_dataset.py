@@ -12,7 +12,7 @@ the data itself: two machines agree on it exactly when they generate the same im
 
 Memory: the image arrays are memory-mapped from the cache (a 1.1M-image FONTS opens in
 milliseconds), and each split also reads its rows from the file by explicit reads (Split.rows,
-raysweep.data.rows): a trial's subset and attacked test rows, and the kNN distance's pass over
+raysweep.data.file_rows): a trial's subset and attacked test rows, and the kNN distance's pass over
 all training images, never make the map's pages resident. The latents, labels and the float
 prototypes ([F, 10, 56, 56], 125 MB for 1000 fonts) are held in memory.
 """

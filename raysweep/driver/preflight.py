@@ -1,5 +1,5 @@
 """Checks of a sweep's cluster before any trial starts: the address answers, and every resource
-request fits on some node. No Ray here: the driver (raysweep.tune.sweep) passes in what Ray says
+request fits on some node. No Ray here: the driver (raysweep.tune.sweep_runner) passes in what Ray says
 about the cluster.
 
 - An address Ray cannot parse raises a ValueError deep in ray.init, and one where nothing

@@ -32,7 +32,7 @@ from raysweep.training.strategies import STRATEGIES
 from raysweep.training.strategy import StrategyContext
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 from raysweep.vaegan.job import class_rows
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 
 METRIC = "objective"
 AGNOSTIC = -1  # the class column of the class-agnostic model's row

@@ -6,7 +6,7 @@ span{x_i - centre} by least squares (Eq. 11); reported are ||delta - X beta*||_2
 
 Search is exact: squared distances ||a||^2 - 2 a.t + ||t||^2 by matrix products, over chunks of
 training images on the device with a running top-k (the authors used a KD-tree in a 40-d PCA
-space instead). The training images may be a FileRows (a cached .npy file, raysweep.data.rows):
+space instead). The training images may be a FileRows (a cached .npy file, raysweep.data.file_rows):
 the chunks are then read from the file and freed one at a time, so the search holds one chunk
 of FONTS-1000's 750 MB training file in the process's memory, not the whole of it.
 
@@ -20,7 +20,7 @@ from typing import Literal, Union
 
 import torch
 
-from raysweep.data.rows import FileRows
+from raysweep.data.file_rows import FileRows
 from raysweep.errors import UserError
 
 Center = Literal["clean", "mean"]

@@ -24,7 +24,7 @@ from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, sav
 from raysweep.vaegan.collapse import MIN_DIVERSITY, attempt_of, attempt_seed, collapsed, reconstruction_diversity
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 from raysweep.vaegan.schedule import Schedule, schedule
-from raysweep.vaegan.train import train_vaegan
+from raysweep.vaegan.fit import train_vaegan
 
 FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
