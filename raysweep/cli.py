@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001  (re-raised unless it is a config built from the command line)
         if type(e).__name__ != "ValidationError" or type(e).__module__.split(".")[0] not in ("pydantic", "pydantic_core"):
             raise
-        from raysweep.config.parse import format_error  # a typed config refused a command-line value
+        # a typed config refused a command-line value; lazy: pydantic is start-up every command would pay
+        from raysweep.config.parse import format_error
 
         print(f"raysweep: error: {format_error(f'raysweep {args.command}', e)}", file=sys.stderr)
         return 2

@@ -198,7 +198,7 @@ def read_parquet(where: str | Location) -> Optional[pa.Table]:
 
 def save_torch(where: str | Location, obj: Any) -> None:
     """torch.save to storage atomically (tensors, state dicts and plain containers only)."""
-    import torch
+    import torch  # lazy: about 3 s at import (measured); `raysweep tables` and the readers never need it
 
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -207,7 +207,7 @@ def save_torch(where: str | Location, obj: Any) -> None:
 
 def load_torch(where: str | Location) -> Optional[Any]:
     """torch.load with weights_only=True (no pickled code runs), on CPU; None when absent."""
-    import torch
+    import torch  # lazy, as in save_torch
 
     data = read_bytes(where)
     return None if data is None else torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

@@ -5,24 +5,25 @@ seed with a t-interval over seeds: inside +-CLAIM4_MAX_ABS_SLOPE, and clearly be
 on-manifold slope of the same trials. Claim 3's threshold lies above the band, so one dependence
 can never pass both claims.
 
-The measure must be able to move: a success rate saturated at eps has no slope to show. Where a regular attack measured each sample's
-smallest successful eps (`min_eps_steps`, raysweep.attacks.min_eps), the measure is
-1 - <attack>.mean_min_eps / eps: the success rate averaged over every eps' in [0, eps], on the
-success rate's scale (so the same thresholds) but without its ceiling at eps. Otherwise it is the
-success rate; one saturated at every N (>= CLAIM4_CEILING or <= CLAIM4_FLOOR) has no slope to
-speak of, so the success of a smaller-eps label of the same norm is tried next; Fig. 8's mean
-||delta|| / eps no longer decides (with Eq. 19's random start the start alone puts it near 0.5
-whatever the model). And it must reflect robustness: its positive control is regular adversarial
-training (Sec. 3.5, Fig. 6), whose models must measure more robust than normal ones at the same N
-and seed by CLAIM4_MIN_SEPARATION; without such models, or without that separation, the verdict
-is inconclusive.
+The measure must be able to move: a success rate saturated at eps has no slope to show. Where a
+regular attack measured each sample's smallest successful eps (`min_eps_steps`,
+raysweep.attacks.min_eps), the measure is 1 - <attack>.mean_min_eps / eps: the success rate
+averaged over every eps' in [0, eps], on the success rate's scale (so the same thresholds) but
+without its ceiling at eps. Otherwise it is the success rate; one saturated at every N (>=
+CLAIM4_CEILING or <= CLAIM4_FLOOR) has no slope to speak of, so the success of a smaller-eps label
+of the same norm is tried next; Fig. 8's mean ||delta|| / eps no longer decides (with Eq. 19's
+random start the start alone puts it near 0.5 whatever the model). And it must reflect robustness:
+its positive control is regular adversarial training (Sec. 3.5, Fig. 6), whose models must measure
+more robust than normal ones at the same N and seed by CLAIM4_MIN_SEPARATION; without such models,
+or without that separation, the verdict is inconclusive.
 
 Regular success is raised to APGD's where APGD finds more (raysweep/analysis/strength.py); the
 on-manifold side has no such partner, so when APGD raised anything the gap check compares unequal
-attacks and does not decide (a gap between unequal attacks says nothing about the claim): a band that passes is then inconclusive. The
-min-eps measure is APGD's by construction and has no on-manifold counterpart: its gap is reported
-without deciding, and the band decides alone, as when no on-manifold attack ran (the band lies
-below claim 3's threshold, so one dependence still cannot pass claims 3 and 4).
+attacks and does not decide (a gap between unequal attacks says nothing about the claim): a band
+that passes is then inconclusive. The min-eps measure is APGD's by construction and has no
+on-manifold counterpart: its gap is reported without deciding, and the band decides alone, as when
+no on-manifold attack ran (the band lies below claim 3's threshold, so one dependence still cannot
+pass claims 3 and 4).
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Every threshold a claim verdict or the strength check compares with, fixed here before any
-sweep's results are read (so that no threshold is tuned to make a claim pass). The report lists them all.
+sweep's results are read, so that no threshold is tuned to make a claim pass. The report lists
+them all.
 
 Scales: success rates and "1 - mean ||delta|| / eps" are fractions in [0, 1]; test error too, so
 a slope of s means "s points of success per point of test error".

