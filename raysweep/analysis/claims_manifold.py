@@ -84,7 +84,7 @@ def _median_gap(reg: Values, on: Values) -> pd.Series:
 
 def exact_control(distance: str, attack_name: str) -> bool:
     """True when the attack's examples lie on the manifold the distance projects onto."""
-    from raysweep.attacks import ATTACKS
+    from raysweep.attacks import ATTACKS  # lazy: torch-free table reading (load.attack_family)
     from raysweep.manifold.distance import DISTANCES
 
     if distance not in DISTANCES or attack_name not in ATTACKS:

@@ -189,13 +189,14 @@ def config_attacks(trials: pd.DataFrame) -> list[dict]:
 
 def attack_family(name: str) -> Optional[str]:
     """The registered family of an attack name; None for a name no registry here knows."""
+    # lazy: the registries import torch (about 3 s, measured); reading tables needs none
     from raysweep.attacks import ATTACKS
 
     return ATTACKS.get(name).family if name in ATTACKS else None
 
 
 def strategy_family(name: str) -> Optional[str]:
-    from raysweep.training.strategies import STRATEGIES
+    from raysweep.training.strategies import STRATEGIES  # lazy: torch-free table reading (load.attack_family)
 
     return STRATEGIES.get(name).family if name in STRATEGIES else None
 

@@ -24,21 +24,21 @@ K = TypeVar("K")
 
 
 def of_attack(trials: pd.DataFrame, key: str) -> Optional[str]:
-    from raysweep.attacks import ATTACKS
+    from raysweep.attacks import ATTACKS  # lazy: torch-free table reading (load.attack_family)
 
     name = L.attack_names(trials).get(key, key)
     return BY_NEED.get(ATTACKS.get(name).needs) if name in ATTACKS else None
 
 
 def of_strategy(name: str) -> Optional[str]:
-    from raysweep.training.strategies import STRATEGIES
+    from raysweep.training.strategies import STRATEGIES  # lazy: torch-free table reading (load.attack_family)
 
     return BY_NEED.get(STRATEGIES.get(name).needs) if name in STRATEGIES else None
 
 
 def of_distance(name: str) -> Optional[str]:
     """A distance method's manifold; a method no registry knows stands for itself."""
-    from raysweep.manifold.distance import DISTANCES
+    from raysweep.manifold.distance import DISTANCES  # lazy: torch-free table reading (load.attack_family)
 
     return BY_NEED.get(DISTANCES.get(name).needs, name) if name in DISTANCES else name
 

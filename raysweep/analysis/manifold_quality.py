@@ -10,16 +10,18 @@ or data manifold (onmanifold_class / onmanifold_data, random_latent, ...).
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from typing import Optional
 
+import pandas as pd
+
+from raysweep import storage
 from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
 from raysweep.analysis import manifold_kinds as MK
-from raysweep import storage
-from raysweep.results import reader
+from raysweep.attacks import ATTACKS
 from raysweep.manifold.quality import QUALITY_THRESHOLDS
+from raysweep.results import reader
+from raysweep.training.strategies import STRATEGIES
 
 COLUMNS = ("kind", "class", "recon_l1", "inside_bound", "recon_acc", "clamped_acc", "clean_acc", "usable_share", "frechet",
            "latent_step_l2", "diversity", "attempts", "lam", "width", "epochs")
@@ -71,9 +73,6 @@ def gate(results: list[B.ClaimResult], quality: Optional[pd.DataFrame]) -> list[
 
 def learned_users(trials: pd.DataFrame) -> list[str]:
     """Attack keys and strategies of the trials that use a learned (class or data) manifold."""
-    from raysweep.attacks import ATTACKS
-    from raysweep.training.strategies import STRATEGIES
-
     names = L.attack_names(trials)
     used = [k for k, n in names.items() if n in ATTACKS and ATTACKS.get(n).needs in ("class", "data")]
     used += [s for s in L.strategies_in(trials) if s in STRATEGIES and STRATEGIES.get(s).needs in ("class", "data")]

@@ -59,7 +59,7 @@ def attack_info(trials: pd.DataFrame, key: str) -> Optional[AttackInfo]:
     family = L.attack_family(name)
     if family is None:
         return None
-    from raysweep.attacks import ATTACKS
+    from raysweep.attacks import ATTACKS  # lazy: torch-free table reading (load.attack_family)
 
     try:
         config = ATTACKS.build(name, **attack_params(trials).get(key, {})).config
