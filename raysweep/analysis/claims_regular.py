@@ -37,6 +37,7 @@ from raysweep.analysis import load as L
 from raysweep.analysis import stats as S
 from raysweep.analysis import strength
 from raysweep.analysis import thresholds as T
+from raysweep.results.names import attack_column
 
 TITLE4 = "Regular robustness is independent of generalization"
 FALSIFIER4 = (f"fails if the regular slope's interval leaves [-{T.CLAIM4_MAX_ABS_SLOPE:g}, {T.CLAIM4_MAX_ABS_SLOPE:g}] "
@@ -87,7 +88,7 @@ def _primary(trials: pd.DataFrame) -> tuple[Optional[str], list[strength.AttackI
 def _min_eps_measures(trials: pd.DataFrame) -> Iterator[Measure]:
     """1 - mean min-eps / eps of each regular attack that measured it (module docstring)."""
     for key in L.attacks_in(trials, L.REGULAR):
-        col = f"{key}.mean_min_eps"  # raysweep.results.schema.MIN_EPS_METRICS
+        col = attack_column(key, "mean_min_eps")  # raysweep.results.schema.MIN_EPS_METRICS
         info = strength.attack_info(trials, key)
         if col in trials.columns and trials[col].notna().any() and info is not None and info.eps:
             yield Measure(1 - trials[col] / info.eps, f"1 - mean min-eps / eps of {key} (eps {info.eps:g}: success "

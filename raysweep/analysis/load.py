@@ -1,7 +1,7 @@
 """A sweep's Parquet tables (docs/architecture.md, "Tables") as pandas, and views over them.
 
 Tables are read through the library's reader (raysweep.results.reader: local paths and URIs,
-schema unification); column names come from raysweep.results.schema. A results directory is
+schema unification); column names come from raysweep.results (schema, names). A results directory is
 either `<storage>/<sweep>` (holding `tables/trials` and `tables/examples`) or the `tables`
 folder itself.
 """
@@ -20,6 +20,7 @@ from raysweep import storage
 from raysweep.errors import UserError
 from raysweep.results import reader
 from raysweep.results import schema as S
+from raysweep.results.names import attack_column, distance_column, example_distance_column
 
 # --- column names: declared once in raysweep.results.schema ----------------------------------
 SWEEP, TRIAL_ID, STATUS, STATUS_OK = S.SWEEP, S.TRIAL_ID, S.STATUS, S.STATUS_OK
@@ -52,22 +53,22 @@ def success_col(attack: str, rate: str = "attempt") -> str:
     """Trial-table column of an attack's success rate: per attempt (the authors') or any-restart."""
     if rate not in RATES:
         raise ValueError(f"rate must be one of {RATES}, got {rate!r}")
-    return f"{attack}.success_rate_{rate}"
+    return attack_column(attack, f"success_rate_{rate}")
 
 
 def mean_norm_col(attack: str, norm: str = "l2") -> str:
     """Trial-table column of the mean perturbation norm over successful attempts."""
-    return f"{attack}.mean_{norm}"
+    return attack_column(attack, f"mean_{norm}")
 
 
 def median_ratio_col(distance: str, attack: str) -> str:
     """Trial-table column: median ||x_adv - pi(x_adv)|| / ||delta|| for one distance and attack."""
-    return f"{distance}.{attack}.median_ratio"
+    return distance_column(distance, attack, "median_ratio")
 
 
 def dist_col(distance: str) -> str:
     """Example-table column of the absolute distance to the manifold for one method."""
-    return f"{DIST_PREFIX}{distance}"
+    return example_distance_column(distance)
 
 
 @dataclass
@@ -164,7 +165,7 @@ def attack_names(trials: pd.DataFrame) -> dict[str, str]:
     back to each trial's config_json, and a prefix found in neither maps to itself."""
     suffix = success_col("")  # ".success_rate_attempt"
     names = {c[: -len(suffix)]: c[: -len(suffix)] for c in trials.columns if c.endswith(suffix)}
-    carried = {k: f"{k}.{S.ATTACK}" for k in names if f"{k}.{S.ATTACK}" in trials.columns}
+    carried = {k: attack_column(k, S.ATTACK) for k in names if attack_column(k, S.ATTACK) in trials.columns}
     for k, col in carried.items():
         values = trials[col].dropna()
         if len(values):

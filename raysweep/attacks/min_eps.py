@@ -151,11 +151,12 @@ def found_in_records(records: dict[str, np.ndarray], batch: Batch, norm: str) ->
     return torch.tensor([best.get(int(s), float("inf")) for s in batch.idx.tolist()])
 
 
-def min_eps_columns(key: str, attack: Any, model: nn.Module, batch: Batch, records: dict[str, np.ndarray],
+def min_eps_metrics(attack: Any, model: nn.Module, batch: Batch, records: dict[str, np.ndarray],
                     steps: int, seed: int) -> dict[str, float | int]:
-    """`<key>.median_min_eps`, `<key>.mean_min_eps`, `<key>.n_censored` for the trial row (the
-    attack's records at eps are the bisection's start, so n_censored matches its robust samples)."""
+    """`median_min_eps`, `mean_min_eps`, `n_censored` of the attacked samples, for the trial row's
+    block of this attack (the attack's records at eps are the bisection's start, so n_censored
+    matches its robust samples)."""
     attack = check_attack(attack)
     gen = torch.Generator(device=batch.x.device).manual_seed(seed)
     result = min_eps(attack, model, batch, steps, gen, found_in_records(records, batch, attack.config.norm))
-    return {f"{key}.{m}": v for m, v in result.metrics().items()}
+    return result.metrics()

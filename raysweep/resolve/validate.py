@@ -36,6 +36,7 @@ from raysweep.resolve import catalog
 from raysweep.resolve.facts import manifold_kinds
 from raysweep.resolve.trackers import check_callbacks
 from raysweep.resolve.trials import resolve_trials
+from raysweep.results.names import strategy_column
 from raysweep.vaegan.config import VAEGANConfig, check_overrides
 
 
@@ -168,7 +169,7 @@ def strategy_param_types(spec: SweepSpec) -> dict[str, str]:
         declared = {f.name: str(f.type) for f in dataclasses.fields(cls)} if cls is not None else {}
         for k in s.params:
             t = declared.get(k, "str")
-            out[f"strategy.{k}"] = t if out.get(f"strategy.{k}", t) == t else "str"  # conflicting: text
+            out[strategy_column(k)] = t if out.get(strategy_column(k), t) == t else "str"  # conflicting: text
     return out
 
 

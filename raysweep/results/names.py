@@ -10,7 +10,7 @@ builders here.
 """
 from __future__ import annotations
 
-DIST_PREFIX = "dist_"
+from raysweep.results.schema import DIST_PREFIX
 
 
 def attack_column(attack: str, metric: str) -> str:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 import raysweep
 from raysweep.config.trial_config import TrialConfig
+from raysweep.results.names import strategy_column, train_column
 from raysweep.results.schema import SCHEMA_VERSION, epoch_table, example_table, trial_table
 
 
@@ -42,8 +43,8 @@ def config_columns(cfg: TrialConfig) -> dict[str, Any]:
         "data_hash": cfg.data_hash, "results_version": cfg.results_version,
         "manifolds_json": None if cfg.manifolds is None else cfg.manifolds.model_dump_json(),
     }
-    cols.update({f"strategy.{k}": v for k, v in cfg.strategy.params.items()})
-    cols.update({f"train.{k}": v for k, v in cfg.train.model_dump().items() if k != "betas"})
+    cols.update({strategy_column(k): v for k, v in cfg.strategy.params.items()})
+    cols.update({train_column(k): v for k, v in cfg.train.model_dump().items() if k != "betas"})
     cols.update(schema_version=SCHEMA_VERSION, raysweep_version=raysweep.__version__, git_commit=git_commit())
     return cols
 

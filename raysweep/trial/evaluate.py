@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from raysweep.attacks.min_eps import min_eps_columns
+from raysweep.attacks.min_eps import min_eps_metrics
 from raysweep.attacks.records import AttackResult, concat_columns
 from raysweep.attacks.robust import worst_case
 from raysweep.config.schema import EvaluateSpec
@@ -57,7 +57,8 @@ def evaluate_trial(cfg: TrialConfig, model: torch.nn.Module, ds: Dataset, manifo
         row.update({attack_column(key, "attack"): a.name, attack_column(key, "family"): cfg.facts.attack_families[key]})
         row.update({attack_column(key, m): v for m, v in {**result.metrics(), **result.bound_counts()}.items()})
         if a.min_eps_steps:  # each sample's smallest successful eps, bisected from the records at eps
-            row.update(min_eps_columns(key, built.attack, model, batch, result.records, a.min_eps_steps, cfg.seed))
+            bisected = min_eps_metrics(built.attack, model, batch, result.records, a.min_eps_steps, cfg.seed)
+            row.update({attack_column(key, m): v for m, v in bisected.items()})
         cols = {k: np.asarray(v) for k, v in result.records.items()}
         cols["attack"] = np.full(len(cols["sample"]), key, dtype=object)
         cols["delta_l2"] = cols["real_l2"]  # ||x_adv - x||_2 to the real image, also for learned attacks
