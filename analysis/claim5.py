@@ -11,7 +11,7 @@ from raysweep.analysis import load as L
 from raysweep.analysis import n_factors as NF
 from raysweep.analysis.fig_claim5_controls import draw
 from raysweep.analysis.fig_learning_curves import epochs_of
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def report(path: str) -> None:

@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_attacks (installed
 """
 import sys
 
-from raysweep.analysis import _plot, fig_attacks
+from raysweep.analysis import fig_attacks, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_attacks.draw))
+    sys.exit(plotting.standalone(fig_attacks.draw))

@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_distance (installe
 """
 import sys
 
-from raysweep.analysis import _plot, fig_distance
+from raysweep.analysis import fig_distance, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_distance.draw))
+    sys.exit(plotting.standalone(fig_distance.draw))

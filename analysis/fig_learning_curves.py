@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_learning_curves (i
 """
 import sys
 
-from raysweep.analysis import _plot, fig_learning_curves
+from raysweep.analysis import fig_learning_curves, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_learning_curves.draw))
+    sys.exit(plotting.standalone(fig_learning_curves.draw))

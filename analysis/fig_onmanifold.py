@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_onmanifold (instal
 """
 import sys
 
-from raysweep.analysis import _plot, fig_onmanifold
+from raysweep.analysis import fig_onmanifold, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_onmanifold.draw))
+    sys.exit(plotting.standalone(fig_onmanifold.draw))

@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_regular (installed
 """
 import sys
 
-from raysweep.analysis import _plot, fig_regular
+from raysweep.analysis import fig_regular, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_regular.draw))
+    sys.exit(plotting.standalone(fig_regular.draw))

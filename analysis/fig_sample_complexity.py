@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_sample_complexity 
 """
 import sys
 
-from raysweep.analysis import _plot, fig_sample_complexity
+from raysweep.analysis import fig_sample_complexity, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_sample_complexity.draw))
+    sys.exit(plotting.standalone(fig_sample_complexity.draw))

@@ -4,7 +4,7 @@ A runnable script; the figure's code is raysweep.analysis.fig_samples (installed
 """
 import sys
 
-from raysweep.analysis import _plot, fig_samples
+from raysweep.analysis import fig_samples, plotting
 
 if __name__ == "__main__":
-    sys.exit(_plot.standalone(fig_samples.draw))
+    sys.exit(plotting.standalone(fig_samples.draw))

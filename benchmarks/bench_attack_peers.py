@@ -38,9 +38,9 @@ import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.attacks import ATTACKS
 from raysweep.data import load_dataset
 from raysweep.data.fonts import font_files
-from raysweep.errors import UserError, run_script
+from raysweep._core.errors import UserError, run_script
 from raysweep.data.batch import Batch
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.models.classifiers import build_model
 from raysweep.training.loop import TrainConfig, evaluate, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext

@@ -27,8 +27,8 @@ from raysweep.attacks.norms import project, random_start
 from raysweep.data.batch import Batch
 from raysweep.data import load_dataset
 from raysweep.data.fonts import font_files
-from raysweep.errors import run_script
-from raysweep.device import default_device
+from raysweep._core.errors import run_script
+from raysweep._core.device import default_device
 from raysweep.models.classifiers import build_model
 from raysweep.training.loop import TrainConfig, evaluate, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext

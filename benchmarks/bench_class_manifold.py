@@ -16,8 +16,8 @@ from typing import Optional
 
 import torch
 
-from raysweep.device import resolve_device
-from raysweep.errors import at_least_one, run_script
+from raysweep._core.device import resolve_device
+from raysweep._core.errors import at_least_one, run_script
 from raysweep.manifold.learned import ClassManifold
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.network import serving_state_dict

@@ -26,8 +26,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from raysweep.device import resolve_device
-from raysweep.errors import at_least_one, run_script
+from raysweep._core.device import resolve_device
+from raysweep._core.errors import at_least_one, run_script
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, make_optimizer
 

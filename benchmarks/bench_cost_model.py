@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from raysweep.errors import UserError, run_script
+from raysweep._core.errors import UserError, run_script
 from raysweep.models import build_model
 from raysweep.resolve.cost import arch_cost
 from raysweep.training.loop import TrainConfig, make_optimizer

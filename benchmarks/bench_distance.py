@@ -14,8 +14,8 @@ from typing import Optional
 
 import torch
 
-from raysweep.device import default_device
-from raysweep.errors import UserError, run_script
+from raysweep._core.device import default_device
+from raysweep._core.errors import UserError, run_script
 from raysweep.manifold.projection_knn import knn_projection
 
 

@@ -22,7 +22,7 @@ from raysweep.data import load_dataset
 from raysweep.data.decoder import TrueDecoder
 from raysweep.data.fonts import font_files, load_fonts
 from raysweep.data.fonts_dataset import FontsConfig, latent_table, render_split
-from raysweep.errors import at_least_one, run_script
+from raysweep._core.errors import at_least_one, run_script
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

@@ -30,8 +30,8 @@ from raysweep.attacks import ATTACKS
 
 from raysweep.data import load_dataset
 from raysweep.data.subset import subset
-from raysweep.device import resolve_device
-from raysweep.errors import UserError, at_least_one, run_script
+from raysweep._core.device import resolve_device
+from raysweep._core.errors import UserError, at_least_one, run_script
 from raysweep.manifold.learned import ClassManifold
 from raysweep.manifold.true import TrueManifold
 from raysweep.models import build_model

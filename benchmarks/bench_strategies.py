@@ -31,7 +31,7 @@ from typing import Any, Optional
 
 import torch
 
-from raysweep.errors import UserError, run_script
+from raysweep._core.errors import UserError, run_script
 
 LEARNED = {"onmanifold_class": "class", "onmanifold_data": "data"}
 
@@ -65,7 +65,7 @@ def check(args: argparse.Namespace) -> None:
     device, registered strategies, and N and seeds as integers."""
     import raysweep.training.strategies  # noqa: F401  (registers them)
     from raysweep.data.fonts import font_files
-    from raysweep.device import resolve_device
+    from raysweep._core.device import resolve_device
     from raysweep.training.strategy import STRATEGIES
 
     font_files(None, args.max_fonts)
@@ -170,7 +170,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     check(args)
     torch.set_num_threads(1)
     import raysweep.training.strategies  # noqa: F401
-    from raysweep.device import default_device
+    from raysweep._core.device import default_device
     from raysweep.training.strategy import STRATEGIES
 
     start = time.perf_counter()

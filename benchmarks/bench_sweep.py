@@ -38,7 +38,7 @@ from typing import Optional
 
 import yaml
 
-from raysweep.errors import UserError, run_script
+from raysweep._core.errors import UserError, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.data.batch import Split
-from raysweep.device import resolve_device
-from raysweep.errors import UserError, at_least_one, run_script
+from raysweep._core.device import resolve_device
+from raysweep._core.errors import UserError, at_least_one, run_script
 from raysweep.models import MODELS, build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext

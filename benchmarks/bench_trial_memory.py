@@ -29,7 +29,7 @@ from typing import Optional
 import torch
 
 from raysweep.data.fonts import font_files
-from raysweep.errors import at_least_one, run_script
+from raysweep._core.errors import at_least_one, run_script
 
 FONTS_1000 = 1000  # the paper's font count; `make fonts` installs them
 

@@ -20,8 +20,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from raysweep.device import default_device
-from raysweep.errors import at_least_one, run_script
+from raysweep._core.device import default_device
+from raysweep._core.errors import at_least_one, run_script
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.losses import make_optimisers, train_step
 from raysweep.vaegan.schedule import BatchStream, Schedule

@@ -63,7 +63,7 @@ from typing import Callable, Optional
 
 import torch
 
-from raysweep.device import default_device  # torch only: safe where pydantic is missing
+from raysweep._core.device import default_device  # torch only: safe where pydantic is missing
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_SPEC = ROOT / "sweeps" / "fonts-paper.yaml"

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 import raysweep
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 # Order here is the order in `raysweep --help`.
 COMMANDS = ["data", "train", "list", "sweep", "evaluate", "tables", "tune_lambda", "analyze"]

@@ -99,7 +99,7 @@ class Refuse:
         self.dir = dir
 
     def loss(self, model, batch):
-        from raysweep.errors import UserError
+        from raysweep._core.errors import UserError
 
         os.makedirs(self.dir, exist_ok=True)
         open(os.path.join(self.dir, uuid.uuid4().hex), "w").close()

@@ -12,7 +12,7 @@ import torch
 
 from raysweep.config.parse import parse_model
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.tune import vaegan_trainable as vt
 from raysweep.manifold.serving import actor_name
 from raysweep.vaegan import job as vj

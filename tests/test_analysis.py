@@ -15,14 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from raysweep.analysis import _plot as P
+from raysweep.analysis import plotting as P
 from raysweep.analysis import claims as C
 from raysweep.analysis import fig_regular, fig_sample_complexity, report
 from raysweep.analysis import load as L
 from raysweep.cli import main as cli_main
 from raysweep.config import SweepSpec
 from raysweep.resolve.trials import expand
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.results.schema import example_table, trial_schema, trial_table
 from raysweep.results.store import TableStore
 
@@ -115,7 +115,7 @@ def _samples(storage: Path, cfg, attacks) -> None:
     """The pictures a trial keeps (raysweep.trial.attack_runs.sample_images): 6 images per attack."""
     import torch
 
-    from raysweep import storage as st
+    from raysweep._core import storage as st
     from raysweep.results.store import samples_path
 
     g = torch.Generator().manual_seed(cfg.seed)

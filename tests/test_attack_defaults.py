@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from raysweep.config.schema import DatasetSpec, EvaluateSpec, GridSpec, StrategySpec, SweepSpec
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve.validate import validate_and_resolve
 
 

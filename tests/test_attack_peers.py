@@ -12,7 +12,7 @@ from raysweep.resolve import catalog
 from raysweep.attacks import ATTACKS, RECORD_COLUMNS
 from raysweep.config.parse import parse_spec
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models import build_model
 from raysweep.resolve.validate import validate_and_resolve
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from test_attacks_toys import ToyManifold, tiny_model, toy_batch
 from raysweep.attacks import ATTACKS, RECORD_COLUMNS
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 # Only the attacks raysweep ships: an installed plugin (the example's fgsm) registers entries with
 # contracts of its own, and whether it is loaded yet depends on which test module ran first.

@@ -8,7 +8,7 @@ import torch
 
 from raysweep.attacks import ATTACKS
 from raysweep.attacks.norms import START_KINDS, random_start, row_norm
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 SHAPE = (2000, 1, 28, 28)
 

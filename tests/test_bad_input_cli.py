@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.cli import main
 from raysweep.results.reader import read_kind
 from tests.test_cli_train import TINY

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_vaegan.py"
 KEYS = ("images_per_s_full", "images_per_s_smoke", "steps_per_s", "bare_steps_per_s", "vaegan_step_ratio_vs_bare_loop")

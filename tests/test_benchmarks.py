@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import pytest
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_NUMBER = re.compile(r"^([A-Za-z0-9_.]+): (-?[0-9.]+(?:e[-+]?\d+)?|nan|inf)$")

@@ -10,7 +10,7 @@ import pytest
 
 from raysweep import __version__, cli
 from raysweep.config.overrides import apply_overrides
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve.validate import load_spec
 
 HEAVY = ("torch", "ray", "pandas", "pyarrow", "matplotlib", "numpy")

@@ -14,7 +14,7 @@ import pytest
 
 from raysweep.cli import main
 from raysweep.data import fmnist, load_dataset, real
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from test_bad_input import one_error_line
 from test_bad_input_files import tree
 from test_data_real import make_mnist_like, upright_digits, write_idx_gz

@@ -17,7 +17,7 @@ from raysweep.data import load_dataset
 from raysweep.data.decoder import TrueDecoder
 from raysweep.data.fonts import default_fonts_dir, load_fonts
 from raysweep.data.transform import PRESETS
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 GOOD = ["DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "cmr10.ttf"]
 

@@ -10,7 +10,7 @@ from raysweep.data import fonts_dataset as fd
 from raysweep.data import load_dataset
 from raysweep.data.fonts import default_fonts_dir, load_fonts
 from raysweep.data.fonts_manifest import candidate_fonts, manifest_hash, read_manifest
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 FONTS = ["DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "cmr10.ttf", "DejaVuSansMono.ttf"]
 SIZES = dict(train_size=60, test_size=20)

@@ -14,7 +14,7 @@ from PIL import Image
 from raysweep.cli import main
 from raysweep.data import real
 from raysweep.data import load_dataset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 CELEBA_ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
                 "Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee "

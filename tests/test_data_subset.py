@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from raysweep.data.batch import Split
 from raysweep.data.subset import subset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def _labels(n=3000, classes=10, seed=0):

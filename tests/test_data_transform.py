@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from raysweep.data.transform import (IDENTITY, PRESETS, affine_grid, get_preset, identity_theta, theta_to_matrix,
                                      warp)
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def test_identity_theta_gives_identity_matrix():

@@ -6,7 +6,7 @@ from raysweep.data.batch import Split
 from raysweep.data.dataset import Dataset
 from raysweep.data.decoder import TrueDecoder
 from raysweep.data.transform import PRESETS
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.base import Manifold
 from raysweep.manifold.true import TrueManifold
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.distance import DISTANCES
 from raysweep.manifold.projection_knn import knn_projection, nearest_neighbours, subspace_residual
 from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection, true_projection

@@ -9,7 +9,7 @@ import yaml
 
 from raysweep import cli
 from raysweep.resolve import catalog
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models import build_model
 
 FONTS = {"name": "fonts", "options": {"max_fonts": 2, "train_size": 200, "test_size": 60}}

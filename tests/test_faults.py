@@ -102,7 +102,7 @@ def test_an_actor_whose_setup_fails_is_one_line(ray_session):
     plugin that registers the data set loads in the actor's process too) stops the sweep with the
     cause in one line, not a hang or a traceback."""
     from raysweep.config.schema import DatasetSpec
-    from raysweep.errors import UserError
+    from raysweep._core.errors import UserError
     from raysweep.tune.actors import ensure_manifold_actors
 
     with pytest.raises(UserError, match="a manifold actor could not start: .*'tiny' has no true manifold") as e:

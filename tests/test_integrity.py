@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import sweep_fixtures  # noqa: E402
 from raysweep.results import lease  # noqa: E402
 from raysweep.config import parse_spec  # noqa: E402
-from raysweep.errors import UserError  # noqa: E402
+from raysweep._core.errors import UserError  # noqa: E402
 from raysweep.results.reader import check_version  # noqa: E402
 from raysweep.results.schema import SCHEMA_VERSION, trial_schema  # noqa: E402
 from raysweep.results.store import TableStore  # noqa: E402
@@ -221,7 +221,7 @@ def test_checkpoints_load_weights_only(tmp_path):
 
     import torch
 
-    from raysweep import storage
+    from raysweep._core import storage
 
     torch.save({"model": {"w": torch.ones(2)}, "hook": _RunsCode()}, tmp_path / "state.pt")
     with pytest.raises(pickle.UnpicklingError):
@@ -240,7 +240,7 @@ def test_a_pickled_model_is_refused_until_trusted(tmp_path):
     """The control for that exception: without trust nothing from the file runs."""
     import torch
 
-    from raysweep.errors import UserError
+    from raysweep._core.errors import UserError
     from raysweep.models.loading import load_pickled
 
     torch.save(torch.nn.Linear(2, 2), tmp_path / "whole.pt")

@@ -10,7 +10,7 @@ import yaml
 from raysweep.cli import main
 from raysweep.config.lambda_spec import parse_lambda_spec
 from raysweep.resolve.validate import load_lambda_spec
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 SWEEPS = sorted((Path(__file__).parent.parent / "sweeps").glob("*-lambda.yaml"))
 

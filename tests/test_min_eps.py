@@ -12,7 +12,7 @@ from torch import nn
 from raysweep.attacks import ATTACKS
 from raysweep.attacks.min_eps import MinEps, found_in_records, min_eps
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 D = 16  # 1 x 4 x 4 images
 

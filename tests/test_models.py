@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models import MODELS, build_model
 
 SHAPES = [(1, 28, 28), (3, 56, 48)]  # FONTS/EMNIST/F-MNIST, CelebA

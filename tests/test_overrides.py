@@ -7,7 +7,7 @@ import pytest
 
 from raysweep.cli import main
 from raysweep.config.overrides import apply_overrides, parse_override
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 SPEC = {"train": {"epochs": 20}, "evaluate": {"attacks": [{"name": "linf", "samples": 300}, {"name": "l2"}]}}
 

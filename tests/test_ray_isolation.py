@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import NO_RAY_ADDRESS, uses_ray
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.driver.preflight import check_address
 
 

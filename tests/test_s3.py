@@ -6,7 +6,7 @@ driver, --resume from the repaired checkpoints, rows exactly once.
 
 Credentials and the endpoint reach every process the way a user's would: AWS_* variables in the
 environment (inherited by the driver subprocess and by Ray's workers) and pyarrow's URI options
-(`?endpoint_override=...&scheme=http&region=...`), which raysweep.storage keeps on every join.
+(`?endpoint_override=...&scheme=http&region=...`), which raysweep._core.storage keeps on every join.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(TESTS))
 
 import sweep_fixtures  # noqa: E402
 
-from raysweep import storage  # noqa: E402
+from raysweep._core import storage  # noqa: E402
 
 BUCKET = "raysweep-test"
 ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
@@ -224,7 +224,7 @@ def test_sweep_lifecycle_on_s3(s3, ray_s3, tmp_path, monkeypatch):
     mid-trial; its stale checkpoint references are repaired on S3, the resumed trial continues
     from its epoch checkpoint, and every trial ends with exactly one row."""
     from raysweep.results import lease
-    from raysweep.errors import UserError
+    from raysweep._core.errors import UserError
     from raysweep.results.store import TableStore
     from raysweep.tune.sweep_runner import run_sweep
 

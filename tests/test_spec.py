@@ -16,7 +16,7 @@ from raysweep.cli import main  # noqa: E402
 from raysweep.config import parse_spec
 from raysweep.resolve.trials import expand
 from raysweep.resolve.validate import load_spec, validate_and_resolve  # noqa: E402
-from raysweep.errors import UserError  # noqa: E402
+from raysweep._core.errors import UserError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ["fonts-smoke", "fonts-paper", "emnist-paper", "fmnist-paper", "celeba-paper"]

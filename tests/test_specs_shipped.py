@@ -29,7 +29,7 @@ from raysweep.data import real
 from raysweep.data.batch import Split
 from raysweep.data.dataset import DATASETS
 from raysweep.data.fonts import default_fonts_dir
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve.validate import load_lambda_spec, load_spec
 from test_data_real import make_celeba, make_mnist_like
 

@@ -15,7 +15,7 @@ from torch import nn
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.data.batch import Batch
 from raysweep.data import load_dataset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.learned import ClassManifold, DataManifold
 from raysweep.manifold.true import TrueManifold
 from raysweep.models import build_model

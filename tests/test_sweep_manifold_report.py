@@ -39,7 +39,7 @@ def test_actors_that_would_starve_the_trials_are_refused_before_any_starts(ray_l
     """The measured hang: 10 actors at cpu 1 on 2 CPUs (2 trained, kept their CPUs as servers, 8
     never started). Refused in one line naming the numbers and the fix, before any actor or
     VAE-GAN exists. Its control is the test below: the same spec at cpu 0 runs to the end."""
-    from raysweep.errors import UserError
+    from raysweep._core.errors import UserError
     from raysweep.tune.sweep_runner import run_sweep
 
     path = learned_spec(tmp_path, actor_cpu=1)

@@ -8,7 +8,7 @@ from torch import nn
 
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
 from raysweep.data.batch import Split
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, evaluate, train
 from raysweep.training.schedule import lr_at, num_batches

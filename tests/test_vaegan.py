@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda
 from raysweep.vaegan.fit import train_vaegan

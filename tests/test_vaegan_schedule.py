@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from test_vaegan_collapse import fonts  # noqa: F401  (the 3-font FONTS fixture, one home)
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.vaegan import job as vj
 from raysweep.vaegan import fit as vfit
 from raysweep.vaegan.config import VAEGANConfig, paper_steps_per_epoch

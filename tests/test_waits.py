@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve.plan import Request
 from raysweep.driver.preflight import check_actors_leave_room
 from raysweep.driver.progress import Demand, StallWatch, format_wait

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from raysweep.analysis import _plot as P
+from raysweep.analysis import plotting as P
 from raysweep.analysis import load as L
 
 NAME = "fig_attacks"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from raysweep.analysis import _plot as P
+from raysweep.analysis import plotting as P
 from raysweep.analysis import load as L
 from raysweep.analysis import n_factors as NF
 from raysweep.analysis.fig_learning_curves import epochs_of

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from raysweep.analysis import _plot as P
+from raysweep.analysis import plotting as P
 from raysweep.analysis import learned_vs_true as LT
 from raysweep.analysis import load as L
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from raysweep import storage
-from raysweep.analysis import _plot as P
+from raysweep._core import storage
+from raysweep.analysis import plotting as P
 from raysweep.analysis import load as L
 from raysweep.results import reader
 

@@ -17,9 +17,9 @@ from typing import Optional
 import matplotlib.pyplot as plt
 import torch
 
-from raysweep.analysis import _plot as P
+from raysweep.analysis import plotting as P
 from raysweep.analysis import load as L
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.results.store import SAMPLES
 
 NAME = "fig_samples"

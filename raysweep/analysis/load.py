@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from raysweep import storage
-from raysweep.errors import UserError
+from raysweep._core import storage
+from raysweep._core.errors import UserError
 from raysweep.results import reader
 from raysweep.results import schema as S
 from raysweep.results.names import attack_column, distance_column, example_distance_column
@@ -33,7 +33,7 @@ DIST_PREFIX = S.DIST_PREFIX
 EXAMPLE_COLUMNS = (SWEEP, TRIAL_ID, DATASET, N, SEED, STRATEGY, ARCH, ATTACK, SUCCESS, CORRECT, VALID,
                    DELTA_L2, IMAGE_L2)
 
-# --- families (registry metadata in raysweep.registry; rows carry them, see family_of) ---------
+# --- families (registry metadata in raysweep._core.registry; rows carry them, see family_of) ---------
 REGULAR = "regular"  # unconstrained image-space attacks (Sec. 3.1)
 ONMANIFOLD = "on-manifold"  # Sec. 3.2/3.3
 TRANSFORMATION = "transformation"

@@ -14,7 +14,7 @@ from typing import Optional
 
 import pandas as pd
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
 from raysweep.analysis import manifold_kinds as MK

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import pandas as pd
 
-from raysweep.analysis import _plot as P
+from raysweep.analysis import plotting as P
 from raysweep.analysis import claims as C
 from raysweep.analysis import fig_attacks, fig_distance, fig_onmanifold, fig_regular, fig_sample_complexity
 from raysweep.analysis import fig_learned_vs_true, fig_learning_curves, fig_samples
@@ -25,7 +25,7 @@ from raysweep.analysis import load as L
 from raysweep.analysis import stats as S
 from raysweep.analysis import robustness, strength
 from raysweep.analysis import verdicts as V
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 # Paper order: Fig. 3, 5, 6, 7, then the supplement's attack variants.
 FIGURES: tuple[Callable[[L.Tables, Path], P.FigureOutcome], ...] = (

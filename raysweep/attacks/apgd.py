@@ -35,7 +35,7 @@ from raysweep.attacks.pgd import ImageProblem
 from raysweep.attacks.problem import Work, cross_entropy_objective
 from raysweep.attacks.registry import register_attack
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 LOSSES = ("ce", "dlr", "dlr_targeted")
 

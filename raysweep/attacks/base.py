@@ -19,9 +19,9 @@ from raysweep.attacks.norms import image_norms
 from raysweep.attacks.problem import Problem, repeat_rows
 from raysweep.attacks.records import AttackResult, concat_records, to_records
 from raysweep.data.batch import Batch
-from raysweep.device import default_device
-from raysweep.errors import UserError
-from raysweep.params import typed
+from raysweep._core.device import default_device
+from raysweep._core.errors import UserError
+from raysweep._core.params import typed
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class AttackConfig:
 
 
 def build_config(cls: type, attack: str, params: dict[str, Any]) -> Any:
-    """cls(**params), names and types checked (raysweep.params), then the config's own checks."""
+    """cls(**params), names and types checked (raysweep._core.params), then the config's own checks."""
     config = typed(cls, params, f"attack {attack!r}")
     config.validate()
     return config

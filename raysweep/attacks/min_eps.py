@@ -39,7 +39,7 @@ from raysweep.attacks.fast_model import attack_model
 from raysweep.attacks.norms import project_ball, random_start, row_norm
 from raysweep.attacks.problem import Work, repeat_rows
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def check_attack(attack: Any) -> APGDAttack:

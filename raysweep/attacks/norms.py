@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 NORMS = ("linf", "l2")
 

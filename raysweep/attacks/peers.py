@@ -32,7 +32,7 @@ from raysweep.attacks.norms import image_norms
 from raysweep.attacks.records import AttackResult, concat_records, to_records
 from raysweep.attacks.registry import ATTACKS
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 # x, y (on the model's device) -> x_adv; built once per call from the model
 Perturb = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

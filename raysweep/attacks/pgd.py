@@ -23,7 +23,7 @@ from raysweep.attacks.norms import START_KINDS, check_norm, project_ball, random
 from raysweep.attacks.problem import Work, cross_entropy_objective, repeat_rows
 from raysweep.attacks.registry import register_attack
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 @dataclass(frozen=True)

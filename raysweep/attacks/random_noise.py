@@ -10,7 +10,7 @@ from raysweep.attacks.base import AttackConfig
 from raysweep.attacks.onmanifold import LatentConfig, OnManifoldAttack
 from raysweep.attacks.pgd import PGDAttack, PGDConfig
 from raysweep.attacks.registry import register_attack
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 _MANIFOLD_KINDS = ("true", "class", "data")
 

@@ -1,4 +1,4 @@
-"""The attack registry. Each entry carries what it needs and its family (raysweep.registry).
+"""The attack registry. Each entry carries what it needs and its family (raysweep._core.registry).
 
 `needs` is None, "true", "class", "data" (which manifold the sweep must provide) or
 "source_model" (transfer); `ATTACKS.get(name).needs_for(params)` is the need of a configured
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from raysweep.attacks.base import Attack, build_config
-from raysweep.registry import Registry
+from raysweep._core.registry import Registry
 
 FAMILIES = ("regular", "on-manifold", "transformation", "baseline")
 ATTACKS: Registry[Attack] = Registry("attack", FAMILIES)

@@ -21,7 +21,7 @@ from raysweep.attacks.pgd import PGDAttack, PGDConfig
 from raysweep.attacks.records import AttackResult
 from raysweep.attacks.registry import register_attack
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 @dataclass(frozen=True)

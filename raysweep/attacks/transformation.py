@@ -20,7 +20,7 @@ from raysweep.attacks.problem import Work, cross_entropy_objective, repeat_rows
 from raysweep.attacks.registry import register_attack
 from raysweep.data.batch import Batch
 from raysweep.data.transform import get_preset, identity_theta, warp
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from raysweep.commands import describe
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def run(args: argparse.Namespace) -> int:

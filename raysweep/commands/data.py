@@ -20,7 +20,7 @@ import sys
 import time
 
 from raysweep.commands import describe
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 FETCHABLE = ("emnist", "fmnist", "celeba")
 

@@ -15,7 +15,7 @@ import argparse
 import time
 
 from raysweep.commands import describe
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def add_parser(subparsers) -> None:
@@ -101,7 +101,7 @@ def robust_line(label: str, row) -> str:
 def evaluate_models(spec, ds, models):
     """Evaluate each (trial config, model) and write its rows through the sweep's write path; a
     model whose row exists (same config, weights and data) is reused, not evaluated again."""
-    from raysweep.device import default_device
+    from raysweep._core.device import default_device
     from raysweep.resolve.eval_spec import table_spec
     from raysweep.results.lease import acquire
     from raysweep.results.names import strategy_column, train_column
@@ -146,7 +146,7 @@ def true_manifold(models, ds, device) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raysweep import storage
+    from raysweep._core import storage
     from raysweep.data import load_dataset
     from raysweep.resolve.eval_spec import eval_trial
 

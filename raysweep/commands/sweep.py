@@ -50,7 +50,7 @@ def dry_run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raysweep.errors import UserError
+    from raysweep._core.errors import UserError
 
     bad = [a for a in args.assignments if "=" not in a]
     if bad:

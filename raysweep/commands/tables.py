@@ -11,10 +11,10 @@ import json
 from typing import TYPE_CHECKING
 
 from raysweep.commands import describe
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 if TYPE_CHECKING:
-    from raysweep import storage
+    from raysweep._core import storage
 
 
 def add_parser(subparsers) -> None:
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 def tables_root(target: str) -> tuple[storage.Location, str]:
     """(storage, sweep) for a spec file or a results directory (a local path or a URI)."""
-    from raysweep import storage
+    from raysweep._core import storage
     from raysweep.results.schema import TABLES
 
     if target.endswith((".yaml", ".yml")):

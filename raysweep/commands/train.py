@@ -12,7 +12,7 @@ import os
 import time
 
 from raysweep.commands import describe
-from raysweep.errors import UserError, at_least_one
+from raysweep._core.errors import UserError, at_least_one
 
 DEVICES = ("cpu", "cuda")
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from raysweep.trial.protocol import TrialHooks
 
     _check_args(args)
-    from raysweep.device import resolve_device
+    from raysweep._core.device import resolve_device
 
     device = resolve_device(args.device)
     if args.threads:
@@ -96,7 +96,7 @@ def save_model(out: str, cfg, model, test_error: float) -> None:
     the config last, so a folder with a config always has its weights."""
     import json
 
-    from raysweep import storage
+    from raysweep._core import storage
     from raysweep.models.target import TRAIN_OUT_CONFIG, TRAIN_OUT_WEIGHTS
 
     where = storage.resolve(out)

@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from raysweep.resolve.validate import load_lambda_spec
-    from raysweep.errors import UserError
+    from raysweep._core.errors import UserError
 
     spec = load_lambda_spec(args.spec)  # validated before Ray starts
     if args.budget is not None:

@@ -20,11 +20,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.parse import parse_model
 from raysweep.config.schema import DatasetSpec, Resources, Strict as _Strict
 from raysweep.config.yaml_file import read_yaml
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 class LambdaRange(_Strict):

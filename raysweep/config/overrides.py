@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from raysweep.config.schema import SweepSpec
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
 

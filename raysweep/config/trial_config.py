@@ -40,7 +40,7 @@ class TrialFacts(Strict):
     manifolds: tuple[str, ...] = ()  # manifold kinds ("true", "class", "data") the trial needs, sorted
     strategy_manifold: Optional[str] = None  # the manifold the strategy's inner attack runs on, if any
     source_model: bool = False  # a transfer attack needs the held-out source classifier (supplement E)
-    strategy_family: Optional[str] = None  # the strategy's registry family (raysweep.registry)
+    strategy_family: Optional[str] = None  # the strategy's registry family (raysweep._core.registry)
     attack_families: dict[str, Optional[str]] = {}  # attack key -> its registry family
     fused: bool = False  # the built-in trial function and a strategy with a fused packed form
 

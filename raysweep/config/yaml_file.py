@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 class _DuplicateKey(yaml.MarkedYAMLError):

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.data.file_rows import FileRows
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 ENV_CACHE = "RAYSWEEP_CACHE"
 

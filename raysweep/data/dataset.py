@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raysweep.data.batch import Split
-from raysweep.registry import Registry
+from raysweep._core.registry import Registry
 
 
 @dataclass

@@ -34,7 +34,7 @@ import torch
 
 from raysweep.data.batch import Split
 from raysweep.data.dataset import Dataset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 ENV_DATA = "RAYSWEEP_DATA"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from raysweep.data.fonts_manifest import FONT_SUFFIXES, FontFile, FontRecord, candidate_fonts, find_font_files  # noqa: F401
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 log = logging.getLogger(__name__)
 

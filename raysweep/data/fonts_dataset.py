@@ -37,7 +37,7 @@ from raysweep.data.decoder import TrueDecoder
 from raysweep.data.fonts import LETTERS, RESOLUTION, default_fonts_dir, load_fonts, too_few_fonts
 from raysweep.data.fonts_manifest import MANIFEST_FILE, candidate_fonts, find_font_files, manifest_hash, write_manifest
 from raysweep.data.transform import DEFAULT_PRESET, THETA_NAMES, get_preset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 TRAIN_PER_GLYPH, TEST_PER_GLYPH = 96, 16  # the paper's 960k/160k of 112 per (font, class)
 FORMAT_VERSION = 2  # bump when rendering or generation changes what a key produces (2: content-hash font order)

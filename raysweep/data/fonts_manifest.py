@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 FONT_SUFFIXES = (".ttf", ".otf")
 MANIFEST_FILE = "manifest.json"  # inside the FONTS cache entry, next to the arrays

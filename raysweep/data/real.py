@@ -28,7 +28,7 @@ from raysweep.data import cache
 from raysweep.data.batch import Split
 from raysweep.data.dataset import DATASETS, Dataset
 from raysweep.data.fmnist import load_fmnist
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 ENV_DATA = "RAYSWEEP_DATA"
 CELEBA_SIZE = (56, 48)  # (H, W), the paper's resolution

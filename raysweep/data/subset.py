@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def subset_order(labels: torch.Tensor, seed: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 THETA_NAMES = ("tx", "ty", "shear_x", "shear_y", "scale", "rotation")
 IDENTITY = (0.0, 0.0, 0.0, 0.0, 1.0, 0.0)

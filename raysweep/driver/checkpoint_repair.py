@@ -12,7 +12,7 @@ import re
 
 import pyarrow.fs as pafs
 
-from raysweep import storage
+from raysweep._core import storage
 
 STATE_FILE = "state.pt"  # what a trial checkpoint holds (raysweep.tune.trainable writes it)
 _CHECKPOINT = re.compile(r"checkpoint_(\d+)$")

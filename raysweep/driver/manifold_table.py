@@ -17,7 +17,7 @@ import torch
 
 from raysweep.config.schema import SweepSpec
 from raysweep.data import load_dataset
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.manifold.jobs import manifold_jobs
 from raysweep.manifold.quality import job_quality
 from raysweep.results.schema import manifold_table

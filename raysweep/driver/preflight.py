@@ -24,7 +24,7 @@ from typing import Iterable, Mapping
 
 from raysweep.config.trial_config import TrialConfig
 from raysweep.config.schema import SweepSpec
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve.facts import manifold_kinds
 from raysweep.resolve.plan import Request
 

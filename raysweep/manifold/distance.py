@@ -23,11 +23,11 @@ from typing import Callable, Literal, Optional
 import torch
 
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.base import Manifold
 from raysweep.manifold.projection_knn import knn_projection
 from raysweep.manifold.projection_latent import LatentProjectionConfig, latent_projection, true_projection
-from raysweep.registry import Registry
+from raysweep._core.registry import Registry
 
 
 @dataclass

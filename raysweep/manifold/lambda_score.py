@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.lambda_spec import LambdaSpec
 from raysweep.data import load_dataset
-from raysweep.device import default_device
-from raysweep.errors import UserError
+from raysweep._core.device import default_device
+from raysweep._core.errors import UserError
 from raysweep.manifold.lambda_objective import QualityConfig, fonts_quality, learned_quality
 from raysweep.manifold.true import TrueManifold
 from raysweep.models import build_model

@@ -21,7 +21,7 @@ from typing import Literal, Union
 import torch
 
 from raysweep.data.file_rows import FileRows
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 Center = Literal["clean", "mean"]
 

@@ -27,7 +27,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.manifold.lambda_objective import frechet_distance, prior_samples
 from raysweep.manifold.lambda_score import penultimate_features
 from raysweep.manifold.learned import LATENT_BOUND

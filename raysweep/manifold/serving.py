@@ -18,12 +18,12 @@ import torch
 
 from raysweep.config.schema import DatasetSpec
 from raysweep.data import load_dataset
-from raysweep.device import default_device
-from raysweep.errors import UserError
+from raysweep._core.device import default_device
+from raysweep._core.errors import UserError
 from raysweep.manifold.jobs import manifold_jobs
 from raysweep.manifold.learned import ClassManifold, DataManifold, frozen_vae
 from raysweep.manifold.true import TrueManifold
-from raysweep.registry import MANIFOLD_KINDS
+from raysweep._core.registry import MANIFOLD_KINDS
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.job import class_rows, dataset_key
 from raysweep.vaegan.network import serving_state_dict

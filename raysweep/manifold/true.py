@@ -14,7 +14,7 @@ import torch
 from raysweep.data.batch import Batch
 from raysweep.data.dataset import Dataset
 from raysweep.data.decoder import TrueDecoder
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 class TrueManifold:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from raysweep.errors import UserError
-from raysweep.registry import Registry
+from raysweep._core.errors import UserError
+from raysweep._core.registry import Registry
 
 MODELS: Registry[nn.Module] = Registry("model")
 

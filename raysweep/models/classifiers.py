@@ -9,7 +9,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models import cnn, mlp, resnet, vgg  # noqa: F401  (register the families)
 from raysweep.models._registry import MODELS
 

@@ -22,8 +22,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from raysweep import storage
-from raysweep.errors import UserError
+from raysweep._core import storage
+from raysweep._core.errors import UserError
 
 
 def read_model_file(path: str, what: str) -> bytes:

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def _key(name: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import re
 from typing import Any, Optional
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models.loading import file_kind
 
 TRAIN_OUT_CONFIG = "model.json"  # written by `raysweep train --out` beside the weights

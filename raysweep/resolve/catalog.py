@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterable, Optional
 
 from raysweep.attacks import ATTACKS
 from raysweep.data.dataset import DATASETS
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.distance import DISTANCES
 from raysweep.models import MODELS
-from raysweep.registry import Registry
+from raysweep._core.registry import Registry
 from raysweep.training.strategy import STRATEGIES
 
 REGISTERING_MODULES = ("raysweep.data", "raysweep.models", "raysweep.training.strategies", "raysweep.attacks",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Sequence
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.eval_spec import EvalSpec, ModelSource
 from raysweep.config.overrides import apply_overrides
 from raysweep.config.parse import parse_model
@@ -16,7 +16,7 @@ from raysweep.config.schema import GridSpec, StrategySpec, SweepSpec, TrainSpec
 from raysweep.config.trial_config import TrialConfig, identify
 from raysweep.config.yaml_file import read_yaml
 from raysweep.data import Dataset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve import catalog
 from raysweep.resolve.facts import evaluation_facts
 from raysweep.resolve.validate import check_arch, check_attack, check_dataset_options, fill_attack_defaults

@@ -3,14 +3,14 @@ computed once, by its placement-group factory, and read everywhere else).
 
 Which manifolds a trial needs, whether it needs the transfer attack's source model, the
 families its strategy and attacks belong to, and whether it trains fused: each read off the
-registry entries' metadata (raysweep.registry.Entry) here and carried on the trial's config as
+registry entries' metadata (raysweep._core.registry.Entry) here and carried on the trial's config as
 `TrialConfig.facts`, so the driver, the plan and the trial never ask the registries again.
 """
 from __future__ import annotations
 
 from raysweep.config.schema import DEFAULT_TRIAL_FN, EvaluateSpec
 from raysweep.config.trial_config import TrialConfig, TrialFacts
-from raysweep.registry import MANIFOLD_KINDS
+from raysweep._core.registry import MANIFOLD_KINDS
 from raysweep.resolve.catalog import registries
 from raysweep.training.packed_strategy import FUSED_STRATEGIES
 

@@ -12,7 +12,7 @@ import importlib.util
 from typing import Sequence
 
 from raysweep.config.schema import CallbackSpec
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 # callback name -> (the module Ray's callback imports, the raysweep extra that installs it)
 TRACKERS = {"tensorboard": ("tensorboardX", "tensorboard"), "mlflow": ("mlflow", "mlflow"), "wandb": ("wandb", "wandb")}

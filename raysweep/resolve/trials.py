@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Optional
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.schema import SweepSpec
 from raysweep.config.trial_config import TrialConfig, identify
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.resolve.facts import trial_facts
 
 

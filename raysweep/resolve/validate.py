@@ -29,9 +29,9 @@ from raysweep.config.schema import AttackSpec, EvaluateSpec, SweepSpec
 from raysweep.config.trial_config import TrialConfig
 from raysweep.config.yaml_file import read_yaml
 from raysweep.data import load_dataset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models import build_model
-from raysweep.params import typed
+from raysweep._core.params import typed
 from raysweep.resolve import catalog
 from raysweep.resolve.facts import manifold_kinds
 from raysweep.resolve.trackers import check_callbacks

@@ -25,8 +25,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from raysweep import storage
-from raysweep.errors import UserError
+from raysweep._core import storage
+from raysweep._core.errors import UserError
 
 LEASE = "driver.lease"
 HEARTBEAT_S = 15.0

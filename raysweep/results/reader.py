@@ -17,8 +17,8 @@ import pyarrow.fs as pafs
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from raysweep import storage
-from raysweep.errors import UserError
+from raysweep._core import storage
+from raysweep._core.errors import UserError
 from raysweep.results.schema import KINDS, SCHEMA_VERSION, STATUS, TABLES, TRIAL_ID
 
 Wanted = Optional[Callable[[str], bool]]

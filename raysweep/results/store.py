@@ -1,6 +1,6 @@
 """Atomic Parquet writes of a trial's rows under <storage>/<sweep>/tables/{trials,examples}/.
 
-Each trial owns the files named by its trial id, written through raysweep.storage (temporary
+Each trial owns the files named by its trial id, written through raysweep._core.storage (temporary
 name, then rename), so a crash never leaves a half-written table and writing a trial twice
 replaces its files instead of duplicating rows. The trial row is written last: its presence is
 what marks the trial finished for resume. Local paths and pyarrow.fs URIs alike.
@@ -13,7 +13,7 @@ from typing import Optional
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.results.reader import read_kind
 from raysweep.results.schema import KINDS, STATUS, STATUS_FAILED, TABLES
 

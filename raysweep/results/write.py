@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.trial_config import TrialConfig
 from raysweep.results.rows import epochs_table, failed_table, ok_tables
 from raysweep.results.store import TableStore

@@ -16,8 +16,8 @@ from torch import nn
 
 from raysweep.config.schema import TrainSpec
 from raysweep.data.batch import Batch, Split
-from raysweep.errors import UserError
-from raysweep.tensors import cpu_copy
+from raysweep._core.errors import UserError
+from raysweep._core.tensors import cpu_copy
 from raysweep.training.schedule import lr_at, num_batches
 from raysweep.training.strategy import Strategy
 

@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from raysweep.data.batch import Split
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models.packed import PackedModel
-from raysweep.tensors import cpu_copy
+from raysweep._core.tensors import cpu_copy
 from raysweep.training.loop import TrainConfig, TrainResult, evaluate, make_optimizer, train
 from raysweep.training.packed_strategy import FUSED_STRATEGIES, FusedLoss, fused_form
 from raysweep.training.schedule import lr_at, num_batches

@@ -32,7 +32,7 @@ from raysweep.attacks.pgd import ImageProblem, PGDAttack
 from raysweep.attacks.problem import Work
 from raysweep.attacks.records import AttackResult, concat_records
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.models.packed import FlatPack, PackedModel
 
 

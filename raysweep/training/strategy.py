@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from raysweep.data.batch import Batch
-from raysweep.registry import Registry
+from raysweep._core.registry import Registry
 
 
 @dataclass

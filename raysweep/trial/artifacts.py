@@ -15,7 +15,7 @@ import torch
 
 from raysweep.config.trial_config import TrialConfig
 from raysweep.data import Dataset, load_dataset
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.true import TrueManifold
 
 SOURCE_MODEL = "source_model"  # the TrialHooks.manifolds key of the transfer attack's source model

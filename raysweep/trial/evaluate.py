@@ -18,7 +18,7 @@ from raysweep.config.trial_config import TrialConfig
 from raysweep.data import Dataset
 from raysweep.data.batch import Split
 from raysweep.results.names import attack_column, distance_column, example_distance_column
-from raysweep.tensors import release_freed_memory
+from raysweep._core.tensors import release_freed_memory
 from raysweep.training.loop import evaluate
 from raysweep.trial.attack_runs import ConfiguredAttack, attacked_rows, build_attacks, run_attack, sample_images
 from raysweep.trial.distances import distance_summary, measure_distance

@@ -24,8 +24,8 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from raysweep.config.trial_config import TrialConfig
-from raysweep.device import default_device
-from raysweep.errors import UserError
+from raysweep._core.device import default_device
+from raysweep._core.errors import UserError
 from raysweep.training.packed import train_packed, use_fused
 from raysweep.trial.artifacts import dataset_for, provide_manifolds
 from raysweep.trial.pack_eval import evaluate_pack

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from raysweep.config.trial_config import TrialConfig
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.trial.artifacts import dataset_for, provide_manifolds
 from raysweep.trial.evaluate import evaluate_trained
 from raysweep.trial.prepare import build_and_train

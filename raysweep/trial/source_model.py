@@ -21,12 +21,12 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch import nn
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.schema import DatasetSpec, SweepSpec
 from raysweep.config.trial_config import TrialConfig
 from raysweep.data import load_dataset
 from raysweep.data.subset import subset
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, evaluate, train
 from raysweep.training.strategies import STRATEGIES  # the package: importing it registers every strategy

@@ -17,12 +17,12 @@ from typing import Any, Callable, Iterable, Optional
 import ray
 import torch
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.schema import ActorResources, DatasetSpec, ManifoldOptions
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.driver.preflight import check_actors_leave_room
 from raysweep.driver.progress import STALL_S, StallWatch, actor_demands, format_duration, format_manifold_line
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.manifold.serving import (
     ManifoldHandles, actor_name, class_codes, learned_payload, load_spec_dataset, manifold_from_payloads, planned_actors,
     served_identity, true_payload,

@@ -15,10 +15,10 @@ import optuna
 import pandas as pd
 from ray import tune
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.lambda_spec import LambdaSpec
 from raysweep.data import load_dataset
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.manifold.lambda_score import (
     AGNOSTIC, METRIC, best_row, completed, ensure_feature_classifier, has_true_manifold, score_lambda, search_classes,
     study, write_table,

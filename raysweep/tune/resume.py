@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 
 from ray import tune
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.driver.checkpoint_repair import complete, repair_missing_checkpoint
 from raysweep.config.trial_config import TrialConfig
 

@@ -25,10 +25,10 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
-from raysweep import storage  # noqa: E402
+from raysweep._core import storage  # noqa: E402
 from raysweep.config.trial_config import TrialConfig  # noqa: E402
 from raysweep.config.schema import SweepSpec  # noqa: E402
-from raysweep.errors import UserError  # noqa: E402
+from raysweep._core.errors import UserError  # noqa: E402
 from raysweep.results.lease import acquire  # noqa: E402
 from raysweep.driver.progress import Demand, SweepSummary  # noqa: E402
 from raysweep.resolve.facts import manifold_kinds  # noqa: E402

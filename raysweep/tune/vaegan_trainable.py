@@ -12,7 +12,7 @@ from typing import Any, Optional
 import ray
 from ray import tune
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.vaegan.checkpoint import load_training_state, save_training_state
 from raysweep.vaegan.job import VAEGANJob, fit_job, is_trained, load_job_data, vaegan_config
 

@@ -1,4 +1,4 @@
-"""The one VAE-GAN checkpoint format, read and written through raysweep.storage.
+"""The one VAE-GAN checkpoint format, read and written through raysweep._core.storage.
 
 A finished model: weights (CPU state dicts) with their config, lambda, training-data hash and
 last metrics. A training state: what `train_vaegan(state=...)` resumes from. Both load with
@@ -11,8 +11,8 @@ from typing import Any, Optional, Union
 
 import torch
 
-from raysweep import storage
-from raysweep.errors import UserError
+from raysweep._core import storage
+from raysweep._core.errors import UserError
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.network import VAEGAN
 

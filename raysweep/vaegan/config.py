@@ -11,8 +11,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping, Optional
 
-from raysweep.errors import UserError
-from raysweep.params import check_keys, known_names, typed
+from raysweep._core.errors import UserError
+from raysweep._core.params import check_keys, known_names, typed
 from raysweep.vaegan.network import VAEGANArch
 
 # Epochs per data set and the paper's hand-tuned lambda (supplement B.2).

@@ -14,8 +14,8 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from raysweep.data.batch import Split
-from raysweep.errors import UserError
-from raysweep.tensors import cpu_copy
+from raysweep._core.errors import UserError
+from raysweep._core.tensors import cpu_copy
 from raysweep.vaegan.config import VAEGANConfig
 from raysweep.vaegan.losses import Optimisers, make_optimisers, train_step
 from raysweep.vaegan.network import VAEGAN

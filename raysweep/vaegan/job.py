@@ -16,10 +16,10 @@ from typing import Any, Callable, Mapping, Optional
 
 import torch
 
-from raysweep import storage
+from raysweep._core import storage
 from raysweep.config.schema import DatasetSpec, ManifoldOptions
 from raysweep.data import load_dataset
-from raysweep.device import default_device
+from raysweep._core.device import default_device
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from raysweep.vaegan.collapse import MIN_DIVERSITY, attempt_of, attempt_seed, collapsed, reconstruction_diversity
 from raysweep.vaegan.config import VAEGANConfig, paper_lambda

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from raysweep.tensors import cpu_copy
+from raysweep._core.tensors import cpu_copy
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Optional
 
 import torch
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 @dataclass(frozen=True)

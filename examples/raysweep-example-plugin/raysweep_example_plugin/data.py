@@ -18,7 +18,7 @@ import torch
 
 from raysweep.data.batch import Split
 from raysweep.data.dataset import DATASETS, Dataset
-from raysweep.errors import UserError
+from raysweep import UserError
 
 SPLITS = ("train", "test")
 

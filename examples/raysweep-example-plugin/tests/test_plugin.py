@@ -7,7 +7,7 @@ from raysweep.resolve import catalog
 from raysweep.attacks import ATTACKS
 from raysweep.data import load_dataset
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep import UserError
 from raysweep.models import build_model
 from raysweep_example_plugin.data import write_demo_folder
 

@@ -12,8 +12,8 @@ from torch import nn
 from raysweep.attacks import ATTACKS, Attack
 from raysweep.data.batch import Batch
 from raysweep.data.transform import DEFAULT_PRESET, get_preset
-from raysweep.errors import UserError
-from raysweep.params import typed
+from raysweep._core.errors import UserError
+from raysweep._core.params import typed
 from raysweep.training.perturbed_log import PerturbedLog
 from raysweep.training.strategies._mix import Craft
 from raysweep.training.strategy import StrategyContext

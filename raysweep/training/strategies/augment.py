@@ -26,7 +26,7 @@ from torch import nn
 
 from raysweep.data.batch import Batch
 from raysweep.data.transform import get_preset, identity_theta, warp
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.training.strategies._craft import parse_params, theta_box
 from raysweep.training.strategies._mix import MixedStrategy, check_fraction, uniform_box
 from raysweep.training.strategy import STRATEGIES, StrategyContext

@@ -17,7 +17,7 @@ from torch import nn
 
 from raysweep.attacks import Attack
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.training.strategies._craft import attack_craft, build_attack, get_manifold, parse_params, valid_codes
 from raysweep.training.strategies._mix import Craft, MixedStrategy, Variant, check_fraction, get_variant
 from raysweep.training.strategies.onmanifold import LATENT_ATTACKS

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from raysweep.data.batch import Batch
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.training.strategy import STRATEGIES, StrategyContext
 
 

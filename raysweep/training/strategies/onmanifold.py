@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from raysweep.attacks import Attack
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 from raysweep.training.strategies._craft import attack_craft, build_attack, get_manifold, parse_params, valid_codes
 from raysweep.training.strategies._mix import MixedStrategy, check_fraction, get_variant
 from raysweep.training.strategy import STRATEGIES, StrategyContext

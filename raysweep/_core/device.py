@@ -3,7 +3,7 @@ from typing import Optional
 
 import torch
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 def default_device() -> torch.device:

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from raysweep.analysis import load as L  # noqa: E402
-from raysweep.errors import UserError  # noqa: E402
+from raysweep._core.errors import UserError  # noqa: E402
 
 # Stable colours so a strategy looks the same in every figure (registry order of the issue).
 KNOWN_STRATEGIES = (

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 
 @dataclass(frozen=True)

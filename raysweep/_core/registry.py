@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Mapping, Optional, TypeVar
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 T = TypeVar("T")
 

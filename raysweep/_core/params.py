@@ -12,7 +12,7 @@ from typing import Any, Mapping, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from raysweep.errors import UserError
+from raysweep._core.errors import UserError
 
 P = TypeVar("P")
 
