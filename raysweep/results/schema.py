@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 
 # Layout under <storage>/<sweep>/: tables/<kind>/<trial_id>.parquet
 TABLES = "tables"
-KINDS = ("trials", "examples", "manifolds", "epochs")  # manifolds: one row per learned VAE-GAN (issue 17)
+KINDS = ("trials", "examples", "manifolds", "epochs")  # manifolds: one row per learned VAE-GAN
 
 # Column names every reader uses (raysweep/analysis/load.py imports these instead of spelling them).
 SWEEP, TRIAL_ID, STATUS, ERROR = "sweep", "trial_id", "status", "error"
@@ -47,7 +47,7 @@ ATTACK_METRICS: dict[str, pa.DataType] = {
 MIN_EPS_METRICS: dict[str, pa.DataType] = {
     "median_min_eps": pa.float64(), "mean_min_eps": pa.float64(), "n_censored": pa.int64(),
 }
-# Per attack: which registered attack the label names and its family (raysweep.registry), so
+# Per attack: which registered attack the label names and its family (raysweep._core.registry), so
 # analysis groups by family without knowing attack names or parsing config_json.
 ATTACK_INFO: dict[str, pa.DataType] = {"attack": pa.string(), "family": pa.string()}
 # Per distance (<method>.<attack>): summaries of ||x_adv - pi(x_adv)||_2 over measured pairs.
@@ -63,7 +63,7 @@ TRIAL_BASE = with_docs(pa.schema([
     ("train.epochs", pa.int64()), ("train.batch_size", pa.int64()), ("train.lr", pa.float64()),
     ("train.lr_decay", pa.float64()), ("train.weight_decay", pa.float64()),
     (CONFIG_JSON, pa.string()),  # the whole resolved TrialConfig, for anything not a column
-    # what the trial id is made of besides the config columns (raysweep.config.resolve)
+    # what the trial id is made of besides the config columns (raysweep.config.trial_config)
     (DATA_HASH, pa.string()), (RESULTS_VERSION, pa.int64()), ("manifolds_json", pa.string()),
     (TEST_ERROR, pa.float64()), ("train_error", pa.float64()), (CLEAN_ACC, pa.float64()), (ROBUST_WORST, pa.float64()),
     (TRAIN_TIME, pa.float64()), (EVAL_TIME, pa.float64()),
@@ -122,7 +122,7 @@ def trial_schema(spec: "SweepSpec", param_types: Optional[dict[str, str]] = None
     """The trial table schema of one sweep: base columns + strategy params + attacks (with their
     min-eps columns where asked) + distances.
 
-    param_types (raysweep.validate.strategy_param_types) are the parameters' declared types, so
+    param_types (raysweep.resolve.validate.strategy_param_types) are the parameters' declared types, so
     every file of a sweep types a column alike whatever values its trial saw; without them the
     types follow the spec's values."""
     fields = list(TRIAL_BASE)
@@ -204,7 +204,7 @@ def epoch_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 # One row per learned manifold model (class VAE-GAN, or the class-agnostic one with class -1):
-# how well it approximates its manifold (raysweep.vaegan.manifold_quality), so the report can
+# how well it approximates its manifold (raysweep.manifold.quality), so the report can
 # say when a claim rests on manifolds too crude to support it. Written once per sweep and data
 # set under tables/manifolds/<dataset key>.parquet.
 MANIFOLD_SCHEMA = with_docs(pa.schema([
