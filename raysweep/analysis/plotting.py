@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -36,10 +35,16 @@ class FigureOutcome:
     note: str = ""
 
 
+_OTHER: dict[str, int] = {}  # labels no registry names (adversarial_it40): colours in first-seen order
+
+
 def color(strategy: str) -> str:
-    cmap = plt.get_cmap("tab10")
-    i = KNOWN_STRATEGIES.index(strategy) if strategy in KNOWN_STRATEGIES else zlib.crc32(strategy.encode()) % 10
-    return cmap(i % 10)
+    """A registered strategy's own tab10 colour; any other label (a spec's `label:`) the next of
+    Dark2's eight, so two variants of one strategy in one figure never share a colour (a hash
+    of the name did: adversarial_it40 came out as random_image's red)."""
+    if strategy in KNOWN_STRATEGIES:
+        return plt.get_cmap("tab10")(KNOWN_STRATEGIES.index(strategy))
+    return plt.get_cmap("Dark2")(_OTHER.setdefault(strategy, len(_OTHER)) % 8)
 
 
 def rate_label(attack: str) -> str:
