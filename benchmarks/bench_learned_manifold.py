@@ -5,42 +5,45 @@ FONTS knows its true manifold (Sec. 3.1), so the learned attack (class VAE-GANs,
 checked against it: per normally trained classifier over a grid of N and seeds, the success of
 `onmanifold_class` and of `onmanifold_true` on the same test images; r(learned, true) across the
 grid and each one's r with test error (claim 3's relation). Beside them the VAE-GANs' quality per
-class (raysweep.manifold.quality: recon_acc / clean_acc, usable_share, inside_bound, read
+class (raysweep.vaegan.manifold_quality: recon_acc / clean_acc, usable_share, inside_bound, read
 with the largest-N classifier) and the CPU seconds each class took to train: one row of the
 README's quality-versus-cost table per run.
 Prints `key: number` lines: `vaegan_cpu_s_per_class`, `recon_ratio_min`, `usable_share_min`,
 `inside_bound_mean`, `success_learned.n<N>`, `success_true.n<N>`, `test_error.n<N>`,
 `r_learned_true`, `r_learned_test_error`, `r_true_test_error`.
 Usage: python benchmarks/bench_learned_manifold.py [--width 0.25] [--steps 100] [--lr 0.005]
-       [--lam 3] [--train-size 2000] [--n 250,1000,4000] [--seeds 1,2] [--samples 300] [--smoke]
+       [--lam 3] [--train-size 2000] [--n 250,1000,4000] [--seeds 1,2] [--samples 300]
+       [--outside clamp|exclude] [--eta 0.3] [--work DIR] [--smoke]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
 import raysweep.training.strategies  # noqa: F401  (registers the strategies)
-from raysweep.analysis.stats import pearson
-from raysweep.attacks import ATTACKS
-
-from raysweep.data import load_dataset
-from raysweep.data.subset import subset
 from raysweep._core.device import resolve_device
 from raysweep._core.errors import UserError, at_least_one, run_script
-from raysweep.manifold.learned import ClassManifold
+from raysweep.analysis.stats import pearson
+from raysweep.attacks import ATTACKS
+from raysweep.data import load_dataset
+from raysweep.data.subset import subset
+from raysweep.manifold.learned import ClassManifold, frozen_vae
+from raysweep.manifold.quality import class_manifold_quality, held_out_images
 from raysweep.manifold.true import TrueManifold
 from raysweep.models import build_model
 from raysweep.training.loop import TrainConfig, train
 from raysweep.training.strategy import STRATEGIES, StrategyContext
 from raysweep.vaegan.config import VAEGANConfig
-from raysweep.vaegan.job import class_rows
-from raysweep.manifold.quality import class_manifold_quality, held_out_images
 from raysweep.vaegan.fit import train_vaegan
+from raysweep.vaegan.job import class_rows
+from raysweep.vaegan.network import serving_state_dict
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -54,6 +57,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--seeds", default="1,2")
     p.add_argument("--epochs", type=int, default=20, help="classifier epochs")
     p.add_argument("--samples", type=int, default=300, help="attacked test images per classifier")
+    p.add_argument("--outside", default="clamp", choices=("clamp", "exclude"),
+                   help="codes outside [-2, 2]^10: clamp them (the default) or leave the sample out")
+    p.add_argument("--eta", type=float, default=None, help="latent L-inf budget of onmanifold_class (default: 0.3)")
+    p.add_argument("--work", default=None, help="folder that keeps trained VAE-GANs and classifiers, so "
+                   "attack variants (--outside, --eta) are measured on the same models without retraining")
     p.add_argument("--device", default=None)
     p.add_argument("--smoke", action="store_true", help="3 fonts, width 0.125, 5 steps, N 100/200, 1 seed, 1 epoch, 20 samples")
     return p.parse_args(argv)
@@ -85,11 +93,28 @@ def train_vaegans(ds, args, device) -> tuple[ClassManifold, float]:
     for c in range(ds.n_classes):
         images = ds.train.x[class_rows(ds.train.y, c, args.train_size, seed=0)]
         cfg = VAEGANConfig.for_dataset(ds.name, ds.image_shape, c, **overrides)
-        start = time.process_time()
-        model, _ = train_vaegan(images, cfg, seed=c, device=device)
-        cpu += time.process_time() - start
-        models.append(model)
-    return ClassManifold(models), cpu / ds.n_classes
+        kept = _kept(args, f"vaegan-{ds.data_hash}-{args.train_size}-{sorted(overrides.items())}-{c}")
+        if kept is not None and kept.exists():
+            saved = torch.load(kept)
+            model = frozen_vae(saved["state"], cfg)
+            cpu += saved["cpu_s"]
+        else:
+            start = time.process_time()
+            model, _ = train_vaegan(images, cfg, seed=c, device=device)
+            spent = time.process_time() - start
+            cpu += spent
+            if kept is not None:
+                torch.save({"state": serving_state_dict(model), "cpu_s": spent}, kept)
+        models.append(model.to(device))
+    return ClassManifold(models, outside=args.outside), cpu / ds.n_classes
+
+
+def _kept(args: argparse.Namespace, key: str) -> Optional[Path]:
+    """Where --work keeps the model named by `key` (None without --work)."""
+    if args.work is None:
+        return None
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    return Path(args.work) / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
 def quality(ds, manifold: ClassManifold, reference: torch.nn.Module, device) -> list[dict]:
@@ -100,9 +125,9 @@ def quality(ds, manifold: ClassManifold, reference: torch.nn.Module, device) -> 
     return rows
 
 
-def success(model, batch, manifold, attack: str) -> float:
-    result = ATTACKS.build(attack, restarts=1)(model, batch, manifold=manifold,
-                                                generator=torch.Generator().manual_seed(0))
+def success(model, batch, manifold, attack: str, **hyper) -> float:
+    result = ATTACKS.build(attack, restarts=1, **hyper)(model, batch, manifold=manifold,
+                                                         generator=torch.Generator().manual_seed(0))
     return float(result.metrics()["success_rate_attempt"])
 
 
@@ -122,12 +147,20 @@ def main(argv: Optional[list[str]] = None) -> None:
     for n in _ints(args.n, "n"):
         for seed in _ints(args.seeds, "seeds"):
             model = build_model("cnn", ds.image_shape, ds.n_classes, seed=seed).to(device)
-            strategy = STRATEGIES.build("normal", ctx=StrategyContext(device=device))
-            train(model, ds.train.subset(torch.as_tensor(subset(ds.train.y, n, seed))), strategy, TrainConfig(epochs=args.epochs, batch_size=100, lr=0.01), seed=seed, device=device)
+            kept = _kept(args, f"cnn-{ds.data_hash}-{n}-{seed}-{args.epochs}")
+            if kept is not None and kept.exists():
+                model.load_state_dict(torch.load(kept))
+            else:
+                strategy = STRATEGIES.build("normal", ctx=StrategyContext(device=device))
+                train(model, ds.train.subset(torch.as_tensor(subset(ds.train.y, n, seed))), strategy,
+                      TrainConfig(epochs=args.epochs, batch_size=100, lr=0.01), seed=seed, device=device)
+                if kept is not None:
+                    torch.save(model.state_dict(), kept)
             model.eval()
             wrong = float((model(batch.x).argmax(1) != batch.y).float().mean())
             rows.append({"n": n, "seed": seed, "test_error": wrong, "model": model,
-                         "learned": success(model, batch, learned.to(device), "onmanifold_class"),
+                         "learned": success(model, batch, learned.to(device), "onmanifold_class",
+                                            **({} if args.eta is None else {"eta": args.eta})),
                          "true": success(model, batch, true.to(device), "onmanifold_true")})
     reference = rows[-1]["model"]  # the largest N's last seed reads the VAE-GANs' images
     q = quality(ds, learned, reference, device)
