@@ -53,6 +53,11 @@ def real_sweep(ray_local, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("draw", FIGURES, ids=lambda d: d.__module__.split(".")[-1])
 def test_every_figure_draws_from_a_real_sweep(real_sweep, draw, tmp_path):
     outcome = draw(L.load_tables(real_sweep), tmp_path)
+    if draw.__module__.endswith("fig_learned_vs_true"):
+        # this sweep trains no VAE-GANs (they would double its time): the figure must say so, not
+        # fail; it is drawn from synthetic sweeps in test_learned_vs_true and test_analysis
+        assert outcome.path is None and "learned on-manifold attack" in outcome.note
+        return
     assert outcome.path is not None, outcome.note
     assert outcome.path.stat().st_size > 1000  # a real PNG, not an empty file
 
