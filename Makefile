@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-# The example plugin (its tests and tests/test_example_plugin.py use it) goes in with no deps and
+# The example plugin (its tests and tests/integration/test_example_plugin.py use it) goes in with no deps and
 # no build isolation: it reuses the venv's setuptools (the test extra) and downloads nothing.
 PLUGIN := examples/raysweep-example-plugin
 

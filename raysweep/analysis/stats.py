@@ -4,7 +4,7 @@
 Intervals treat seeds as the independent units: trials of one seed share a nested training
 subset (raysweep.data.subset), so they are not independent draws. Each claim computes its
 statistic once per seed and takes Student's t-interval of the mean over seeds (t_interval):
-nominal coverage at the 2-5 seeds sweeps run (tests/test_claims_intervals.py), where resampling
+nominal coverage at the 2-5 seeds sweeps run (tests/analysis/test_claim_intervals.py), where resampling
 two seeds could only return a range of two numbers.
 """
 from __future__ import annotations

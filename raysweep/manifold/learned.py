@@ -20,7 +20,7 @@ the code z = mu(x) itself lies outside the box. Two choices, `outside=`:
 Which samples count is the selection: a sample counts only when the classifier is right on its
 start image, and a clamped start is a blurred, atypical image that better (larger-N) models read
 more often, so under "clamp" the counted share grows with N while under "exclude" the bound's
-selection depends on the VAE-GAN alone (tests/test_onmanifold_bound.py shows both on a model with
+selection depends on the VAE-GAN alone (tests/attacks/test_onmanifold_bound.py shows both on a model with
 a known answer). Both counts are reported per attack (AttackResult.bound_counts: samples outside
 the bound, clamped, excluded), so a reader sees how many success rates rest on clamped starts;
 the share inside the bound is also in the sweep's `manifolds` table. The default stays "clamp":

@@ -1,0 +1,36 @@
+"""benchmarks/bench_vaegan.py (issue 26 item 8): its smoke run prints every key, old and new, as
+`key: number`, the ratio against the bare loop is a ratio of the two printed speeds, and bad
+arguments are one UserError line before any work."""
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from raysweep._core.errors import UserError
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_vaegan.py"
+KEYS = ("images_per_s_full", "images_per_s_smoke", "steps_per_s", "bare_steps_per_s", "vaegan_step_ratio_vs_bare_loop")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_vaegan", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_smoke_run_prints_every_key(bench, capsys):
+    bench.main(["--smoke"])
+    out = dict(re.findall(r"^([a-z_]+): ([0-9.]+)$", capsys.readouterr().out, flags=re.M))
+    assert set(KEYS) <= set(out)
+    assert all(float(out[k]) > 0 for k in KEYS)
+    ratio = float(out["steps_per_s"]) / float(out["bare_steps_per_s"])
+    assert float(out["vaegan_step_ratio_vs_bare_loop"]) == pytest.approx(ratio, rel=0.01)
+
+
+@pytest.mark.parametrize("argv, phrase", [(["--steps", "0"], "--steps 0"), (["--rounds", "0"], "--rounds 0")])
+def test_check_refuses_nothing_to_time(bench, argv, phrase):
+    with pytest.raises(UserError, match=phrase):
+        bench.check(bench.parse_args(argv))
