@@ -76,10 +76,14 @@ def test_more_iterations_never_find_less_and_the_training_variant_stays_in_the_b
 
 # -- the oracle: pyautoattack on a small trained FONTS CNN -------------------------------------
 
+ORACLE_MISSING = "pyautoattack is an optional test oracle: pip install -e '.[peers]'"
+
 @pytest.fixture(scope="module")
 def fonts_model(tmp_path_factory):
     """A CNN trained normally on a small FONTS (20 fonts, 2000 images, 4 epochs), and its
-    correctly classified test images among the first 150."""
+    correctly classified test images among the first 150. Every test that uses it compares with
+    pyautoattack, so without the oracle it skips before training (about a minute of CPU)."""
+    pytest.importorskip("pyautoattack.autopgd_base", reason=ORACLE_MISSING)
     import raysweep.training.strategies  # noqa: F401  (registers "normal")
     from raysweep.data import load_dataset
     from raysweep.models.classifiers import build_model
@@ -100,8 +104,7 @@ def fonts_model(tmp_path_factory):
 
 
 def _theirs(model, x, y, name: str, eps: float, **kw) -> float:
-    autopgd = pytest.importorskip("pyautoattack.autopgd_base",
-                                  reason="pyautoattack is an optional test oracle: pip install -e '.[peers]'")
+    autopgd = pytest.importorskip("pyautoattack.autopgd_base", reason=ORACLE_MISSING)
     norm = "L2" if name.endswith("_l2") else "Linf"
     if name.startswith("apgd_t"):
         ref = autopgd.APGDAttack_targeted(model, n_iter=100, norm=norm, eps=eps, seed=0, device="cpu", **kw)
