@@ -56,11 +56,21 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _wait_for_nodes(address: str, n: int, env: dict, timeout: float = 60) -> None:
+    """One client polls the node count until n are alive (a client per poll cost an interpreter
+    start and a Ray import each, seconds apiece on 2 busy cores); a new one only while the GCS is
+    not up yet."""
     deadline = time.time() + timeout
-    code = (f"import ray; ray.init(address={address!r}, log_to_driver=False); "
+    code = (f"import time, ray; ray.init(address={address!r}, log_to_driver=False)\n"
+            f"end = time.time() + {timeout}\n"
+            f"while sum(1 for x in ray.nodes() if x['Alive']) < {n} and time.time() < end: time.sleep(0.5)\n"
             f"print(sum(1 for x in ray.nodes() if x['Alive']))")
     while time.time() < deadline:
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        left = max(deadline - time.time(), 1.0)
+        try:
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                 timeout=left + 30)
+        except subprocess.TimeoutExpired:
+            break
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1] == str(n):
             return
         time.sleep(1)
