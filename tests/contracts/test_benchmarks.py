@@ -59,7 +59,12 @@ def bench_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("bench-cache"))
 
 
-def run_script(script: str, env: dict, cwd: Path, timeout: float = 240, args: Sequence[str] = ("--smoke",)
+# A hang guard, not a speed target: bench_sweep's smoke takes about 180 s on an idle 2-core
+# machine and ran past 240 s while other jobs loaded it
+SMOKE_TIMEOUT_S = 420
+
+
+def run_script(script: str, env: dict, cwd: Path, timeout: float = SMOKE_TIMEOUT_S, args: Sequence[str] = ("--smoke",)
                ) -> tuple[Optional[int], str, str]:
     """(exit code, None if it ran past `timeout`; stdout, stderr) of `script args`, waiting on the script alone: output goes to
     files, not pipes, because worker processes a crashed script leaves behind would hold pipes
