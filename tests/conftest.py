@@ -16,6 +16,12 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+# Ray renices its worker processes to 15 (RayConfig worker_niceness), so beside the other xdist
+# worker's tests (niceness 0) every trial, actor and task of the Ray group ran starved: measured
+# on 2 cores, bench_sweep's smoke spent 94 s creating its two trial actors under load and 10 s
+# with this. Every Ray the tests start (ray.init, `ray start`, `raysweep sweep` subprocesses)
+# inherits it from the environment.
+os.environ.setdefault("RAY_worker_niceness", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
