@@ -56,24 +56,24 @@ def format_line(c: Counts, elapsed: float, finished_this_run: int) -> str:
 
 def format_manifold_line(states: list[Optional[dict]], finished: list[bool], elapsed: float) -> str:
     """The line shown while the manifold actors train their VAE-GANs, before any trial, e.g.
-    'manifolds: 3/10 VAE-GANs ready, 7 training (epoch 4/10) | 05:10 elapsed, ETA 04:00'.
+    'manifolds: 3/10 VAE-GANs ready, 7 training (step 120/400 to 200/400) | 05:10 elapsed, ETA 04:00'.
 
-    states: each job's progress.json (raysweep.vaegan.job.read_progress) or None before its
-    first epoch; ETA = remaining epochs x mean seconds per epoch / jobs training at once."""
+    states: each job's progress.json (raysweep.vaegan.job.read_progress) or None before it wrote
+    one; ETA = remaining steps x mean seconds per step / jobs training at once."""
     ready = sum(finished)
-    busy = [s for s, f in zip(states, finished) if not f and s is not None and s["epochs_done"] < s["epochs"]]
-    waiting = len(states) - ready - len(busy)  # loading a stored model, or not at its first epoch yet
-    speeds = [s["epoch_s"] for s in busy if s.get("epoch_s")]
-    epochs = sorted({f"{s['epochs_done']}/{s['epochs']}" for s in busy})
+    busy = [s for s, f in zip(states, finished) if not f and s is not None and s["steps_done"] < s["steps"]]
+    waiting = len(states) - ready - len(busy)  # loading a stored model, or not at its first step yet
+    speeds = [s["step_s"] for s in busy if s.get("step_s")]
+    steps = sorted((s["steps_done"], s["steps"]) for s in busy)
     text = f"manifolds: {ready}/{len(states)} VAE-GANs ready, {len(busy)} training"
-    if epochs:
-        text += f" (epoch {epochs[0]}" + (f" to {epochs[-1]}" if len(epochs) > 1 else "") + ")"
+    if steps:
+        text += f" (step {steps[0][0]}/{steps[0][1]}" + (f" to {steps[-1][0]}/{steps[-1][1]}" if steps[-1] != steps[0] else "") + ")"
     if waiting:
         text += f", {waiting} loading or starting"
     eta = "00:00" if ready == len(states) else "--:--"
-    if speeds:  # jobs not yet at their first epoch are counted as a full training each
+    if speeds:  # jobs that have not written progress yet are counted as a full training each
         fresh = sum(1 for s, f in zip(states, finished) if not f and s is None)
-        left = sum(s["epochs"] - s["epochs_done"] for s in busy) + fresh * busy[0]["epochs"]
+        left = sum(s["steps"] - s["steps_done"] for s in busy) + fresh * busy[0]["steps"]
         eta = format_duration(left * sum(speeds) / len(speeds) / max(1, len(busy)))
     return f"{text} | {format_duration(elapsed)} elapsed, ETA {eta}"
 

@@ -179,7 +179,7 @@ def _wait_with_progress(refs: list, jobs: list, where: str, progress: Optional[C
         states = [None if j is None else read_progress(where, VAEGANJob.from_dict(j)) for j in jobs]
         done = [r.hex() not in {p.hex() for p in pending} for r in refs]
         line = format_manifold_line(states, done, time.monotonic() - start)
-        stalled = watch.stalled((tuple(done), tuple(None if s is None else s["epochs_done"] for s in states)))
+        stalled = watch.stalled((tuple(done), tuple(None if s is None else s["steps_done"] for s in states)))
         if stalled is not None:
             line += f" | no progress for {format_duration(stalled)}: {wait_reason(*actor_demands(states, done, request))}"
         progress(line)

@@ -22,6 +22,7 @@ from raysweep.vaegan.network import VAEGAN
 from raysweep.vaegan.schedule import BatchStream, Schedule, schedule
 
 OnEpoch = Callable[[int, dict[str, float], dict[str, Any]], None]
+OnStep = Callable[[int], None]  # called with the steps done so far, after each step
 
 
 def _images(data: Union[torch.Tensor, Split]) -> torch.Tensor:
@@ -45,9 +46,10 @@ def build_vaegan(cfg: VAEGANConfig, seed: int) -> VAEGAN:
 
 
 def train_epoch(model: VAEGAN, opts: Optimisers, images: torch.Tensor, cfg: VAEGANConfig, sched: Schedule,
-                epoch: int, stream: BatchStream) -> dict[str, float]:
+                epoch: int, stream: BatchStream, on_step: Optional[OnStep] = None) -> dict[str, float]:
     """The steps of one epoch of `sched` (an lr-decay period, raysweep.vaegan.schedule) on
-    `images` (uint8 or float, on the model's device), batches and noise from `stream`.
+    `images` (uint8 or float, on the model's device), batches and noise from `stream`;
+    on_step(steps done) after every step (it reads nothing from the device).
 
     Returns the steps' mean losses, the epoch, its lr, steps done so far and images per second."""
     device = next(model.parameters()).device
@@ -64,6 +66,8 @@ def train_epoch(model: VAEGAN, opts: Optimisers, images: torch.Tensor, cfg: VAEG
         for k, v in train_step(model, opts, x, eps.to(device), cfg.lam).items():
             sums[k] = sums[k] + v if k in sums else v  # on the device: one host read per epoch
         seen += len(idx)
+        if on_step is not None:
+            on_step(step + 1)
     out = {k: float(v) / len(steps) for k, v in sums.items()}
     elapsed = time.perf_counter() - start  # after the read: a GPU's queue has drained
     bad = sorted(k for k, v in out.items() if not math.isfinite(v))
@@ -95,13 +99,14 @@ def train_vaegan(
     on_epoch: Optional[OnEpoch] = None,
     start_epoch: int = 0,
     state: Optional[dict[str, Any]] = None,
+    on_step: Optional[OnStep] = None,
 ) -> tuple[VAEGAN, dict[str, float]]:
     """Train a VAE-GAN on `data` (uint8 images or a Split) for the epochs start_epoch .. of
     cfg's schedule on these images (raysweep.vaegan.schedule: the paper's steps, or passes).
 
     on_epoch(epoch, metrics, state) runs after every epoch; `state` (see `training_state`) is
     what to checkpoint and to pass back as `state` with start_epoch = state["next_epoch"] to
-    resume. Returns the model (train mode off) and the last epoch's metrics (`steps`: steps
+    resume. on_step(steps done) runs after every step (progress within a long epoch). Returns the model (train mode off) and the last epoch's metrics (`steps`: steps
     trained in all).
     """
     images = _images(data)
@@ -123,7 +128,7 @@ def train_vaegan(
     images = images.to(device)  # stays uint8 on the device; batches convert to float
     metrics: dict[str, float] = {}
     for epoch in range(start_epoch, sched.epochs):
-        metrics = train_epoch(model, opts, images, cfg, sched, epoch, stream)
+        metrics = train_epoch(model, opts, images, cfg, sched, epoch, stream, on_step)
         if on_epoch is not None:
             on_epoch(epoch, metrics, training_state(model, opts, epoch + 1))
     model.eval()

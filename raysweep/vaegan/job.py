@@ -30,6 +30,9 @@ FINAL = "vaegan.pt"
 PARTIAL = "partial.pt"  # last finished epoch, so an actor killed mid-training resumes
 COUNTER = "train_count.json"  # how often training started from scratch (tests count it)
 PROGRESS = "progress.json"  # epochs and steps done while training (the sweep's progress line)
+# progress.json is rewritten at most this often within an epoch: a paper epoch is 960 steps (FONTS)
+# and a short schedule is a single epoch, so per-epoch progress showed nothing until the end
+PROGRESS_EVERY_S = 5.0
 # Bumped when fit_job's procedure changes what a job produces (2: collapse restarts; 3: the
 # paper's schedule in steps, raysweep.vaegan.schedule), so models trained by an older procedure
 # are not served as this one's.
@@ -174,31 +177,44 @@ def _train_attempt(job: VAEGANJob, where, images, cfg: VAEGANConfig, seed: int, 
                    on_epoch: Optional[EpochHook], partial: Optional[storage.Location]):
     """One training run of the job with `seed` (resuming `state`), progress and (to `partial`, if
     given) partial states written per epoch; the states carry the seed, so a resume continues the
-    same attempt."""
+    same attempt. Progress is written within epochs too (PROGRESS_EVERY_S)."""
     started = time.time()
     start = 0 if state is None else int(state["next_epoch"])
     sched = schedule(cfg, len(images))
+    first_step = min(start * sched.steps_per_epoch, sched.steps)
+    last_write = [started]
+
+    def step_s(done: int) -> Optional[float]:
+        return (time.time() - started) / (done - first_step) if done > first_step else None
+
+    def on_step(done: int) -> None:
+        if time.time() - last_write[0] >= PROGRESS_EVERY_S:
+            write_progress(where, job, sched, done, step_s(done))
+            last_write[0] = time.time()
 
     def hook(epoch: int, metrics: dict[str, float], st: dict[str, Any]) -> None:
         st = {**st, "seed": seed}
         if partial is not None:
             save_training_state(partial, st, cfg, seed)
-        write_progress(where, job, sched, epoch + 1, (time.time() - started) / (epoch + 1 - start))
+        done = min((epoch + 1) * sched.steps_per_epoch, sched.steps)
+        write_progress(where, job, sched, done, step_s(done))
+        last_write[0] = time.time()
         if on_epoch is not None:
             on_epoch(epoch, metrics, st)
 
-    write_progress(where, job, sched, start, None)
-    return train_vaegan(images, cfg, seed=seed, device=device, on_epoch=hook, start_epoch=start, state=state)
+    write_progress(where, job, sched, first_step, None)
+    return train_vaegan(images, cfg, seed=seed, device=device, on_epoch=hook, start_epoch=start, state=state,
+                        on_step=on_step)
 
 
-def write_progress(where: str | storage.Location, job: VAEGANJob, sched: Schedule, done: int,
-                   epoch_s: Optional[float]) -> None:
-    """progress.json beside the checkpoint: epochs (lr-decay periods of the schedule) done of
-    epochs, steps done of steps, and seconds per epoch, what the sweep driver's progress line
-    reads while the actors train (a few bytes per epoch)."""
+def write_progress(where: str | storage.Location, job: VAEGANJob, sched: Schedule, steps_done: int,
+                   step_s: Optional[float]) -> None:
+    """progress.json beside the checkpoint: steps done of steps, epochs (lr-decay periods of the
+    schedule) done of epochs, and seconds per step, what the sweep driver's progress line reads
+    while the actors train (a few bytes, every PROGRESS_EVERY_S within an epoch and after each)."""
     storage.atomic_write_bytes(job_dir(where, job) / PROGRESS, json.dumps(
-        {"epochs_done": done, "epochs": sched.epochs, "steps_done": min(done * sched.steps_per_epoch, sched.steps),
-         "steps": sched.steps, "epoch_s": epoch_s, "updated": time.time()}).encode())
+        {"steps_done": steps_done, "steps": sched.steps, "epochs_done": sched.epochs if steps_done >= sched.steps else steps_done // sched.steps_per_epoch,
+         "epochs": sched.epochs, "step_s": step_s, "updated": time.time()}).encode())
 
 
 def read_progress(where: str | storage.Location, job: VAEGANJob) -> Optional[dict[str, Any]]:

@@ -1,13 +1,13 @@
-"""The progress line while the manifold actors train VAE-GANs (issue 17 item 9)."""
+"""The progress line while the manifold actors train VAE-GANs."""
 from raysweep.driver.progress import format_manifold_line
 
 
 def test_line_counts_ready_training_and_loading_models_with_an_eta():
-    states = [{"epochs_done": 3, "epochs": 10, "epoch_s": 40.0}, None,
-              {"epochs_done": 10, "epochs": 10, "epoch_s": 50.0}, {"epochs_done": 5, "epochs": 10, "epoch_s": 20.0}]
+    states = [{"steps_done": 30, "steps": 100, "step_s": 4.0}, None,
+              {"steps_done": 100, "steps": 100, "step_s": 5.0}, {"steps_done": 50, "steps": 100, "step_s": 2.0}]
     line = format_manifold_line(states, [False, False, False, False], 125)
-    assert line.startswith("manifolds: 0/4 VAE-GANs ready, 2 training (epoch 3/10 to 5/10), 2 loading or starting")
-    # (7 + 5 epochs left + 10 for the model not yet started) x 30 s mean / 2 training at once
+    assert line.startswith("manifolds: 0/4 VAE-GANs ready, 2 training (step 30/100 to 50/100), 2 loading or starting")
+    # (70 + 50 steps left + 100 for the model not yet started) x 3 s mean / 2 training at once
     assert line.endswith("02:05 elapsed, ETA 05:30")
 
 

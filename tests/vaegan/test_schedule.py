@@ -1,4 +1,4 @@
-"""The VAE-GAN schedule in optimiser steps (issue 26 items 2 and 5; raysweep.vaegan.schedule):
+"""The VAE-GAN schedule in optimiser steps (raysweep.vaegan.schedule):
 the paper's steps per data set, the lr at given steps, `steps` and `epochs` from a spec, resumes
 mid-pass, and a class with too few images for the steps (a UserError before anything is written)."""
 import pytest
@@ -112,3 +112,22 @@ def test_a_job_with_too_few_images_fails_before_anything_is_written(fonts, tmp_p
     vj.fit_job(done, str(tmp_path))  # the control: a schedule the 30 images can carry trains
     assert vj.load_final(str(tmp_path), done)[1].metrics["steps"] == 2
     assert vj.read_progress(str(tmp_path), done)["steps_done"] == 2
+
+
+@pytest.mark.parametrize("every_s, seen", [(0.0, [0, 1, 2, 3, 4, 5, 6]), (3600.0, [0, 6])])
+def test_progress_is_written_within_an_epoch(fonts, tmp_path, monkeypatch, every_s, seen):
+    """A 6-step schedule is one epoch: with PROGRESS_EVERY_S 0 every step is written (what the
+    sweep's progress line shows while a short schedule trains); the control, an interval longer
+    than the run, writes only the start and the epoch's end, as per-epoch progress did."""
+    writes = []
+    real = vj.write_progress
+    monkeypatch.setattr(vj, "PROGRESS_EVERY_S", every_s)
+    monkeypatch.setattr(vj, "write_progress", lambda where, job, sched, done, step_s: (
+        writes.append(done), real(where, job, sched, done, step_s)))
+    job = vj.VAEGANJob(dataset=fonts.model_dump(), cls=1, lam=3.0, train_size=30,
+                       vaegan={"width": 0.125, "steps": 6, "batch_size": 10})
+    vj.fit_job(job, str(tmp_path))
+    assert sorted(set(writes)) == seen and writes[-1] == 6
+    final = vj.read_progress(str(tmp_path), job)
+    assert final["steps_done"] == final["steps"] == 6 and final["epochs_done"] == final["epochs"] == 1
+    assert final["step_s"] > 0
