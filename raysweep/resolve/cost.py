@@ -2,11 +2,14 @@
 longest-first order. Each constant is a measurement, cited where it was made (no Ray here)."""
 from __future__ import annotations
 
+import math
+
 from raysweep.config.schema import SweepSpec
 from raysweep.config.trial_config import TrialConfig
 from raysweep.data.fonts import LETTERS
 from raysweep.data.fonts_dataset import TEST_PER_GLYPH
 from raysweep.training.epoch_log import EPOCH_TEST_SAMPLES
+from raysweep.vaegan.config import VAEGANConfig
 
 # Effective forward+backward images/s of the paper's CNN per trial, by device kind.
 # cpu: 1 thread per trial; benchmarks/bench_pack.py measured sequential_images_per_s 4800-5200
@@ -41,7 +44,11 @@ ARCH_COST: dict[tuple[str, str], float] = {
 # Test-split sizes of the built-in data sets when the spec does not set one (FONTS: the data set's
 # own TEST_PER_GLYPH per (font, letter), the bundled fonts are about 23; EMNIST letters,
 # Fashion-MNIST and CelebA as read).
-TEST_IMAGES = {"emnist": 20800, "fmnist": 10000, "celeba": 19962}
+TEST_IMAGES = {"emnist": 40000, "fmnist": 10000, "celeba": 19962}
+# Classes and training images per class where a VAE-GAN's steps count passes over its images
+# (CelebA: raysweep.vaegan.config), and the class count of every built-in data set.
+CLASSES = {"fonts": 10, "emnist": 10, "fmnist": 10, "celeba": 2}
+TRAIN_IMAGES_PER_CLASS = {"celeba": 81_000}
 BUNDLED_FONTS = 23
 # A forward pass (test error) costs about a third of a training step (forward + backward).
 FORWARD_COST = 1 / 3
@@ -106,3 +113,42 @@ def estimate_seconds(spec: SweepSpec, trial: TrialConfig,
     attack_s += scored * FORWARD_COST / images_per_s
     shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
     return (train_s + attack_s) * arch_cost(trial.arch.name, shape, trial.arch.options.get("width", 1.0))
+
+
+# One VAE-GAN optimiser step (batch 100, 28x28x1: encoder, decoder and discriminator updates) in
+# CPU seconds, one thread, at width 1, scaled as width ** VAEGAN_STEP_WIDTH_EXPONENT. Measured by
+# benchmarks/bench_learned_manifold.py (CPU seconds per class / steps, 2-core machine): width
+# 0.125 0.099 s a step (400 steps: 39.4 s), width 0.25 0.160 (100, 200, 400 steps: 15.6, 32.4,
+# 64.1 s), so an exponent of log(0.160 / 0.099) / log(2) = 0.7, well under the FLOP count's 2
+# because narrow layers leave the core idle; width 1 extrapolated.
+VAEGAN_STEP_S = 0.42
+VAEGAN_STEP_WIDTH_EXPONENT = 0.7
+
+
+def vaegan_steps(spec: SweepSpec, cls) -> int:
+    """Optimiser steps of the VAE-GAN for class `cls` (None: class-agnostic) under the spec's options."""
+    if spec.manifolds.options.vaegan.get("steps") is not None:  # what the spec asks for, on any data set
+        return int(spec.manifolds.options.vaegan["steps"])
+    shape = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
+    cfg = VAEGANConfig.for_dataset(spec.dataset.name, shape, cls, **spec.manifolds.options.vaegan)
+    if cfg.steps is not None:
+        return cfg.steps
+    if cfg.steps_per_epoch is not None:
+        return cfg.epochs * cfg.steps_per_epoch
+    images = TRAIN_IMAGES_PER_CLASS.get(spec.dataset.name, 6000) * (1 if cls is not None else CLASSES.get(spec.dataset.name, 10))
+    images = min(images, spec.manifolds.options.train_size or images)
+    return cfg.epochs * math.ceil(images / cfg.batch_size)
+
+
+def vaegan_seconds(spec: SweepSpec, trials: list[TrialConfig]) -> float:
+    """CPU seconds of training the learned manifolds the trials need (once per sweep, by the
+    manifold actors): steps x VAEGAN_STEP_S x width ** VAEGAN_STEP_WIDTH_EXPONENT x pixels / 784."""
+    kinds = sorted({k for t in trials for k in t.facts.manifolds} & {"class", "data"})
+    if not kinds:
+        return 0.0
+    width = float(spec.manifolds.options.vaegan.get("width", 1.0))
+    c, h, w = IMAGE_SHAPES.get(spec.dataset.name, (1, 28, 28))
+    per_step = VAEGAN_STEP_S * width ** VAEGAN_STEP_WIDTH_EXPONENT * (c * h * w) / 784
+    # the models raysweep.manifold.jobs trains: one per class for "class", one for "data"
+    models = [cls for kind in kinds for cls in (range(CLASSES.get(spec.dataset.name, 10)) if kind == "class" else [None])]
+    return sum(vaegan_steps(spec, cls) * per_step for cls in models)

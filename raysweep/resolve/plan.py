@@ -15,7 +15,7 @@ from typing import Optional, TextIO
 
 from raysweep.config.schema import SweepSpec
 from raysweep.config.trial_config import TrialConfig
-from raysweep.resolve.cost import estimate_seconds
+from raysweep.resolve.cost import estimate_seconds, vaegan_seconds
 from raysweep.resolve.packing import group, runs_fused
 from raysweep.results.store import TableStore
 
@@ -49,6 +49,7 @@ class Plan:
     requests: dict[str, Request]
     gpu_hours: float
     cpu_hours: float
+    vaegan_cpu_hours: float = 0.0  # the learned manifolds' training, part of cpu_hours
 
     def lines(self) -> list[str]:
         out = [f"trials: {sum(self.counts.values())}"]
@@ -56,24 +57,28 @@ class Plan:
             r = self.requests[name]
             out.append(f"  {name}: {n} trials x (cpu {r.cpu:g}, gpu {r.gpu:g})")
         out.append(f"estimated cost: {self.gpu_hours:.2f} GPU-hours, {self.cpu_hours:.2f} CPU-hours")
+        if self.vaegan_cpu_hours > 0:
+            out.append(f"  (CPU-hours include {self.vaegan_cpu_hours:.2f} for the VAE-GANs of the learned manifolds)")
         if self.gpu_hours > 0:  # the honest reading of the GPU figure
             out.append("  (GPU-hours: each trial's GPU share held for its CPU-calibrated time; no GPU throughput is measured yet)")
         return out
 
 
-def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[str, float]) -> Plan:
-    """Reserved resource-hours: each trial holds its strategy's request for its `seconds[trial_id]`."""
+def plan(trials: list[TrialConfig], requests: dict[str, Request], seconds: dict[str, float],
+         vaegan_seconds: float = 0.0) -> Plan:
+    """Reserved resource-hours: each trial holds its strategy's request for its `seconds[trial_id]`;
+    the VAE-GANs' training (CPU seconds, trained once per sweep) adds to the CPU-hours."""
     counts = Counter(t.strategy.key for t in trials)
     gpu_h = sum(requests[t.strategy.key].gpu * seconds[t.trial_id] for t in trials) / 3600
     cpu_h = sum(requests[t.strategy.key].cpu * seconds[t.trial_id] for t in trials) / 3600
-    return Plan(dict(counts), requests, gpu_h, cpu_h)
+    return Plan(dict(counts), requests, gpu_h, cpu_h + vaegan_seconds / 3600, vaegan_seconds / 3600)
 
 
 def plan_lines(spec: SweepSpec, trials: list[TrialConfig], done: set[str], cluster_gpus: Optional[float],
                out: Optional[TextIO] = None) -> list[str]:
     """What `--dry-run` prints: pending trials, the per-strategy requests, the cost, the storage."""
     p = plan(trials, strategy_requests(spec, cluster_gpus, out),
-             {t.trial_id: estimate_seconds(spec, t) for t in trials})
+             {t.trial_id: estimate_seconds(spec, t) for t in trials}, vaegan_seconds(spec, trials))
     pending = sum(t.trial_id not in done for t in trials)
     head = f"sweep {spec.name}: {pending} of {len(trials)} trials to run ({len(trials) - pending} have rows)"
     return [head, *p.lines(), *pack_lines(spec, [t for t in trials if t.trial_id not in done], p.requests),

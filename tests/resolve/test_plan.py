@@ -166,3 +166,26 @@ def test_missing_checkpoint_without_any_left_starts_afresh(tmp_path):
     target = tmp_path / "trial" / "checkpoint_000001"
     assert "epoch 0" in repair_missing_checkpoint(pafs.LocalFileSystem(), str(target))
     assert target.is_dir() and not (target / STATE_FILE).exists()
+
+
+def test_dry_run_counts_the_vaegans_once_per_sweep(tmp_path):
+    """Learned manifolds cost their VAE-GANs' steps once per sweep (one per class), at the
+    measured seconds per step for their width; a sweep without them adds nothing (control)."""
+    from raysweep.resolve.cost import VAEGAN_STEP_S, VAEGAN_STEP_WIDTH_EXPONENT, vaegan_seconds
+
+    raw = sweep_fixtures.tiny_spec(str(tmp_path), grid={"n": [100, 200], "seed": [1], "arch": ["cnn"]})
+    plain = parse_spec(raw)
+    assert vaegan_seconds(plain, expand(plain)) == 0.0
+    raw["strategies"] = [{"name": "normal"}, {"name": "onmanifold_class", "params": {"iterations": 10}}]
+    cost = {}
+    for width, steps in ((0.5, 300), (0.5, 600), (0.25, 600)):
+        raw["manifolds"] = {"options": {"vaegan": {"width": width, "steps": steps}}}
+        spec = parse_spec(raw)
+        cost[width, steps] = vaegan_seconds(spec, expand(spec))
+    assert cost[0.5, 300] == pytest.approx(10 * 300 * VAEGAN_STEP_S * 0.5 ** VAEGAN_STEP_WIDTH_EXPONENT)
+    assert cost[0.5, 600] == pytest.approx(2 * cost[0.5, 300])  # twice the trials would not double it
+    assert cost[0.25, 600] < cost[0.5, 600]
+    trials = expand(spec)
+    p = plan(trials, strategy_requests(spec, None), {t.trial_id: 0.0 for t in trials}, cost[0.25, 600])
+    assert p.cpu_hours == pytest.approx(cost[0.25, 600] / 3600)
+    assert any("VAE-GANs" in line for line in p.lines())
