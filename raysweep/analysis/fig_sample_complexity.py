@@ -12,30 +12,13 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 
 from raysweep.analysis import plotting as P
 from raysweep.analysis import load as L
+from raysweep.analysis.claims_training import data_factors
 
 NAME = "fig7_sample_complexity"
 TRADEOFF_FAMILIES = (L.NORMAL, L.REGULAR, L.COMBINED, L.ONMANIFOLD)  # strategy families drawn
-
-
-def data_factor(trials: pd.DataFrame, strategy: str = L.ADVERSARIAL) -> pd.DataFrame:
-    """Per N of `strategy`: the N normal training needs for the same mean test error (log-linear
-    interpolation of normal's curve) and the factor N / N_normal; NaN outside normal's range."""
-    stats = L.mean_std_by_n(trials, L.TEST_ERROR)
-    normal = stats[stats[L.STRATEGY] == L.NORMAL].sort_values("mean")  # np.interp wants increasing x
-    other = stats[stats[L.STRATEGY] == strategy]
-    rows = []
-    for n, error in zip(other[L.N], other["mean"]):
-        n_normal = float("nan")
-        if len(normal) >= 2 and normal["mean"].min() <= error <= normal["mean"].max():
-            n_normal = float(np.exp(np.interp(error, normal["mean"], np.log(normal[L.N].astype(float)))))
-        rows.append({L.N: n, "test_error": error, "n_normal_equivalent": n_normal,
-                     "factor": n / n_normal if np.isfinite(n_normal) else float("nan")})
-    return pd.DataFrame(rows, columns=[L.N, "test_error", "n_normal_equivalent", "factor"])
 
 
 def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
@@ -49,9 +32,11 @@ def draw(tables: L.Tables, out_dir: Path) -> P.FigureOutcome:
     fig, axes = plt.subplots(1, 2 if tradeoff else 1, figsize=(11 if tradeoff else 6, 4.2), squeeze=False)
     ax = axes[0][0]
     P.lines_vs_n(ax, trials, L.TEST_ERROR, "test error", [L.NORMAL, L.ADVERSARIAL])
-    factors = data_factor(trials)["factor"].dropna()
+    # the claim's own reading (claims_training.data_factors): per seed, inside normal's range
+    f = data_factors(trials, L.ADVERSARIAL)
+    factors = f.loc[f["read"] == "inside", "factor"]
     if len(factors):
-        ax.set_title(f"data factor at equal test error: {factors.median():.2f}x (median over N)")
+        ax.set_title(f"data factor at equal test error: {factors.median():.2f}x (median over seeds and N)")
     else:
         ax.set_title("normal vs adversarial training")
     ax.legend(fontsize="small")

@@ -227,15 +227,6 @@ def test_python_dash_m_runs_a_figure_script(sweep_dir, tmp_path):
     assert is_png(tmp_path / f"{fig_sample_complexity.NAME}.png")
 
 
-def test_data_factor_recovers_a_known_sample_complexity_gap():
-    # Adversarial training at N reaches normal training's error at N/2: a factor of exactly 2.
-    rows = [{L.STRATEGY: "normal", L.N: n, L.SEED: 0, L.TEST_ERROR: 1.0 - 0.1 * math.log(n)} for n in (250, 500, 1000, 2000)]
-    rows += [{L.STRATEGY: "adversarial", L.N: n, L.SEED: 0, L.TEST_ERROR: 1.0 - 0.1 * math.log(n / 2)} for n in (500, 1000, 2000, 8000)]
-    factors = fig_sample_complexity.data_factor(pd.DataFrame(rows))
-    assert factors["factor"].iloc[:3].tolist() == pytest.approx([2.0, 2.0, 2.0])
-    assert math.isnan(factors["factor"].iloc[3])  # beyond normal training's measured range
-
-
 # --- report and CLI --------------------------------------------------------------------------------
 def test_report_has_claims_thresholds_figures_and_config(sweep_dir, tmp_path):
     path = report.write_report(sweep_dir, tmp_path)
