@@ -11,9 +11,21 @@ RAY_ADDRESS pointing at a closed port, so one that starts Ray anyway fails inste
 disturbing another test's cluster.
 """
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+TESTS = Path(__file__).resolve().parent
+# The test helpers (sweep_fixtures and the other modules beside this file) are importable by name
+# here, and in every process a test starts: Ray workers inherit the raylet's environment and
+# import the fixtures' plugin entries by name, `raysweep` subprocesses load them as plugins.
+sys.path.insert(0, str(TESTS))
+os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")])
+# One auth mode for every Ray a test starts and every client (ray-notes: they must agree); the
+# token-auth test sets its own.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 torch.set_num_threads(1)
 # Ray renices its worker processes to 15 (RayConfig worker_niceness), so beside the other xdist

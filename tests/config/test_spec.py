@@ -3,20 +3,18 @@ trial ids are deterministic and change with anything that changes a result."""
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sweep_fixtures plugin (workers use PYTHONPATH)
 
-import sweep_fixtures  # noqa: E402
-from raysweep.cli import main  # noqa: E402
+import sweep_fixtures
+from raysweep.cli import main
 from raysweep.config import parse_spec
 from raysweep.resolve.trials import expand
-from raysweep.resolve.validate import load_spec, validate_and_resolve  # noqa: E402
-from raysweep._core.errors import UserError  # noqa: E402
+from raysweep.resolve.validate import load_spec, validate_and_resolve
+from raysweep._core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ["fonts-smoke", "fonts-paper", "emnist-paper", "fmnist-paper", "celeba-paper"]

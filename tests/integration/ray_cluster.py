@@ -24,7 +24,6 @@ import yaml
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 BIN = Path(sys.executable).parent
-sys.path.insert(0, str(TESTS))
 
 import sweep_fixtures  # noqa: E402
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sweep_fixtures plugin (workers use PYTHONPATH)
 
-import sweep_fixtures  # noqa: E402
-from user_errors import one_error_line  # noqa: E402
-from raysweep.cli import main  # noqa: E402
-from raysweep.config.schema import ATTACK_MAX_ROWS  # noqa: E402
+import sweep_fixtures
+from user_errors import one_error_line
+from raysweep.cli import main
+from raysweep.config.schema import ATTACK_MAX_ROWS
 
 
 def _set(*path_and_value):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from raysweep.cli import main  # noqa: E402
-from raysweep.data import real  # noqa: E402
-from user_errors import one_error_line, tree  # noqa: E402
-from data_files import make_celeba, make_mnist_like, upright_digits, write_idx_gz  # noqa: E402
+from raysweep.cli import main
+from raysweep.data import real
+from user_errors import one_error_line, tree
+from data_files import make_celeba, make_mnist_like, upright_digits, write_idx_gz
 
 
 # --- result tables: `raysweep tables` and `raysweep analyze` ----------------------------------

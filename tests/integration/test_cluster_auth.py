@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
 
 from ray_cluster import BIN, _check_rows, _job_dir, run_driver, submit_sweep, two_node_cluster  # noqa: E402
 

@@ -16,9 +16,6 @@ import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
-sys.path.insert(0, str(TESTS))
-os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")])
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import sweep_fixtures  # noqa: E402
 

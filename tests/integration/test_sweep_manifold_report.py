@@ -5,14 +5,12 @@ Fig. 2 grid."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 

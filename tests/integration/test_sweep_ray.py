@@ -16,10 +16,6 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
-sys.path.insert(0, str(TESTS))
-# Ray workers inherit the raylet's environment: they import the plugin by name.
-os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")])
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import sweep_fixtures  # noqa: E402
 

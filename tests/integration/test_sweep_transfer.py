@@ -3,8 +3,6 @@ per storage and data set, before the trials, and served to every trial; success 
 samples both models classify correctly; the supplement's attack figure draws it."""
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,11 +10,8 @@ import pytest
 import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
-os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")])
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-import sweep_fixtures  # noqa: E402
+import sweep_fixtures
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray

@@ -3,20 +3,17 @@ on a GPU-less cluster), the dry-run plan, the progress line, and the store on a 
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sweep_fixtures  # noqa: E402
-from raysweep.config import parse_spec  # noqa: E402
-from raysweep.resolve.trials import expand  # noqa: E402
-from raysweep.results.store import TableStore  # noqa: E402
-from raysweep.resolve.plan import Request, plan, strategy_requests  # noqa: E402
-from raysweep.resolve.cost import estimate_seconds  # noqa: E402
+import sweep_fixtures
+from raysweep.config import parse_spec
+from raysweep.resolve.trials import expand
+from raysweep.results.store import TableStore
+from raysweep.resolve.plan import Request, plan, strategy_requests
+from raysweep.resolve.cost import estimate_seconds
 
 
 def _spec(tmp_path):

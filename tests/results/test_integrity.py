@@ -12,18 +12,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sweep_fixtures  # noqa: E402
-from raysweep.results import lease  # noqa: E402
-from raysweep.config import parse_spec  # noqa: E402
-from raysweep._core.errors import UserError  # noqa: E402
-from raysweep.results.reader import check_version  # noqa: E402
-from raysweep.results.schema import SCHEMA_VERSION, trial_schema  # noqa: E402
-from raysweep.results.store import TableStore  # noqa: E402
-from raysweep.resolve.validate import strategy_param_types, validate_and_resolve  # noqa: E402
+import sweep_fixtures
+from raysweep.results import lease
+from raysweep.config import parse_spec
+from raysweep._core.errors import UserError
+from raysweep.results.reader import check_version
+from raysweep.results.schema import SCHEMA_VERSION, trial_schema
+from raysweep.results.store import TableStore
+from raysweep.resolve.validate import strategy_param_types, validate_and_resolve
 
 
 def ids(raw: dict, with_data: bool = True) -> list[str]:

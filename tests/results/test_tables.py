@@ -3,22 +3,20 @@ store, read back with pandas and pyarrow.dataset with the documented columns; wr
 idempotent; `raysweep tables` summarises them."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.dataset as pads
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sweep_fixtures  # noqa: E402
-from raysweep.cli import main  # noqa: E402
-from raysweep.config import parse_spec  # noqa: E402
-from raysweep.resolve.trials import expand  # noqa: E402
-from raysweep.results.rows import failed_table, ok_tables  # noqa: E402
-from raysweep.results.schema import EXAMPLE_SCHEMA, SCHEMA_VERSION, trial_schema  # noqa: E402
-from raysweep.results.store import TableStore  # noqa: E402
+import sweep_fixtures
+from raysweep.cli import main
+from raysweep.config import parse_spec
+from raysweep.resolve.trials import expand
+from raysweep.results.rows import failed_table, ok_tables
+from raysweep.results.schema import EXAMPLE_SCHEMA, SCHEMA_VERSION, trial_schema
+from raysweep.results.store import TableStore
 
 pytest.importorskip("raysweep.attacks")
 

@@ -2,24 +2,20 @@
 and a fused pack's rows and resume against each model run alone (raysweep.trial.pack)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import sweep_fixtures  # noqa: E402
+import sweep_fixtures
 
-from raysweep.resolve import catalog  # noqa: E402
-from raysweep.config.schema import SweepSpec  # noqa: E402
-from raysweep.trial.pack import PackHooks, run_pack  # noqa: E402
-from raysweep.resolve.packing import group, members_of, pack_name  # noqa: E402
-from raysweep.resolve.plan import plan_lines  # noqa: E402
+from raysweep.resolve import catalog
+from raysweep.config.schema import SweepSpec
+from raysweep.trial.pack import PackHooks, run_pack
+from raysweep.resolve.packing import group, members_of, pack_name
+from raysweep.resolve.plan import plan_lines
 from raysweep.trial.protocol import TrialHooks
-from raysweep.trial.run import run_trial  # noqa: E402
-from raysweep.resolve.validate import validate_and_resolve  # noqa: E402
+from raysweep.trial.run import run_trial
+from raysweep.resolve.validate import validate_and_resolve
 
 
 def _trials(tmp_path, **overrides):
