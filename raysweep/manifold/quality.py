@@ -17,12 +17,16 @@ the bound, (b) reconstructions look like the class to a classifier that reads re
 - `latent_step_l2`: mean ||dec(mu + zeta) - dec(mu)||_2 for a random L-inf step ||zeta|| = eta,
                    the image-space size of the attack's budget.
 `usable_share` = clamped_acc / clean_acc: the share of the samples a normal model gets right that
-the attack can count (correct on the start image). `verdict(row)` compares a row with the documented thresholds (QUALITY_THRESHOLDS).
+the attack can count (correct on the start image), and `recon_ratio` = recon_acc / clean_acc the
+same for reconstructions: both relative to how well the classifier reads real images of the class,
+so a class the classifier itself confuses (F-MNIST's shirts) is not blamed on its VAE-GAN.
+`verdict(row)` compares a row with the documented thresholds (QUALITY_THRESHOLDS).
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+import math
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import nn
@@ -35,11 +39,15 @@ from raysweep.vaegan.job import class_rows, job_dir, load_final
 from raysweep.vaegan.network import VAEGAN
 
 # Below these a claim resting on the learned manifold is flagged in the report (documented in
-# the report's manifold section). inside_bound 0.5: most codes need no clamping; recon_acc and
-# usable_share 0.8: a classifier that reads test images reads reconstructions and the attack's
-# start images about as well (paper-size FONTS models reach 0.84-0.95 where they work, 0 where
-# they collapsed).
-QUALITY_THRESHOLDS = {"inside_bound": 0.5, "recon_acc": 0.8, "usable_share": 0.8}
+# the report's manifold section). inside_bound 0.5: most codes need no clamping (a standard normal
+# prior itself puts INSIDE_BOUND_PRIOR inside, so 1.0 is not the aim); recon_ratio and
+# usable_share 0.8: a classifier reads reconstructions and the attack's start images at least
+# 0.8 times as well as the real images (paper-size FONTS models reach 0.84-0.95 where they work,
+# 0 where they collapsed). The bar to measure with, below the 0.9 a good model reaches.
+QUALITY_THRESHOLDS = {"inside_bound": 0.5, "recon_ratio": 0.8, "usable_share": 0.8}
+# P(||z||_inf <= 2) for z ~ N(0, I_10) = (erf(2 / sqrt 2)) ** 10: the share of codes a standard
+# normal prior puts inside the attack's bound, the reference for `inside_bound`.
+INSIDE_BOUND_PRIOR = 0.628
 
 
 @torch.no_grad()
@@ -76,13 +84,23 @@ def class_manifold_quality(model: VAEGAN, images: torch.Tensor, labels: torch.Te
             "recon_l1": float((rec - images).abs().mean()), "inside_bound": inside,
             "mu_abs_max_median": float(mu.abs().amax(1).median()), "recon_acc": recon_acc,
             "clean_acc": clean_acc, "clamped_acc": clamped_acc, "frechet": frechet_distance(real_f, fake_f),
-            "latent_step_l2": float(step.mean()), "usable_share": clamped_acc / max(clean_acc, 1e-12)}
+            "latent_step_l2": float(step.mean()), "usable_share": clamped_acc / max(clean_acc, 1e-12),
+            "recon_ratio": recon_acc / max(clean_acc, 1e-12)}
 
 
-def verdict(row: dict[str, Any], thresholds: Optional[dict[str, float]] = None) -> list[str]:
+def recon_ratio(row: Mapping[str, Any]) -> float:
+    """recon_acc / clean_acc of a quality row (NaN where either is missing)."""
+    try:
+        return float(row["recon_acc"]) / max(float(row["clean_acc"]), 1e-12)
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+
+
+def verdict(row: Mapping[str, Any], thresholds: Optional[dict[str, float]] = None) -> list[str]:
     """Names of the quality measures below their threshold (empty: good enough to measure)."""
     thresholds = thresholds or QUALITY_THRESHOLDS
-    return [k for k, v in thresholds.items() if float(row[k]) < v]
+    row = {**row, "recon_ratio": recon_ratio(row)}
+    return [k for k, v in thresholds.items() if not float(row[k]) >= v]
 
 
 def held_out_images(ds, cls: Optional[int], limit: int = 1000, seed: int = 0):

@@ -110,8 +110,8 @@ def test_evaluate_claims_lists_every_measured_manifold_in_the_headline():
     assert "(3, true)" in V.headline(rows) and "(3, learned-class)" in V.headline(rows)
 
 
-# --- learned verdicts gated on manifold quality (issue 27 item 3) ------------------------------------
-GOOD = {"inside_bound": 0.9, "recon_acc": 0.9, "usable_share": 0.9}
+# --- learned verdicts gated on manifold quality ------------------------------------
+GOOD = {"inside_bound": 0.9, "recon_acc": 0.9, "clean_acc": 1.0, "usable_share": 0.9}
 
 
 def _quality(kind="class", **worse) -> pd.DataFrame:
@@ -121,8 +121,9 @@ def _quality(kind="class", **worse) -> pd.DataFrame:
 @pytest.mark.parametrize("quality, on_class, verdict, named", [
     (_quality(), T.follows_te(), C.HOLDS, None),  # positive controls: good manifolds, the statistic decides
     (_quality(), T.flat(0.4), C.FAILS, None),
-    (_quality(recon_acc=0.1), T.follows_te(), C.INCONCLUSIVE, "class 6: recon_acc 0.10 < 0.8"),
-    (_quality(recon_acc=0.1), T.flat(0.4), C.INCONCLUSIVE, "class 6: recon_acc 0.10 < 0.8"),
+    (_quality(recon_acc=0.1), T.follows_te(), C.INCONCLUSIVE, "class 6: recon_ratio 0.10 < 0.8"),
+    (_quality(recon_acc=0.1), T.flat(0.4), C.INCONCLUSIVE, "class 6: recon_ratio 0.10 < 0.8"),
+    (_quality(recon_acc=0.5, clean_acc=0.55), T.follows_te(), C.HOLDS, None),  # a class the classifier reads poorly
     (_quality(usable_share=float("nan")), T.follows_te(), C.INCONCLUSIVE, "usable_share unknown"),
     (_quality(kind="data"), T.follows_te(), C.INCONCLUSIVE, "no quality rows"),  # rows for another kind only
     (None, T.follows_te(), C.INCONCLUSIVE, "no quality rows"),
