@@ -54,15 +54,18 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
-def _wait_for_nodes(address: str, n: int, env: dict, timeout: float = 60) -> None:
+def _wait_for_nodes(address: str, n: int, env: dict, timeout: float = 150) -> None:
     """One client polls the node count until n are alive (a client per poll cost an interpreter
     start and a Ray import each, seconds apiece on 2 busy cores); a new one only while the GCS is
-    not up yet."""
+    not up yet. 150 s, not 60: in a fresh-clone `make test` the other test worker runs benchmark
+    smokes meanwhile, and a head with its dashboard plus a worker node once took over 60 s to
+    register both."""
     deadline = time.time() + timeout
     code = (f"import time, ray; ray.init(address={address!r}, log_to_driver=False)\n"
             f"end = time.time() + {timeout}\n"
             f"while sum(1 for x in ray.nodes() if x['Alive']) < {n} and time.time() < end: time.sleep(0.5)\n"
             f"print(sum(1 for x in ray.nodes() if x['Alive']))")
+    seen = "no client connected"
     while time.time() < deadline:
         left = max(deadline - time.time(), 1.0)
         try:
@@ -70,10 +73,12 @@ def _wait_for_nodes(address: str, n: int, env: dict, timeout: float = 60) -> Non
                                  timeout=left + 30)
         except subprocess.TimeoutExpired:
             break
-        if out.returncode == 0 and out.stdout.strip().splitlines()[-1] == str(n):
+        lines = out.stdout.strip().splitlines()
+        if out.returncode == 0 and lines and lines[-1] == str(n):
             return
+        seen = f"{lines[-1]} alive" if out.returncode == 0 and lines else out.stderr.strip()[-500:]
         time.sleep(1)
-    raise AssertionError(f"cluster did not reach {n} nodes")
+    raise AssertionError(f"cluster did not reach {n} nodes in {timeout:.0f} s (last: {seen})")
 
 
 def _node_ip() -> str:
