@@ -44,7 +44,7 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
-# FONTS at the paper's scale (issue 12): install the pinned Debian font packages, then generate
+# FONTS at the paper's scale: install the pinned Debian font packages, then generate
 # FONTS-1000 (sweeps/fonts-paper.yaml names it). demo and test never need it: they use the fonts
 # bundled with matplotlib. Pinned versions first; after an `apt-get update`, the current ones
 # (the font set may then differ: `raysweep data fonts --check MANIFEST` says which fonts).
@@ -66,7 +66,7 @@ fonts: $(STAMP)
 	@echo "make fonts: $$(sed 's/#.*//' $(FONT_PACKAGES) | xargs | wc -w) font packages installed; generating FONTS-1000 from $(FONTS_DIR)"
 	$(BIN)/raysweep data fonts --fonts-dir $(FONTS_DIR) --max-fonts 1000
 
-# Fashion-MNIST with no manual step (issue 26): Debian's dataset-fashion-mnist puts the four
+# Fashion-MNIST with no manual step: Debian's dataset-fashion-mnist puts the four
 # original gzip IDX files in /usr/share/datasets/fashion-mnist/, where raysweep looks when neither
 # a data root nor $RAYSWEEP_DATA holds them (raysweep/data/fmnist.py); `raysweep data fmnist` says
 # where it found them and checks them. demo and test never need it.

@@ -1,4 +1,4 @@
-"""Benchmark raysweep's regular attacks against the peers, in one process (issue 11).
+"""Benchmark raysweep's regular attacks against the peers, in one process.
 
 On a normally and an adversarially trained FONTS CNN (10 epochs; adversarial training with 10
 inner iterations), at eps 0.3, 0.1 and 0.03, on the correctly classified test images:

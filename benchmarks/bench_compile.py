@@ -1,4 +1,4 @@
-"""torch.compile for the fixed-shape training step, measured against eager in one process (issue 16, item 4).
+"""torch.compile for the fixed-shape training step, measured against eager in one process.
 
 The step is the training loop's: the paper's CNN (Sec. 3.1), batch 100, cross-entropy, Adam with
 L2 weight decay (raysweep.training.loop.make_optimizer), on FONTS-shaped inputs. On CUDA the

@@ -1,4 +1,4 @@
-"""Training cost per architecture and image shape, relative to the paper's CNN on 28x28 (issue 16 item 5).
+"""Training cost per architecture and image shape, relative to the paper's CNN on 28x28.
 
 The dry run's estimate (raysweep.resolve.cost) counts forward+backward images and divides by a measured
 throughput; a ResNet-13 at 64 base channels or a CelebA-sized input costs many CNN images each, so

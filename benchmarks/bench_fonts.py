@@ -1,4 +1,4 @@
-"""FONTS generation and loading speed (issues 2 and 12). Targets at 1000 fonts on 2 cores:
+"""FONTS generation and loading speed. Targets at 1000 fonts on 2 cores:
 images_per_s >= 50,000 (the paper's 1.12M images in under 25 s) and load_s < 1 s for the cached
 1.12M-image data set.
 

@@ -1,4 +1,4 @@
-"""Packed models against the same K models one after another, in one process (issue 16).
+"""Packed models against the same K models one after another, in one process.
 
 Training images/s of K packed models (`train_packed`, the device's default execution) over the
 same K models trained one after another with `train`, K in 1, 5, 10, 20, 50: `packed_ratio_k<K>`;

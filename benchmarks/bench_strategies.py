@@ -1,4 +1,4 @@
-"""Every training strategy on FONTS: test error, regular and on-manifold robustness, cost (issue 6).
+"""Every training strategy on FONTS: test error, regular and on-manifold robustness, cost.
 
 For each strategy, N and seed: train the paper's CNN with the normal schedule (Adam, 20 epochs,
 batch 100), then measure test error on the whole test split, the L-inf Adam-PGD success rate
@@ -11,7 +11,7 @@ adversarial share (~21 for 50/50). On a GPU these tiny batches are launch-bound:
 iteration costs a good part of a training step whatever its batch, and a decoder adds its own
 kernels, so the ratios come out higher (H100: adversarial ~29, onmanifold_true ~47).
 
-    python benchmarks/bench_strategies.py                      # the issue's grid (GPU advised)
+    python benchmarks/bench_strategies.py                      # the default grid (GPU advised)
     python benchmarks/bench_strategies.py --smoke              # seconds, CPU
     python benchmarks/bench_strategies.py --strategies normal,adversarial --n 500 --seeds 0
 

@@ -1,4 +1,4 @@
-"""Throughput of raysweep's training loop against a minimal hand-written loop (issue 2).
+"""Throughput of raysweep's training loop against a minimal hand-written loop.
 
 Both train the same classifier (same initial weights) on the same data in this process; the bare
 loop keeps the images as a float tensor and does nothing but forward, cross-entropy, backward and

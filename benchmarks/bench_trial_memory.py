@@ -1,4 +1,4 @@
-"""Resident memory of one sweep trial on FONTS-1000 at N = 40,000 (issue 12; target < 1.5 GB on CPU).
+"""Resident memory of one sweep trial on FONTS-1000 at N = 40,000 (target < 1.5 GB on CPU).
 
 Runs `raysweep.trial.run.run_trial` in a fresh child process, as a Tune worker does (the parent
 generates the FONTS cache first when it is missing, outside the measurement): the data set is loaded

@@ -1,4 +1,4 @@
-"""GPU check (issue 31 item 1): the figures a lent GPU machine should give, in one run of at most
+"""GPU check: the figures a lent GPU machine should give, in one run of at most
 8 minutes on one NVIDIA H100/H200, printed as `key: number` lines (comments start with `#`):
 
   train_img_per_s_gpu          raysweep's training loop (`train`), the paper's CNN, batch 100, FONTS

@@ -1,4 +1,4 @@
-"""Intervals that cover (issue 27 item 6): over 200 synthetic tables with a known effect, the 95%
+"""Intervals that cover: over 200 synthetic tables with a known effect, the 95%
 interval of a claim's deciding statistic covers it 90-99% of the time at the seed counts people
 run (2, 3, 5), and a table with one seed is inconclusive, not decided on a point estimate."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Claim 4 on each sample's smallest successful eps (raysweep/attacks/min_eps.py, issue 27 item 4):
+"""Claim 4 on each sample's smallest successful eps (raysweep/attacks/min_eps.py):
 where an APGD attack measured it, 1 - mean min-eps / eps decides, also when every success rate is
 saturated (the case that used to be "not measured"). Positive control: adversarially trained
 models measure more robust than normal ones at the same N and seed; negative controls: a measure
@@ -18,7 +18,7 @@ STRATEGIES = {"normal": 0.0, "adversarial": 0.05}
 
 
 def saturated(te, n, seed, s):
-    return 1.0  # every normal and adversarial model broken at eps 0.3 (issue 27's case)
+    return 1.0  # every normal and adversarial model broken at eps 0.3: the rate saturates
 
 
 def by_strategy(normal: T.Column, adversarial: T.Column) -> T.Column:

@@ -1,6 +1,6 @@
 """Claims 1-4 (raysweep/analysis/claims.py) on synthetic tables with known answers: for every claim a
 positive control (built true: "holds") and negative controls (built false: never "holds"),
-including the four cases of issue 15 that the old verdicts passed."""
+including four cases that an earlier, weaker version of the verdicts wrongly passed."""
 from __future__ import annotations
 
 import json
@@ -67,8 +67,8 @@ def test_claim3_positive_control_holds():
 @pytest.mark.parametrize("column", [T.follows_te(0.2, 0.3), T.flat(0.5), T.follows_te(-2.0, 0.8), T.follows_n()],
                          ids=["weak", "none", "falling", "follows-N-only"])
 def test_claim3_negative_controls_do_not_hold(column):
-    """Weak (the issue's slope 0.2), none, falling dependence, and success that follows N only
-    while on-manifold adversarial training lowers test error (issue 27: it held before)."""
+    """Weak (slope 0.2, which the old verdicts passed), none, falling dependence, and success that
+    follows N only while on-manifold adversarial training lowers test error (the old verdict held it)."""
     assert C.claim_onmanifold_generalization(T.table(STRATEGIES3, {ON: column})).verdict == C.FAILS
 
 
@@ -104,7 +104,7 @@ def test_claim4_positive_control_holds():
 
 
 def test_same_weak_dependence_cannot_pass_claims_3_and_4():
-    """Issue case 1: both rates rise with slope 0.2; the old verdicts held both."""
+    """Both rates rise with slope 0.2 (weak dependence); the old verdicts held both claims."""
     weak = T.follows_te(0.2, 0.5)
     linf = lambda te, n, seed, s: weak(te, n, seed, s) - (0.4 if s == "adversarial" else 0.0)  # noqa: E731
     t = T.table(STRATEGIES3, {LINF: linf, ON: T.follows_te(0.2, 0.3)})
@@ -124,7 +124,7 @@ MEAN_NORM = L.mean_norm_col("linf", "linf")
 
 
 @pytest.mark.parametrize("normal, adversarial, verdict, why", [
-    # issue 27: adversarial training as easy to attack as normal, success 1.0 for both, and the old
+    # adversarial training as easy to attack as normal, success 1.0 for both, and the old
     # fallback's 1 - mean ||delta|| / eps flat: it held; the saturated rate cannot move
     ({LINF: lambda te, n, s: 1.0, MEAN_NORM: lambda te, n, s: 0.15, ON: lambda te, n, s: 2 * te},
      {LINF: lambda te, n, s: 1.0, MEAN_NORM: lambda te, n, s: 0.15}, C.NOT_MEASURED, "saturated"),
@@ -170,7 +170,7 @@ def test_claim4_uses_the_stronger_attack(fake_apgd):
 
 @pytest.mark.parametrize("apgd, verdict", [(0.0, C.HOLDS), (0.05, C.INCONCLUSIVE)])
 def test_claim4_gap_check_needs_equal_attacks(fake_apgd, apgd, verdict):
-    """Issue 27 item 7: APGD raises regular success, nothing raises the on-manifold side: the gap
+    """APGD raises regular success, nothing raises the on-manifold side: the gap
     compares unequal attacks and cannot make the claim hold (APGD finding nothing more: equal)."""
     raise_by = lambda cols: {**cols, rate("apgd_ce"): lambda te, n, s: cols[LINF](te, n, s) + apgd}  # noqa: E731
     r = C.claim_regular_independent(with_adversarial(raise_by(FLAT), raise_by(ROBUST)))
@@ -208,7 +208,8 @@ def test_claim1_negative_controls_do_not_hold(regular, onman):
 
 
 def test_claim1_without_onmanifold_control_is_not_measured():
-    """Issue case 3: only a regular attack's distance; random noise would pass its ratio too."""
+    """Only a regular attack's distance (the old verdicts passed it): random noise would pass its
+    ratio too."""
     r = C.claim_off_manifold(pd.DataFrame(), examples_table({"linf": 0.99}, distance="knn"))
     assert r.verdict == C.NOT_MEASURED and "no on-manifold control for knn" in r.note
 

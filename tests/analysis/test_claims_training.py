@@ -48,8 +48,8 @@ def test_claim3b_positive_control_holds():
 
 @pytest.mark.parametrize("shift, verdict", [(0.15, C.FAILS), (0.0, C.INCONCLUSIVE)])
 def test_claim3b_negative_controls_do_not_hold(shift, verdict):
-    """Issue case 4 (test error up by 0.15: refuted) and no effect at all (the interval straddles
-    0: the data cannot tell, so inconclusive rather than a refutation)."""
+    """Test error up by 0.15 (refuted; the old verdicts passed it) and no effect at all (the
+    interval straddles 0: the data cannot tell, so inconclusive rather than a refutation)."""
     t = trials({"normal": normal, "onmanifold_true": lambda n, s, a: normal_te(n, s) + shift + 0.003 * math.sin(n + s)})
     assert C.claim_onmanifold_training(t).verdict == verdict
 

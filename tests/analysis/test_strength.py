@@ -1,4 +1,4 @@
-"""The attack-strength check (raysweep/analysis/strength.py, issue 11.4) on synthetic trial tables: APGD
+"""The attack-strength check (raysweep/analysis/strength.py) on synthetic trial tables: APGD
 beside the paper's attack, flagged when it finds more than 2 points more, not flagged otherwise."""
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_missing_columns_give_one_not_measured_row_per_claim():
     assert all(r["value"] is None or math.isfinite(r["value"]) for r in rows)
 
 
-# --- one verdict per manifold (issue 27 item 2) ------------------------------------------------------
+# --- one verdict per manifold -------------------------------------------------------
 def _examples(ratios: dict[tuple[str, str], float], n: int = 60) -> pd.DataFrame:
     """Successful examples per (attack, distance) with dist = ratio * delta_l2."""
     rng = np.random.default_rng(0)

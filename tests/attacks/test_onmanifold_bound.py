@@ -1,6 +1,5 @@
-"""Codes outside the learned attack's [-2, 2]^d bound (issue 26 item 5 of the issue, "item 3" of
-its brief; Sec. 3.3, supplement E): clamp or exclude, both counts reported, and which choice keeps
-the share of counted samples independent of N.
+"""Codes outside the learned attack's [-2, 2]^d bound (Sec. 3.3, supplement E): clamp or exclude,
+both counts reported, and which choice keeps the share of counted samples independent of N.
 
 The model has a known answer. A class VAE-GAN (the real ClassManifold) whose encoder mean is
 written in the image and whose decoder draws a grey image of intensity 1 - 0.35 ||z||_inf: codes

@@ -1,4 +1,4 @@
-"""The command line as a user meets it (issue 14.6): `--help` without torch or Ray, `--version`,
+"""The command line as a user meets it: `--help` without torch or Ray, `--version`,
 whole one-line descriptions, `--set` overrides validated like the spec, `--json` of `list`."""
 from __future__ import annotations
 

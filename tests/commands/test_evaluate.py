@@ -1,4 +1,4 @@
-"""`raysweep evaluate` (issue 14.2): models trained elsewhere -- a registry model's checkpoint and a
+"""`raysweep evaluate`: models trained elsewhere -- a registry model's checkpoint and a
 torchvision builder -- evaluated without training: trial and example rows, and a report."""
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def test_trial_ids_deterministic_and_sensitive(tmp_path):
 def test_dry_run_prints_plan(tmp_path, capsys):
     path = _write(tmp_path, sweep_fixtures.tiny_spec(str(tmp_path / "out")))
     assert main(["sweep", path, "--dry-run"]) == 0
-    out = capsys.readouterr().out  # the plan is the command's output: stdout (issue 14.6)
+    out = capsys.readouterr().out  # the plan is the command's output: stdout
     assert "4 of 4 trials to run" in out
     assert "normal: 4 trials x (cpu 0.5, gpu 0.1)" in out
     assert "estimated cost:" in out and "GPU-hours" in out

@@ -1,4 +1,4 @@
-"""benchmarks/bench_vaegan.py (issue 26 item 8): its smoke run prints every key, old and new, as
+"""benchmarks/bench_vaegan.py: its smoke run prints every key, old and new, as
 `key: number`, the ratio against the bare loop is a ratio of the two printed speeds, and bad
 arguments are one UserError line before any work."""
 import importlib.util
@@ -24,7 +24,7 @@ def bench():
 
 @pytest.mark.xdist_group(SHARED_SMOKE["bench_vaegan"])
 def test_smoke_run_prints_every_key(tmp_path):
-    """The smoke run test_benchmarks.py checks for its issue's keys (one run for both files)."""
+    """The smoke run test_benchmarks.py checks for the script's expected keys (one run for both files)."""
     returncode, stdout, stderr = smoke_run("bench_vaegan", str(tmp_path / "cache"), tmp_path)
     assert returncode == 0, stderr[-3000:]
     out = dict(re.findall(r"^([a-z_]+): ([0-9.]+)$", stdout, flags=re.M))

@@ -1,6 +1,6 @@
-"""Every benchmark script runs (`--smoke`: tiny sizes, seconds each) and prints the figures its
-issue names as `key: number` lines, so `make bench` cannot silently rot. The figures themselves
-are measured at full size by hand, not here (they need an idle machine)."""
+"""Every benchmark script runs (`--smoke`: tiny sizes, seconds each) and prints the figures it
+exists to measure as `key: number` lines, so `make bench` cannot silently rot. The figures
+themselves are measured at full size by hand, not here (they need an idle machine)."""
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +21,7 @@ from raysweep._core.errors import UserError
 ROOT = Path(__file__).resolve().parents[2]
 KEY_NUMBER = re.compile(r"^([A-Za-z0-9_.]+): (-?[0-9.]+(?:e[-+]?\d+)?|nan|inf)$")
 
-# script -> the keys its issue asks for
+# script -> the keys it must print (the figures it exists to measure)
 EXPECTED = {
     "bench_fonts": ["fonts_used", "images_per_s", "load_s"],
     "bench_trial_memory": ["trial_rss_mb", "trial_anon_mb"],

@@ -1,5 +1,5 @@
-"""benchmarks/gpu_check.py, the script a lent GPU machine runs (issue 31 item 1): its smoke run on
-this CPU prints every figure the issue names, and where raysweep's dependencies are missing (as on
+"""benchmarks/gpu_check.py, the script a lent GPU machine runs: its smoke run on
+this CPU prints every figure its docstring lists, and where raysweep's dependencies are missing (as on
 the device) each part says in one line why it is skipped and the script still ends normally."""
 from __future__ import annotations
 

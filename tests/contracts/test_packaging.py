@@ -1,4 +1,4 @@
-"""Packaging promises (issue 14.5): the installed Ray and torch lie inside the declared ranges,
+"""Packaging promises: the installed Ray and torch lie inside the declared ranges,
 Ray's range is bounded to what the tests ran on while torch has no upper cap, the version is
 one number everywhere, and the licence ships."""
 from __future__ import annotations

@@ -119,7 +119,7 @@ HEADER_COST = re.compile(r"estimates ([\d.]+) GPU-hours, ([\d.]+) CPU-hours")
 
 @pytest.mark.parametrize("path", [p for p in SPECS if "Fig." in p.read_text().splitlines()[0]], ids=lambda p: p.name)
 def test_a_figure_specs_header_states_its_trials_and_the_dry_runs_cost(path, stand_ins):
-    """The header's trial count and cost are what `--dry-run` prints now (issue 12 item 5), so a
+    """The header's trial count and cost are what `--dry-run` prints now, so a
     recalibrated cost model or a changed grid cannot leave a stale figure in a shipped spec."""
     from raysweep.resolve.plan import plan_lines
     from raysweep.resolve.validate import load_sweep

@@ -1,5 +1,6 @@
 """Rows read from cache files (raysweep.data.file_rows): the same bytes as indexing the memory map,
-so a trial's subset, its attacked test rows and its kNN neighbours do not change (issue 12)."""
+so a trial's subset, its attacked test rows and its kNN neighbours stay the same now that trials
+read the cache files in chunks (keeping the large training file out of resident memory)."""
 import numpy as np
 import pytest
 import torch

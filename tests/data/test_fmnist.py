@@ -1,4 +1,4 @@
-"""Fashion-MNIST with no manual step (issue 26 items 1 and 5): the search order (root, then
+"""Fashion-MNIST with no manual step: the search order (root, then
 $RAYSWEEP_DATA, then Debian's folder, monkeypatched here to tiny files in the package's layout,
 with a control where it is absent), the checks of the files, and `raysweep data fmnist`. Nothing
 here needs the Debian package; the one test of the installed files skips without it."""

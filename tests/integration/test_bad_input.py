@@ -1,4 +1,4 @@
-"""Issue 13.9, bad input in specs and on the command line: each case is exit 2 and one line
+"""Bad input in specs and on the command line: each case is exit 2 and one line
 `raysweep: error: <problem>; <fix>` before any work, and nothing is written (no results folder,
 no cache entry). Data files, tables and output folders are in tests/integration/test_bad_input_files.py."""
 from __future__ import annotations

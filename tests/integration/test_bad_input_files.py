@@ -1,4 +1,4 @@
-"""Issue 13.9, bad files: result tables, output folders, data-set files in their real on-disk
+"""Bad files: result tables, output folders, data-set files in their real on-disk
 formats, font files and the cache folder. Each case is exit 2 with one `raysweep: error:
 <problem>; <fix>` line naming the file, and leaves nothing half-written behind (no cache entry,
 no unpacked or temporary file, no output folder)."""

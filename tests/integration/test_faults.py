@@ -1,4 +1,4 @@
-"""Faults a long sweep meets (issue 13), on a local Ray: Ctrl-C of the driver, two drivers on
+"""Faults a long sweep meets, on a local Ray: Ctrl-C of the driver, two drivers on
 one sweep, deterministic failures (not retried) and --retry-failed. The SIGKILLed driver (and
 its lease taken over) is tests/integration/test_sweep_ray.py's resume test; a killed lease holder and a full
 disk are tests/results/test_integrity.py's."""

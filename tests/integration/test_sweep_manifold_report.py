@@ -1,4 +1,4 @@
-"""A FONTS sweep with learned class manifolds (issue 17 items 7-9): the progress line while the
+"""A FONTS sweep with learned class manifolds: the progress line while the
 actors train their VAE-GANs, the `manifolds` quality table, the trials' sample pictures, and the
 report's manifold section (with its warning, since smoke VAE-GANs are far below the bar) and
 Fig. 2 grid."""

@@ -133,8 +133,9 @@ def _tables(tmp_path: Path, out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_packed_sweep_writes_the_tables_of_an_unpacked_one(ray_session, tmp_path):
-    """`pack: seeds` (issue 16): 2 packs of 2 seeds run as 2 Tune trials; every model keeps its id
-    and its rows equal those of the same sweep unpacked (same code per model on CPU)."""
+    """`pack: seeds` (the seeds of one cell share one Tune trial): 2 packs of 2 seeds run as 2 Tune
+    trials; every model keeps its id and its rows equal those of the same sweep unpacked (same code
+    per model on CPU)."""
     from raysweep.tune.sweep_runner import run_sweep
 
     common = dict(strategies=[{"name": "normal", "resources": {"cpu": 1, "gpu": 0.1}}], train={"epochs": 2, "batch_size": 25})

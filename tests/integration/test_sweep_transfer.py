@@ -1,4 +1,4 @@
-"""Transfer attacks in a sweep (supplement E, issue 17 item 2): the source model is trained once
+"""Transfer attacks in a sweep (supplement E): the source model is trained once
 per storage and data set, before the trials, and served to every trial; success counts only
 samples both models classify correctly; the supplement's attack figure draws it."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Manifold quality measures (issue 17 item 7): a decoder that ignores its code (the posterior
+"""Manifold quality measures: a decoder that ignores its code (the posterior
 collapse two of ten paper-size FONTS class VAE-GANs showed) is flagged; a faithful one is not."""
 import torch
 from torch import nn

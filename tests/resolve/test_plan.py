@@ -115,7 +115,7 @@ def test_progress_line_counts_and_eta():
     bar = ProgressLine(already_done=3, out=out, log_every_s=3600)
     trials = [T("TERMINATED"), T("RUNNING"), T("PENDING"), T("ERROR")]
     assert bar.counts(trials) == Counts(done=4, running=1, pending=1, failed=1)
-    # a Tune trial running a pack (issue 16) counts as its models
+    # a Tune trial running a pack of models counts as its models
     assert bar.counts([T("TERMINATED", 3), T("RUNNING", 2)]) == Counts(done=6, running=2, pending=0, failed=0)
     bar.writer._last_print = float("inf")  # pretend we just printed
     bar.on_step_end(0, trials)

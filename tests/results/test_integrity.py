@@ -1,4 +1,4 @@
-"""Results you can trust (issue 13), without Ray: trial identity, the sweep lease, durable rows,
+"""Results you can trust, without Ray: trial identity, the sweep lease, durable rows,
 declared column types and tables newer than the code."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Packed models (issue 16): K models trained, evaluated and attacked as one pack give every model
+"""Packed models: K models trained, evaluated and attacked as one pack give every model
 what it gets alone. The fused (vmap) path is forced here: it is the GPU path, tested on CPU."""
 from __future__ import annotations
 

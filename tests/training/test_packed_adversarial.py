@@ -1,4 +1,4 @@
-"""Fused adversarial training of a pack (issue 16, item 2): each model's examples are crafted
+"""Fused adversarial training of a pack: each model's examples are crafted
 against that model from its own random stream, and the pack trains every model as it trains
 alone. The fused (vmap) path is the GPU path, forced here on CPU (one torch thread: tests/conftest.py)."""
 from __future__ import annotations

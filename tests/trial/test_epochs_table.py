@@ -1,4 +1,4 @@
-"""The epochs table (issue 14.4): one row per trial and epoch, with the test error on a fixed
+"""The epochs table: one row per trial and epoch, with the test error on a fixed
 sample, carried through a resume; written beside the other tables and read back by the reader."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Packed trials without Ray (issue 16): which models share a Tune trial, the dry run's pack lines,
+"""Packed trials without Ray: which models share a Tune trial, the dry run's pack lines,
 and a fused pack's rows and resume against each model run alone (raysweep.trial.pack)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Manifold actors and the VAE-GAN trainable (issue 5, items 2-3).
+"""Manifold actors and the VAE-GAN trainable.
 
 Ray tests share one local Ray (2 CPUs, 1 fake GPU) per module; VAE-GANs are smoke-width and train
 one epoch on 100 images, so every test here is about plumbing and counts, not model quality.

@@ -1,4 +1,4 @@
-"""Optuna lambda per class (issue 5 item 5): the spec, the CLI's errors, and a tiny FONTS search
+"""Optuna lambda per class: the spec, the CLI's errors, and a tiny FONTS search
 whose study resumes and whose table the manifold actors read."""
 from pathlib import Path
 
@@ -116,7 +116,7 @@ class _PoisonedSplit:
 
 @pytest.mark.parametrize("true_manifold", [True, False], ids=["fonts-objective", "l1-frechet-objective"])
 def test_lambda_search_never_reads_the_test_split(tmp_path, monkeypatch, true_manifold):
-    """Item 3 of issue 17: held-out images come from the training split, for both objectives."""
+    """Held-out images come from the training split, never the test split, for both objectives."""
     import raysweep.data as data_module
     from raysweep.data import Dataset, load_dataset
     from raysweep.manifold import lambda_score as ls
