@@ -159,7 +159,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=0)
     p.add_argument("--epochs", type=int, default=0)
     p.add_argument("--pack", default="none", choices=["none", "seeds"],
-                   help="the spec's pack mode (issue 16: seeds of one cell in one Tune trial)")
+                   help="the spec's pack mode (seeds of one cell in one Tune trial)")
     p.add_argument("--smoke", action="store_true", help="two 1-epoch normal trials at the smallest N")
     args = p.parse_args(argv)
     if args.smoke:

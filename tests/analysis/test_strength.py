@@ -73,7 +73,7 @@ def test_registered_apgd_is_a_strong_regular_attack_when_present():
 
     names = [n for n in ATTACKS.names() if n.startswith(strength.STRONG_PREFIX)]
     if not names:
-        pytest.skip("no APGD attack registered yet (issue 11.2)")
+        pytest.skip("no APGD attack registered (apgd_ce is the strength check)")
     t = pd.DataFrame({L.TRIAL_ID: ["a"], L.success_col(names[0]): [0.5]})
     info = strength.attack_info(t, names[0])
     assert info is not None and info.family == L.REGULAR and info.strong and info.norm is not None
