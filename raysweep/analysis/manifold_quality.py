@@ -25,7 +25,7 @@ from raysweep.training.strategies import STRATEGIES
 
 COLUMNS = ("kind", "class", "recon_l1", "inside_bound", "recon_acc", "clamped_acc", "clean_acc", "recon_ratio",
            "usable_share", "frechet",
-           "latent_step_l2", "diversity", "attempts", "lam", "width", "epochs")
+           "latent_step_l2", "diversity", "attempts", "lam", "width", "steps", "epochs")
 
 
 def read_manifolds(root: str) -> pd.DataFrame:
