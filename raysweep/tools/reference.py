@@ -2,7 +2,7 @@
 (raysweep.results.schema) and the spec keys (the pydantic schema in raysweep.config).
 
     python -m raysweep.tools.reference --write README.md   # rewrite the generated blocks in place
-    python -m raysweep.tools.reference --check README.md   # exit 1 when they drifted (tests/contracts/test_reference.py)
+    python -m raysweep.tools.reference README.md           # exit 1 when they drifted (tests/contracts/test_reference.py)
 
 A block sits between `<!-- BEGIN name -->` and `<!-- END name -->` lines; the text around it is
 the README's own.
