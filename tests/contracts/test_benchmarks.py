@@ -34,7 +34,8 @@ EXPECTED = {
     "bench_class_manifold": ["routing_ratio_vs_mask_loop"],
     # the r lines need spread a smoke run lacks (NaN there), so only the quality and cost figures
     "bench_learned_manifold": ["vaegan_cpu_s_per_class", "recon_ratio_min", "usable_share_min", "inside_bound_mean"],
-    "bench_vaegan": ["images_per_s_full", "images_per_s_smoke"],
+    "bench_vaegan": ["images_per_s_full", "images_per_s_smoke", "steps_per_s", "bare_steps_per_s",
+                     "vaegan_step_ratio_vs_bare_loop"],
     "bench_distance": ["examples_per_s"],
     "bench_sweep": ["ratio_vs_sequential", "overhead_per_trial_s"],
     "bench_strategies": ["cost_vs_normal.adversarial", "test_error.normal.n100", "run_time_s"],
@@ -84,31 +85,25 @@ def run_script(script: str, env: dict, cwd: Path, timeout: float = SMOKE_TIMEOUT
     return returncode, out.read_text(), err.read_text()
 
 
-# Scripts whose one smoke run another test file checks too (tests/contracts/test_bench_vaegan.py:
-# every key and the ratio): the tests share an xdist group, so the run happens once per worker.
-SHARED_SMOKE = {"bench_vaegan": "bench_vaegan_smoke"}
-_SMOKE_RUNS: dict[str, tuple[Optional[int], str, str]] = {}
+def ratio_is_the_quotient(fig: dict[str, float]) -> None:
+    """bench_vaegan's ratio is raysweep's speed over the bare loop's, both printed beside it."""
+    assert fig["vaegan_step_ratio_vs_bare_loop"] == pytest.approx(fig["steps_per_s"] / fig["bare_steps_per_s"], rel=0.01)
+
+
+# script -> how its printed figures must relate (checked on the same smoke run as its keys: one
+# run per script, because a second test file running the same smoke cost a minute of CPU)
+CONSISTENT = {"bench_vaegan": ratio_is_the_quotient}
 
 
 def smoke_run(script: str, cache: str, workdir: Path) -> tuple[Optional[int], str, str]:
-    """`script --smoke` with a private data cache; run once per process for SHARED_SMOKE scripts
-    (the run takes ~75 s of CPU on 2 cores: the paper-width VAE-GAN steps)."""
-    if script in SHARED_SMOKE and script in _SMOKE_RUNS:
-        return _SMOKE_RUNS[script]
+    """`script --smoke` with a private data cache."""
     env = {**os.environ, "RAYSWEEP_CACHE": cache}
     env.setdefault("RAY_AUTH_MODE", "disabled")
-    result = run_script(script, env, workdir)
-    if script in SHARED_SMOKE:
-        _SMOKE_RUNS[script] = result
-    return result
+    return run_script(script, env, workdir)
 
 
 def _mark(script: str):
-    if script in STARTS_RAY:
-        return pytest.param(script, marks=pytest.mark.ray)
-    if script in SHARED_SMOKE:
-        return pytest.param(script, marks=pytest.mark.xdist_group(SHARED_SMOKE[script]))
-    return script
+    return pytest.param(script, marks=pytest.mark.ray) if script in STARTS_RAY else script
 
 
 @pytest.mark.slow
@@ -123,6 +118,8 @@ def test_benchmark_smoke_prints_its_figures(script, bench_cache, tmp_path):
         value = figures[key]
         assert not math.isnan(value) and value >= 0, (key, value)
         assert math.isfinite(value) or key in MAY_BE_INF, (key, value)
+    if script in CONSISTENT:
+        CONSISTENT[script](figures)
 
 
 # What a default may need that a fresh clone lacks: the line must name how to get it.
