@@ -105,7 +105,8 @@ MANIFOLD = {
     "sweep": TRIAL["sweep"], "dataset": TRIAL["dataset"], "dataset_options": TRIAL["dataset_options"],
     "kind": "class (one VAE-GAN per class) or data (one class-agnostic VAE-GAN)",
     "class": "the class it models (-1: class-agnostic)", "job_key": "the training job's key (its storage folder)",
-    "lam": "VAE-GAN weight lambda", "width": "network width factor", "epochs": "epochs of the schedule: paper-sized epochs (the lr decays once per epoch) unless "
+    "lam": "VAE-GAN weight lambda", "width": "network width factor",
+    "epochs": "epochs of the schedule: paper-sized epochs (the lr decays once per epoch) unless "
               "the spec set `epochs`, then passes over the class's images",
     "steps": "optimiser steps trained (null: trained before steps were recorded)",
     "n_images": "training images of the class",

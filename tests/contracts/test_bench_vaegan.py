@@ -22,10 +22,13 @@ def bench():
 
 
 def test_the_ratio_check_fails_on_a_ratio_that_is_not_the_quotient():
-    good = {"steps_per_s": 9.0, "bare_steps_per_s": 10.0, "vaegan_step_ratio_vs_bare_loop": 0.9}
+    good = {"images_per_s_full": 300.0, "images_per_s_smoke": 1800.0, "steps_per_s": 9.0, "bare_steps_per_s": 10.0,
+            "vaegan_step_ratio_vs_bare_loop": 0.9}
     ratio_is_the_quotient(good)
     with pytest.raises(AssertionError):
         ratio_is_the_quotient({**good, "vaegan_step_ratio_vs_bare_loop": 1.1})
+    with pytest.raises(AssertionError):  # a speed of 0: nothing ran
+        ratio_is_the_quotient({**good, "images_per_s_full": 0.0})
 
 
 @pytest.mark.parametrize("argv, phrase", [(["--steps", "0"], "--steps 0"), (["--rounds", "0"], "--rounds 0")])

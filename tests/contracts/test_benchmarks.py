@@ -86,7 +86,9 @@ def run_script(script: str, env: dict, cwd: Path, timeout: float = SMOKE_TIMEOUT
 
 
 def ratio_is_the_quotient(fig: dict[str, float]) -> None:
-    """bench_vaegan's ratio is raysweep's speed over the bare loop's, both printed beside it."""
+    """bench_vaegan: every speed is positive (a step that ran), and the ratio is raysweep's speed
+    over the bare loop's, both printed beside it."""
+    assert all(fig[k] > 0 for k in EXPECTED["bench_vaegan"]), fig
     assert fig["vaegan_step_ratio_vs_bare_loop"] == pytest.approx(fig["steps_per_s"] / fig["bare_steps_per_s"], rel=0.01)
 
 
