@@ -19,7 +19,7 @@ from raysweep.analysis import claims_base as B
 from raysweep.analysis import load as L
 from raysweep.analysis import manifold_kinds as MK
 from raysweep.attacks import ATTACKS
-from raysweep.manifold.quality import INSIDE_BOUND_PRIOR, QUALITY_THRESHOLDS, recon_ratio
+from raysweep.manifold.quality import INSIDE_BOUND_PRIOR, QUALITY_THRESHOLDS, recon_ratio, shortfalls
 from raysweep.results import reader
 from raysweep.training.strategies import STRATEGIES
 
@@ -35,15 +35,9 @@ def read_manifolds(root: str) -> pd.DataFrame:
 
 
 def _below(row: pd.Series) -> list[str]:
-    """Quality measures of one manifolds-table row below their threshold, or unknown (missing)."""
-    out = []
-    for k, bound in QUALITY_THRESHOLDS.items():
-        v = recon_ratio(row) if k == "recon_ratio" else row.get(k)  # derived: tables store its parts
-        if v is None or pd.isna(v):
-            out.append(f"{k} unknown")
-        elif float(v) < bound:
-            out.append(f"{k} {float(v):.2f} < {bound:g}")
-    return out
+    """Why one manifolds-table row fails the documented quality (measures below their threshold,
+    unknown, or a collapsed model), read against today's thresholds (raysweep.manifold.quality)."""
+    return list(shortfalls(row.to_dict()).values())
 
 
 def quality_blocker(quality: Optional[pd.DataFrame], manifold: Optional[str]) -> Optional[str]:

@@ -166,7 +166,7 @@ class ManifoldOptions(Strict):
     vaegan: overrides of raysweep.vaegan.config.VAEGANConfig (width, epochs, ...); its keys are
     checked against that config by raysweep.resolve.validate. lambda_table: a Parquet table written by
     `raysweep tune-lambda` (columns class, lambda); a class missing from it, or no table, gets
-    the paper's lambda.
+    `vaegan.lam` if the spec sets it, else the paper's lambda (raysweep.vaegan.config.default_lambda).
     """
 
     vaegan: dict[str, Any] = Field(default_factory=dict)

@@ -120,6 +120,11 @@ def completed(study) -> list:
     return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
 
 
+def _or_nan(value: Optional[float]) -> float:
+    """A table cell for a value that may be missing (the paper's lambda on another data set)."""
+    return float("nan") if value is None else float(value)
+
+
 def best_row(spec: LambdaSpec, cls: Optional[int]) -> dict[str, Any]:
     trials = completed(study(spec, cls))
     if not trials:
@@ -128,7 +133,7 @@ def best_row(spec: LambdaSpec, cls: Optional[int]) -> dict[str, Any]:
     best = min(trials, key=lambda t: t.value)
     return {"dataset": spec.dataset.name, "kind": spec.kind, "class": AGNOSTIC if cls is None else int(cls),
             "lambda": float(best.params["lambda"]), METRIC: float(best.value),
-            "paper_lambda": float(paper_lambda(spec.dataset.name, cls)), "n_trials": len(trials),
+            "paper_lambda": _or_nan(paper_lambda(spec.dataset.name, cls)), "n_trials": len(trials),
             # not the study_db URL: it may hold a database password, and this table goes to shared storage
             "study_name": spec.study_name(cls)}
 

@@ -35,6 +35,7 @@ from raysweep._core import storage
 from raysweep.manifold.lambda_objective import frechet_distance, prior_samples
 from raysweep.manifold.lambda_score import penultimate_features
 from raysweep.manifold.learned import LATENT_BOUND
+from raysweep.vaegan.collapse import MIN_DIVERSITY, collapsed
 from raysweep.vaegan.job import class_rows, job_dir, load_final
 from raysweep.vaegan.network import VAEGAN
 
@@ -96,11 +97,40 @@ def recon_ratio(row: Mapping[str, Any]) -> float:
         return math.nan
 
 
+def shortfalls(row: Mapping[str, Any], thresholds: Optional[dict[str, float]] = None) -> dict[str, str]:
+    """Measure -> why it fails, for every quality measure of a row below its threshold or missing
+    (empty: good enough to measure). One home for the bar: the manifolds table's `below` and the
+    report's gate (raysweep.analysis.manifold_quality) both read it.
+
+    A model still collapsed after its restarts (`diversity` under MIN_DIVERSITY) fails as well: on
+    easy data its one decoded image can be the class's mean, which a classifier reads, so
+    recon_ratio and usable_share alone would pass a model whose attack searches a single point.
+    A row with no diversity (written before it was recorded) is not judged on it."""
+    out: dict[str, str] = {}
+    for k, bound in (thresholds or QUALITY_THRESHOLDS).items():
+        v = _number(recon_ratio(row) if k == "recon_ratio" else row.get(k))  # derived: tables store its parts
+        if v is None:
+            out[k] = f"{k} unknown"
+        elif not v >= bound:
+            out[k] = f"{k} {v:.2f} < {bound:g}"
+    d = _number(row.get("diversity"))
+    if d is not None and collapsed(d):
+        out["diversity"] = f"collapsed: diversity {d:.3f} < {MIN_DIVERSITY:g}"
+    return out
+
+
 def verdict(row: Mapping[str, Any], thresholds: Optional[dict[str, float]] = None) -> list[str]:
-    """Names of the quality measures below their threshold (empty: good enough to measure)."""
-    thresholds = thresholds or QUALITY_THRESHOLDS
-    row = {**row, "recon_ratio": recon_ratio(row)}
-    return [k for k, v in thresholds.items() if not float(row[k]) >= v]
+    """Names of the quality measures that fail (shortfalls); empty: good enough to measure."""
+    return list(shortfalls(row, thresholds))
+
+
+def _number(value: Any) -> Optional[float]:
+    """A float, or None for a missing cell (None, NaN, not a number)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
 
 
 def held_out_images(ds, cls: Optional[int], limit: int = 1000, seed: int = 0):
@@ -127,10 +157,11 @@ def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> 
                 "lam": float(record.lam), "width": float(record.cfg.width), "epochs": int(record.cfg.epochs),
                 "steps": int(record.metrics["steps"]) if "steps" in record.metrics else None,  # None: trained before steps
                 "attempts": int(record.metrics.get("attempts", 1)), "diversity": record.metrics.get("diversity"),
-                "reference": ref, "below": ",".join(verdict(row))})
+                "reference": ref})
+    row["below"] = ",".join(verdict(row))
     storage.atomic_write_bytes(at, json.dumps(row, sort_keys=True).encode())
     return row
 
 
 QUALITY = "quality.json"
-QUALITY_VERSION = 3  # bumped when the measures change, so cached rows are remeasured
+QUALITY_VERSION = 4  # bumped when the measures change, so cached rows are remeasured

@@ -22,7 +22,7 @@ from raysweep.data import load_dataset
 from raysweep._core.device import default_device
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from raysweep.vaegan.collapse import MIN_DIVERSITY, attempt_of, attempt_seed, collapsed, reconstruction_diversity
-from raysweep.vaegan.config import VAEGANConfig, paper_lambda
+from raysweep.vaegan.config import VAEGANConfig, default_lambda
 from raysweep.vaegan.schedule import Schedule, schedule
 from raysweep.vaegan.fit import train_vaegan
 
@@ -89,8 +89,9 @@ class VAEGANJob:
 
 def make_job(dataset: DatasetSpec, cls: Optional[int], opts: ManifoldOptions,
              lambdas: Mapping[Optional[int], float]) -> VAEGANJob:
-    """The job for one class (None: class-agnostic); lambda from the table, else the paper's."""
-    lam = lambdas.get(cls, paper_lambda(dataset.name, cls))
+    """The job for one class (None: class-agnostic). Lambda: the tune-lambda table's for the class,
+    else the spec's `vaegan.lam`, else the paper's (raysweep.vaegan.config.default_lambda)."""
+    lam = lambdas.get(cls, opts.vaegan.get("lam", default_lambda(dataset.name, cls)))
     return VAEGANJob(dataset=dataset.model_dump(), cls=cls, lam=float(lam), vaegan=dict(opts.vaegan),
                      seed=opts.seed, train_size=opts.train_size)
 

@@ -1,7 +1,7 @@
 """The example plugin package (examples/raysweep-example-plugin) as a user installs it: pip puts it
 into the venv, its `raysweep.plugins` entry point registers a model, a data set and an attack,
 `raysweep list` shows them with their distribution, and a tiny sweep runs on all three at once,
-with a `--set` override that lands in the rows, TensorBoard on, and the epochs table filled."""
+learned class manifolds on the plugin's data set included, with a `--set` override that lands in the rows, TensorBoard on, and the epochs table filled."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from raysweep.vaegan.config import DEFAULT_LAMBDA
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "examples" / "raysweep-example-plugin"
@@ -62,7 +64,11 @@ def test_tiny_sweep_on_the_plugin_entries(plugin, tmp_path, cache_dir):
             "grid": {"n": [8], "seed": [0], "arch": ["tv_resnet18"]},
             "strategies": [{"name": "normal", "resources": {"cpu": 1, "gpu": 0}}],
             "train": {"epochs": 3, "batch_size": 8},
-            "evaluate": {"attacks": [{"name": "fgsm", "samples": 8, "restarts": 1, "params": {"eps": 0.2}}]},
+            "evaluate": {"attacks": [{"name": "fgsm", "samples": 8, "restarts": 1, "params": {"eps": 0.2}},
+                                     # the learned manifold on a data set the paper never used: its
+                                     # VAE-GANs take the documented defaults (raysweep/vaegan/config.py)
+                                     {"name": "onmanifold_class", "samples": 8, "restarts": 1}]},
+            "manifolds": {"options": {"vaegan": {"width": 0.125, "steps": 4, "batch_size": 8}}},
             "callbacks": ["tensorboard", {"name": "tests.byo_callback:CountResults",  # a user's own tracker
                                           "options": {"out": str(tmp_path / "counted")}}],
             "storage": str(tmp_path / "out"), "retries": 0}
@@ -77,8 +83,12 @@ def test_tiny_sweep_on_the_plugin_entries(plugin, tmp_path, cache_dir):
     assert list(trials["train.epochs"]) == [2]  # the --set override, through the resolved config
     assert json.loads(trials["config_json"][0])["train"]["epochs"] == 2
     assert trials["fgsm.success_rate_attempt"].notna().all() and list(trials["fgsm.family"]) == ["regular"]
+    assert trials["onmanifold_class.success_rate_attempt"].between(0, 1).all()
+    manifolds = pd.read_parquet(tables / "manifolds")
+    assert sorted(manifolds["class"]) == [0, 1] and set(manifolds["lam"]) == {DEFAULT_LAMBDA}
+    assert set(manifolds["steps"]) == {4}
     examples = pd.read_parquet(tables / "examples")
-    assert set(examples["attack"]) == {"fgsm"} and len(examples) == 8
+    assert set(examples["attack"]) == {"fgsm", "onmanifold_class"} and (examples["attack"] == "fgsm").sum() == 8
     epochs = pd.read_parquet(tables / "epochs")
     assert list(epochs["epoch"]) == [1, 2] and set(epochs["trial_id"]) == set(trials["trial_id"])
     assert epochs["test_error"].between(0, 1).all()

@@ -3,7 +3,7 @@ collapse two of ten paper-size FONTS class VAE-GANs showed) is flagged; a faithf
 import torch
 from torch import nn
 
-from raysweep.manifold.quality import QUALITY_THRESHOLDS, class_manifold_quality, verdict
+from raysweep.manifold.quality import QUALITY_THRESHOLDS, class_manifold_quality, shortfalls, verdict
 from raysweep.vaegan.network import VAEGANArch
 
 
@@ -65,6 +65,29 @@ def test_reconstructions_are_judged_against_how_well_the_classifier_reads_the_cl
     assert verdict({**row, "recon_acc": 0.54}) == []
     assert verdict({**row, "recon_acc": 0.30}) == ["recon_ratio"]
     assert verdict({**row, "recon_acc": 0.54, "clean_acc": float("nan")}) == ["recon_ratio"]  # unknown fails
+
+
+def test_a_model_still_collapsed_after_its_restarts_fails_even_when_its_one_image_is_read():
+    """On easy data a collapsed decoder's single image can be the class mean, which the classifier
+    reads (accuracies 1.0): diversity decides. Controls: a healthy diversity passes, and a row
+    written before diversity was recorded is not judged on it."""
+    read = {"inside_bound": 1.0, "usable_share": 1.0, "recon_acc": 1.0, "clean_acc": 1.0}
+    assert verdict({**read, "diversity": 0.012}) == ["diversity"]
+    assert "collapsed" in shortfalls({**read, "diversity": 0.012})["diversity"]
+    assert verdict({**read, "diversity": 0.85}) == []
+    assert verdict({**read, "diversity": None}) == [] and verdict(read) == []
+
+
+def test_the_reports_gate_reads_the_same_bar_as_the_table():
+    """raysweep.analysis.manifold_quality's gate and the table's `below` come from one function:
+    a collapsed class blocks the learned claims; the same rows with a healthy diversity do not."""
+    import pandas as pd
+    from raysweep.analysis.manifold_quality import quality_blocker
+    rows = pd.DataFrame([{"kind": "class", "class": c, "inside_bound": 0.7, "usable_share": 0.95, "recon_acc": 0.9,
+                          "clean_acc": 0.95, "diversity": 0.9} for c in range(3)])
+    assert quality_blocker(rows, "learned-class") is None
+    rows.loc[1, "diversity"] = 0.01
+    assert "class 1: collapsed" in quality_blocker(rows, "learned-class")
 
 
 def test_report_rows_stay_aligned_when_a_table_lacks_newer_columns(monkeypatch):

@@ -61,6 +61,9 @@ def test_lambda_table_feeds_the_jobs(tmp_path, fonts):
     assert lambdas == {0: 1.5, 2: 7.0}
     assert make_job(fonts, 2, SMOKE, lambdas).lam == 7.0
     assert make_job(fonts, 1, SMOKE, lambdas).lam == 3.0  # not tuned: the paper's FONTS lambda
+    # the spec's own lambda comes between the table and the paper's (it used to be overwritten)
+    own = SMOKE.model_copy(update={"vaegan": {**SMOKE.vaegan, "lam": 4.5}})
+    assert make_job(fonts, 1, own, lambdas).lam == 4.5 and make_job(fonts, 2, own, lambdas).lam == 7.0
 
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, fonts, monkeypatch):

@@ -4,7 +4,8 @@ import torch
 
 from raysweep._core.errors import UserError
 from raysweep.vaegan.checkpoint import load_checkpoint, load_training_state, save_checkpoint, save_training_state
-from raysweep.vaegan.config import VAEGANConfig, paper_lambda
+from raysweep.vaegan.config import DEFAULT_EPOCHS, DEFAULT_LAMBDA, VAEGANConfig, default_lambda, paper_lambda
+from raysweep.vaegan.schedule import schedule
 from raysweep.vaegan.fit import train_vaegan
 from raysweep.vaegan.network import VAEGAN, VAEGANArch
 
@@ -50,8 +51,21 @@ def test_config_defaults_follow_the_paper():
     assert VAEGANConfig.for_dataset("emnist", (1, 28, 28), klass=1).lam == 5.6
     assert VAEGANConfig.for_dataset("celeba", (3, 56, 48)).in_shape == (3, 56, 48)
     assert paper_lambda("emnist") == 3.0  # class-agnostic
-    with pytest.raises(UserError):
-        VAEGANConfig.for_dataset("mnist", (1, 28, 28))
+
+
+def test_a_data_set_the_paper_did_not_use_gets_documented_defaults_and_the_specs_overrides():
+    """A researcher's own data set (a plugin's imagefolder) trains VAE-GANs: DEFAULT_LAMBDA and
+    DEFAULT_EPOCHS passes over its images (no paper schedule to scale), and a spec's settings
+    win. Control: a paper data set keeps the paper's values."""
+    own = VAEGANConfig.for_dataset("imagefolder", (1, 28, 28), klass=4)
+    assert (own.lam, own.epochs, own.steps_per_epoch) == (DEFAULT_LAMBDA, DEFAULT_EPOCHS, None)
+    assert paper_lambda("imagefolder", 4) is None and default_lambda("imagefolder", 4) == DEFAULT_LAMBDA
+    assert schedule(own, 1000).steps == DEFAULT_EPOCHS * 10  # passes over the class's 1,000 images
+    mine = VAEGANConfig.for_dataset("imagefolder", (3, 32, 32), klass=4, lam=1.5, steps=250)
+    assert (mine.lam, mine.in_shape, schedule(mine, 1000).steps) == (1.5, (3, 32, 32), 250)
+    assert default_lambda("emnist", 1) == 5.6 and paper_lambda("fmnist", 0) == 2.75
+    with pytest.raises(UserError, match="unknown_key"):
+        VAEGANConfig.for_dataset("imagefolder", (1, 28, 28), unknown_key=1)
 
 
 def test_losses_fall_within_a_few_hundred_steps():
