@@ -89,6 +89,13 @@ def class_manifold_quality(model: VAEGAN, images: torch.Tensor, labels: torch.Te
             "recon_ratio": recon_acc / max(clean_acc, 1e-12)}
 
 
+def _trained_epochs(record) -> int:
+    """Epochs the schedule ran (its last epoch + 1); cfg.epochs is only the default a spec's
+    `steps` replaced (400 steps of FONTS' 960-step paper epochs are 1 epoch, not the paper's 10)."""
+    last = record.metrics.get("epoch")
+    return int(record.cfg.epochs) if last is None else int(last) + 1
+
+
 def recon_ratio(row: Mapping[str, Any]) -> float:
     """recon_acc / clean_acc of a quality row (NaN where either is missing)."""
     try:
@@ -154,7 +161,7 @@ def job_quality(where, job, ds, classifier: nn.Module, device: torch.device) -> 
     x, y = held_out_images(ds, job.cls)
     row = class_manifold_quality(model.to(device), x.to(device), y.to(device), classifier.to(device))
     row.update({"kind": job.kind, "class": -1 if job.cls is None else int(job.cls), "job_key": job.key(),
-                "lam": float(record.lam), "width": float(record.cfg.width), "epochs": int(record.cfg.epochs),
+                "lam": float(record.lam), "width": float(record.cfg.width), "epochs": _trained_epochs(record),
                 "steps": int(record.metrics["steps"]) if "steps" in record.metrics else None,  # None: trained before steps
                 "attempts": int(record.metrics.get("attempts", 1)), "diversity": record.metrics.get("diversity"),
                 "reference": ref})

@@ -86,7 +86,8 @@ def test_tiny_sweep_on_the_plugin_entries(plugin, tmp_path, cache_dir):
     assert trials["onmanifold_class.success_rate_attempt"].between(0, 1).all()
     manifolds = pd.read_parquet(tables / "manifolds")
     assert sorted(manifolds["class"]) == [0, 1] and set(manifolds["lam"]) == {DEFAULT_LAMBDA}
-    assert set(manifolds["steps"]) == {4}
+    # 4 steps over 12 images a class in batches of 8: 2 passes, each an lr epoch (not the default 30)
+    assert set(manifolds["steps"]) == {4} and set(manifolds["epochs"]) == {2}
     examples = pd.read_parquet(tables / "examples")
     assert set(examples["attack"]) == {"fgsm", "onmanifold_class"} and (examples["attack"] == "fgsm").sum() == 8
     epochs = pd.read_parquet(tables / "epochs")
