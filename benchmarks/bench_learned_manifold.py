@@ -10,14 +10,19 @@ with the largest-N classifier) and the CPU seconds each class took to train: one
 README's quality-versus-cost table per run.
 On a data set without a true manifold (`--dataset fmnist`) the same run gives the quality rows and
 the learned attack against test error alone.
+`--strategies normal,onmanifold_true` adds classifiers trained otherwise (10 inner iterations, as
+the demo's): the demo's learned-vs-true r over all its trials fell short where the models were
+trained on the true manifold's adversarial examples, and this measures that on the same grid.
 Prints `key: number` lines: `vaegan_cpu_s_per_class`, `recon_ratio_min`, `usable_share_min`,
 `inside_bound_mean`, per class `recon_ratio.c<k>`, `usable_share.c<k>`, `inside_bound.c<k>`,
 `success_learned.n<N>`, `success_true.n<N>`, `test_error.n<N>`, `r_learned_true`,
-`r_learned_test_error`, `r_true_test_error` (the `true` keys only on FONTS).
+`r_learned_test_error`, `r_true_test_error` over the normally trained models (the `true` keys
+only on FONTS); with other strategies also `success_learned.<strategy>.n<N>` (and `_true`,
+`test_error.<strategy>.n<N>`), `r_learned_true.<strategy>` and `r_learned_true.all` (every model).
 Usage: python benchmarks/bench_learned_manifold.py [--dataset fonts|fonts1000|fmnist]
        [--width 0.25] [--steps 100] [--lr 0.005]
        [--lam 3] [--train-size 2000] [--n 250,1000,4000] [--seeds 1,2] [--samples 300]
-       [--outside clamp|exclude] [--eta 0.3] [--work DIR] [--smoke]
+       [--strategies normal] [--outside clamp|exclude] [--eta 0.3] [--work DIR] [--smoke]
 """
 from __future__ import annotations
 
@@ -69,6 +74,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--train-size", type=int, default=2000, help="images per class the VAE-GANs train on")
     p.add_argument("--n", default="250,1000,4000", help="classifier training sizes")
     p.add_argument("--seeds", default="1,2")
+    p.add_argument("--strategies", default="normal",
+                   help="training strategies of the classifiers, e.g. normal,onmanifold_true (10 inner iterations)")
     p.add_argument("--epochs", type=int, default=20, help="classifier epochs")
     p.add_argument("--samples", type=int, default=300, help="attacked test images per classifier")
     p.add_argument("--outside", default="clamp", choices=("clamp", "exclude"),
@@ -77,7 +84,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--work", default=None, help="folder that keeps trained VAE-GANs and classifiers, so "
                    "attack variants (--outside, --eta) are measured on the same models without retraining")
     p.add_argument("--device", default=None)
-    p.add_argument("--smoke", action="store_true", help="3 fonts, width 0.125, 5 steps, N 100/200, 1 seed, 1 epoch, 20 samples")
+    p.add_argument("--smoke", action="store_true", help="3 fonts, width 0.125, 5 steps, N 100/200, 1 seed, 1 epoch, 20 samples, normal and onmanifold_true")
     return p.parse_args(argv)
 
 
@@ -97,6 +104,21 @@ def check(args: argparse.Namespace) -> None:
     at_least_one(steps=args.steps, train_size=args.train_size, epochs=args.epochs, samples=args.samples)
     if not args.width > 0:
         raise UserError(f"--width {args.width}: must be positive (the demo's is 0.25)")
+    names = _names(args.strategies)
+    for name in names:
+        STRATEGIES.get(name)  # an unknown one names the known ones
+    if "normal" not in names:
+        raise UserError(f"--strategies {args.strategies!r}: include normal (its largest-N model reads the "
+                        "VAE-GANs' images and its rows give the headline r)")
+    offered = ("true", "class") if args.dataset.startswith("fonts") else ("class",)
+    lacking = [n for n in names if STRATEGIES.get(n).needs not in (None, *offered)]
+    if lacking:
+        raise UserError(f"--strategies: {', '.join(lacking)} need a manifold this run does not have (it has "
+                        f"{' and '.join(offered)}; only FONTS knows its true manifold)")
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def train_vaegans(ds, args, device) -> tuple[ClassManifold, float]:
@@ -151,6 +173,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     device = resolve_device(args.device)
     if args.smoke:
         args.width, args.steps, args.n, args.seeds, args.samples, args.epochs = 0.125, 5, "100,200", "1", 20, 1
+        args.strategies = "normal,onmanifold_true"
     name, options = DATASETS[args.dataset]
     if args.smoke:
         name, options = "fonts", {"max_fonts": 3, "train_size": 3000, "test_size": 100}
@@ -159,28 +182,46 @@ def main(argv: Optional[list[str]] = None) -> None:
     print(f"vaegan_cpu_s_per_class: {cpu_per_class:.1f}")
     true = TrueManifold.from_dataset(ds) if ds.name == "fonts" else None
     batch = ds.test.batch(torch.arange(min(args.samples, len(ds.test))), device)
+    manifolds = {"class": learned.to(device), **({"true": true.to(device)} if true is not None else {})}
     rows = []
-    for n in _ints(args.n, "n"):
-        for seed in _ints(args.seeds, "seeds"):
-            model = build_model("cnn", ds.image_shape, ds.n_classes, seed=seed).to(device)
-            kept = _kept(args, f"cnn-{ds.data_hash}-{n}-{seed}-{args.epochs}")
-            if kept is not None and kept.exists():
-                model.load_state_dict(torch.load(kept))
-            else:
-                strategy = STRATEGIES.build("normal", ctx=StrategyContext(device=device))
-                train(model, ds.train.subset(torch.as_tensor(subset(ds.train.y, n, seed))), strategy,
-                      TrainConfig(epochs=args.epochs, batch_size=100, lr=0.01), seed=seed, device=device)
-                if kept is not None:
-                    torch.save(model.state_dict(), kept)
-            model.eval()
-            wrong = float((model(batch.x).argmax(1) != batch.y).float().mean())
-            row = {"n": n, "seed": seed, "test_error": wrong, "model": model,
-                   "learned": success(model, batch, learned.to(device), "onmanifold_class",
-                                      **({} if args.eta is None else {"eta": args.eta}))}
-            if true is not None:
-                row["true"] = success(model, batch, true.to(device), "onmanifold_true")
-            rows.append(row)
-    reference = rows[-1]["model"]  # the largest N's last seed reads the VAE-GANs' images
+    for strategy_name in _names(args.strategies):
+        for n in _ints(args.n, "n"):
+            for seed in _ints(args.seeds, "seeds"):
+                model = classifier(ds, args, strategy_name, n, seed, manifolds, device)
+                wrong = float((model(batch.x).argmax(1) != batch.y).float().mean())
+                row = {"strategy": strategy_name, "n": n, "seed": seed, "test_error": wrong, "model": model,
+                       "learned": success(model, batch, learned.to(device), "onmanifold_class",
+                                          **({} if args.eta is None else {"eta": args.eta}))}
+                if true is not None:
+                    row["true"] = success(model, batch, manifolds["true"], "onmanifold_true")
+                rows.append(row)
+    report(ds, args, rows, learned, true is not None, device)
+
+
+def classifier(ds, args, strategy_name: str, n: int, seed: int, manifolds: dict, device) -> torch.nn.Module:
+    """A CNN trained with `strategy_name` on N images (kept under --work; a normal one under the
+    key earlier runs used), in eval mode."""
+    model = build_model("cnn", ds.image_shape, ds.n_classes, seed=seed).to(device)
+    prefix = "cnn" if strategy_name == "normal" else f"cnn-{strategy_name}-i10"
+    kept = _kept(args, f"{prefix}-{ds.data_hash}-{n}-{seed}-{args.epochs}")
+    if kept is not None and kept.exists():
+        model.load_state_dict(torch.load(kept))
+    else:
+        ctx = StrategyContext(manifolds=manifolds, dataset_meta=ds.meta,
+                              generator=torch.Generator().manual_seed(seed + 1), device=device)
+        params = {} if strategy_name == "normal" else {"iterations": 10}
+        strategy = STRATEGIES.build(strategy_name, ctx=ctx, **params)
+        train(model, ds.train.subset(torch.as_tensor(subset(ds.train.y, n, seed))), strategy,
+              TrainConfig(epochs=args.epochs, batch_size=100, lr=0.01), seed=seed, device=device)
+        if kept is not None:
+            torch.save(model.state_dict(), kept)
+    return model.eval()
+
+
+def report(ds, args, rows: list[dict], learned: ClassManifold, has_true: bool, device) -> None:
+    """The quality lines, then the attacks' lines over normal models, then per other strategy."""
+    normal = [r for r in rows if r["strategy"] == "normal"]
+    reference = normal[-1]["model"]  # the largest N's last seed reads the VAE-GANs' images
     q = quality(ds, learned, reference, device)
     print(f"recon_ratio_min: {min(r['recon_acc'] / max(r['clean_acc'], 1e-12) for r in q):.3f}")
     print(f"usable_share_min: {min(r['usable_share'] for r in q):.3f}")
@@ -189,17 +230,22 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(f"recon_ratio.c{c}: {r['recon_acc'] / max(r['clean_acc'], 1e-12):.3f}")
         print(f"usable_share.c{c}: {r['usable_share']:.3f}")
         print(f"inside_bound.c{c}: {r['inside_bound']:.3f}")
-    keys = ("test_error", "learned") + (("true",) if true is not None else ())
-    for n in sorted({r["n"] for r in rows}):
-        at = [r for r in rows if r["n"] == n]
-        for key in keys:
-            name = key if key == "test_error" else f"success_{key}"
-            print(f"{name}.n{n}: {np.mean([r[key] for r in at]):.3f}")
-    col = {k: np.array([r[k] for r in rows]) for k in keys}
-    print(f"r_learned_test_error: {pearson(col['learned'], col['test_error']):.3f}")
-    if true is not None:
-        print(f"r_learned_true: {pearson(col['learned'], col['true']):.3f}")
-        print(f"r_true_test_error: {pearson(col['true'], col['test_error']):.3f}")
+    keys = ("test_error", "learned") + (("true",) if has_true else ())
+    for strategy_name in dict.fromkeys(r["strategy"] for r in rows):
+        mine = [r for r in rows if r["strategy"] == strategy_name]
+        tag = "" if strategy_name == "normal" else f".{strategy_name}"  # normal keeps the keys it always had
+        for n in sorted({r["n"] for r in mine}):
+            at = [r for r in mine if r["n"] == n]
+            for key in keys:
+                name = key if key == "test_error" else f"success_{key}"
+                print(f"{name}{tag}.n{n}: {np.mean([r[key] for r in at]):.3f}")
+        col = {k: np.array([r[k] for r in mine]) for k in keys}
+        print(f"r_learned_test_error{tag}: {pearson(col['learned'], col['test_error']):.3f}")
+        if has_true:
+            print(f"r_learned_true{tag}: {pearson(col['learned'], col['true']):.3f}")
+            print(f"r_true_test_error{tag}: {pearson(col['true'], col['test_error']):.3f}")
+    if has_true and len(normal) < len(rows):
+        print(f"r_learned_true.all: {pearson(np.array([r['learned'] for r in rows]), np.array([r['true'] for r in rows])):.3f}")
 
 
 if __name__ == "__main__":

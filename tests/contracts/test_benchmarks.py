@@ -33,7 +33,8 @@ EXPECTED = {
                            "mcnemar_p_linf_vs_linf_box_pooled"],
     "bench_class_manifold": ["routing_ratio_vs_mask_loop"],
     # the r lines need spread a smoke run lacks (NaN there), so only the quality and cost figures
-    "bench_learned_manifold": ["vaegan_cpu_s_per_class", "recon_ratio_min", "usable_share_min", "inside_bound_mean"],
+    "bench_learned_manifold": ["vaegan_cpu_s_per_class", "recon_ratio_min", "usable_share_min", "inside_bound_mean",
+                               "success_learned.n100", "success_learned.onmanifold_true.n200"],
     "bench_vaegan": ["images_per_s_full", "images_per_s_smoke", "steps_per_s", "bare_steps_per_s",
                      "vaegan_step_ratio_vs_bare_loop"],
     "bench_distance": ["examples_per_s"],
@@ -151,7 +152,10 @@ def test_benchmark_defaults_are_valid_or_name_the_missing_extra(script, bench_ca
 @pytest.mark.parametrize("script, args", [("bench_attacks", ["--fonts", "100000"]),
                                           ("bench_trial_memory", ["--fonts-dir", "/nonexistent-fonts"]),
                                           ("bench_distance", ["--k", "0"]),
-                                          ("bench_learned_manifold", ["--n", "250,0"])])
+                                          ("bench_learned_manifold", ["--n", "250,0"]),
+                                          ("bench_learned_manifold", ["--strategies", "adversarial"]),
+                                          ("bench_learned_manifold", ["--dataset", "fmnist", "--strategies",
+                                                                      "normal,onmanifold_true"])])
 def test_benchmark_bad_arguments_exit_2_with_one_line(script, args, tmp_path):
     """The control: arguments the checks must refuse give one line and exit code 2, before any work."""
     returncode, stdout, stderr = run_script(script, dict(os.environ), tmp_path, timeout=120, args=args)
