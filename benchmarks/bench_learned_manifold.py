@@ -84,7 +84,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--work", default=None, help="folder that keeps trained VAE-GANs and classifiers, so "
                    "attack variants (--outside, --eta) are measured on the same models without retraining")
     p.add_argument("--device", default=None)
-    p.add_argument("--smoke", action="store_true", help="3 fonts, width 0.125, 5 steps, N 100/200, 1 seed, 1 epoch, 20 samples, normal and onmanifold_true")
+    p.add_argument("--smoke", action="store_true", help="3 fonts, width 0.125, 5 steps, N 200, 1 seed, 1 epoch, 20 samples, normal and onmanifold_true")
     return p.parse_args(argv)
 
 
@@ -172,7 +172,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     check(args)
     device = resolve_device(args.device)
     if args.smoke:
-        args.width, args.steps, args.n, args.seeds, args.samples, args.epochs = 0.125, 5, "100,200", "1", 20, 1
+        args.width, args.steps, args.n, args.seeds, args.samples, args.epochs = 0.125, 5, "200", "1", 20, 1
         args.strategies = "normal,onmanifold_true"
     name, options = DATASETS[args.dataset]
     if args.smoke:

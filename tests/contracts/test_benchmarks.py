@@ -34,7 +34,7 @@ EXPECTED = {
     "bench_class_manifold": ["routing_ratio_vs_mask_loop"],
     # the r lines need spread a smoke run lacks (NaN there), so only the quality and cost figures
     "bench_learned_manifold": ["vaegan_cpu_s_per_class", "recon_ratio_min", "usable_share_min", "inside_bound_mean",
-                               "success_learned.n100", "success_learned.onmanifold_true.n200"],
+                               "success_learned.n200", "success_learned.onmanifold_true.n200"],
     "bench_vaegan": ["images_per_s_full", "images_per_s_smoke", "steps_per_s", "bare_steps_per_s",
                      "vaegan_step_ratio_vs_bare_loop"],
     "bench_distance": ["examples_per_s"],
