@@ -105,13 +105,12 @@ def check(args: argparse.Namespace) -> None:
     if not args.width > 0:
         raise UserError(f"--width {args.width}: must be positive (the demo's is 0.25)")
     names = _names(args.strategies)
-    for name in names:
-        STRATEGIES.get(name)  # an unknown one names the known ones
+    needs = {n: STRATEGIES.get(n).needs for n in names}  # an unknown name names the known ones
     if "normal" not in names:
         raise UserError(f"--strategies {args.strategies!r}: include normal (its largest-N model reads the "
                         "VAE-GANs' images and its rows give the headline r)")
     offered = ("true", "class") if args.dataset.startswith("fonts") else ("class",)
-    lacking = [n for n in names if STRATEGIES.get(n).needs not in (None, *offered)]
+    lacking = [n for n, need in needs.items() if need not in (None, *offered)]
     if lacking:
         raise UserError(f"--strategies: {', '.join(lacking)} need a manifold this run does not have (it has "
                         f"{' and '.join(offered)}; only FONTS knows its true manifold)")
@@ -190,7 +189,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                 model = classifier(ds, args, strategy_name, n, seed, manifolds, device)
                 wrong = float((model(batch.x).argmax(1) != batch.y).float().mean())
                 row = {"strategy": strategy_name, "n": n, "seed": seed, "test_error": wrong, "model": model,
-                       "learned": success(model, batch, learned.to(device), "onmanifold_class",
+                       "learned": success(model, batch, manifolds["class"], "onmanifold_class",
                                           **({} if args.eta is None else {"eta": args.eta}))}
                 if true is not None:
                     row["true"] = success(model, batch, manifolds["true"], "onmanifold_true")
